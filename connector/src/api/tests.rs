@@ -1,0 +1,245 @@
+use std::collections::VecDeque;
+
+use super::*;
+use crate::settings::Config;
+use crate::wit::Setting;
+
+/// Answers GETs from a queue and records every URL asked for.
+#[derive(Default)]
+struct Script {
+    responses: VecDeque<Result<HttpResponse, String>>,
+    urls: Vec<String>,
+}
+
+impl Script {
+    fn reply(mut self, status: u16, body: &str) -> Self {
+        self.responses.push_back(Ok(HttpResponse {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }));
+        self
+    }
+}
+
+impl Http for Script {
+    fn get(&mut self, url: &str) -> Result<HttpResponse, String> {
+        self.urls.push(url.to_string());
+        self.responses
+            .pop_front()
+            .expect("an unexpected extra request")
+    }
+}
+
+fn cfg(extra: &[(&str, &str)]) -> Config {
+    let mut s = vec![Setting {
+        name: "org-slug".into(),
+        value: "acme".into(),
+    }];
+    s.extend(extra.iter().map(|(n, v)| Setting {
+        name: n.to_string(),
+        value: v.to_string(),
+    }));
+    Config::parse(&s).unwrap()
+}
+
+fn alerts(query_cursor: Option<&str>, since: Option<&str>) -> FindingQuery {
+    FindingQuery {
+        cursor: query_cursor.map(str::to_string),
+        updated_since: since.map(str::to_string),
+    }
+}
+
+#[test]
+fn repos_request_and_cursor() {
+    let body = format!(
+        r#"{{"results": [{}], "nextPage": 2}}"#,
+        vec![r#"{"id": "1", "slug": "a"}"#; 100].join(",")
+    );
+    let mut http = Script::default().reply(200, &body);
+    let page = list_repos(&cfg(&[]), &mut http, None).unwrap();
+    assert_eq!(page.items.len(), 100);
+    assert_eq!(page.next_cursor.as_deref(), Some("2"));
+    assert_eq!(
+        http.urls,
+        [
+            "https://api.socket.dev/v0/orgs/acme/repos?per_page=100&page=1&include_archived=true&sort=created_at&direction=asc"
+        ]
+    );
+}
+
+#[test]
+fn alerts_full_sync_asks_for_open_only_and_follows_end_cursor() {
+    let mut http = Script::default()
+        .reply(
+            200,
+            r#"{"endCursor": "c1", "items": [], "meta": {"queryStartTimestamp": 1786440000000}}"#,
+        )
+        .reply(
+            200,
+            r#"{"endCursor": null, "items": [{"id": "a", "status": "open"}], "meta": {}}"#,
+        );
+    let c = cfg(&[]);
+    let p1 = list_alerts(&c, &mut http, &alerts(None, None)).unwrap();
+    assert!(p1.items.is_empty());
+    assert_eq!(p1.next_cursor.as_deref(), Some("open:c1"));
+    assert_eq!(p1.query_started_at.as_deref(), Some("2026-08-11T09:20:00Z"));
+    let p2 = list_alerts(&c, &mut http, &alerts(p1.next_cursor.as_deref(), None)).unwrap();
+    assert_eq!(
+        (p2.items.len(), p2.next_cursor, p2.vendor_records),
+        (1, None, 1)
+    );
+    assert_eq!(
+        http.urls,
+        [
+            "https://api.socket.dev/v0/orgs/acme/alerts?per_page=5000&filters.alertStatus=open",
+            "https://api.socket.dev/v0/orgs/acme/alerts?per_page=5000&startAfterCursor=c1&filters.alertStatus=open",
+        ]
+    );
+}
+
+#[test]
+fn incremental_sync_walks_both_statuses_since_the_mark() {
+    let mut http = Script::default()
+        .reply(200, r#"{"endCursor": null, "items": [{"id": "a", "status": "open"}, {"id": "b", "status": "cleared"}]}"#)
+        .reply(200, r#"{"endCursor": null, "items": [{"id": "a", "status": "open"}, {"id": "b", "status": "cleared"}]}"#);
+    let c = cfg(&[]);
+    let since = Some("2026-08-10T09:20:00.5Z");
+    let p1 = list_alerts(&c, &mut http, &alerts(None, since)).unwrap();
+    // A server that ignores the status filter still yields each alert once.
+    assert_eq!(
+        p1.items
+            .iter()
+            .map(|f| f.vendor_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(p1.next_cursor.as_deref(), Some("cleared:"));
+    let p2 = list_alerts(&c, &mut http, &alerts(p1.next_cursor.as_deref(), since)).unwrap();
+    assert_eq!(
+        p2.items
+            .iter()
+            .map(|f| f.vendor_id.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(p2.next_cursor, None);
+    assert!(
+        http.urls[1].ends_with(
+            "filters.alertUpdatedAt.gte=2026-08-10%2009%3A20%3A00&filters.alertStatus=cleared"
+        ),
+        "{}",
+        http.urls[1]
+    );
+}
+
+#[test]
+fn statuses_map_to_errors_that_name_the_endpoint() {
+    let c = cfg(&[]);
+    let case = |status: u16, body: &str| {
+        let mut http = Script::default().reply(status, body);
+        list_alerts(&c, &mut http, &alerts(None, None)).unwrap_err()
+    };
+    match case(
+        401,
+        r#"{"error": {"message": "Unauthorized", "details": null}}"#,
+    ) {
+        ConnectorError::Unauthorized(m) => assert!(
+            m.contains("GET /v0/orgs/acme/alerts") && m.contains("invalid or expired"),
+            "{m}"
+        ),
+        e => panic!("{e:?}"),
+    }
+    match case(
+        403,
+        r#"{"error": {"message": "Insufficient permissions for API method", "details": null}}"#,
+    ) {
+        ConnectorError::Forbidden(m) => assert!(m.contains("`alerts:list` scope"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    match case(
+        403,
+        r#"{"error": {"message": "Organization not allowed", "details": null}}"#,
+    ) {
+        ConnectorError::Forbidden(m) => assert!(m.contains("plan"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    match case(404, "") {
+        ConnectorError::NotFound(m) => assert!(m.contains("organisation slug"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    match case(503, "<html><body>Service Unavailable</body></html>") {
+        ConnectorError::Upstream(u) => assert_eq!(
+            (u.status, u.message.as_str()),
+            (503, "a non-JSON (HTML) error page")
+        ),
+        e => panic!("{e:?}"),
+    }
+    match case(200, r#"{"endCursor": null, "items": [{"id": "a", "locat"#) {
+        ConnectorError::MalformedResponse(m) => {
+            assert_eq!(m.endpoint, "GET /v0/orgs/acme/alerts");
+            assert!(m.detail.contains("open pass, first page"), "{}", m.detail);
+        }
+        e => panic!("{e:?}"),
+    }
+    match case(
+        200,
+        r#"{"endCursor": null, "items": [{"id": "a", "locations": [7]}]}"#,
+    ) {
+        ConnectorError::MalformedResponse(m) => {
+            assert!(m.detail.contains("items[0]: locations[0]"), "{}", m.detail)
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn rate_limit_carries_retry_after() {
+    let mut http = Script::default();
+    http.responses.push_back(Ok(HttpResponse {
+        status: 429,
+        retry_after: Some("1843".into()),
+        body: br#"{"error":{"message":"Insufficient quota for API route","details":null}}"#
+            .to_vec(),
+    }));
+    match list_repos(&cfg(&[]), &mut http, None).unwrap_err() {
+        ConnectorError::RateLimited(r) => {
+            assert_eq!(r.retry_after_seconds, Some(1843));
+            assert_eq!(r.endpoint, "GET /v0/orgs/acme/repos");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn a_rejected_cursor_is_reported_as_such() {
+    let mut http = Script::default().reply(
+        400,
+        r#"{"error": {"message": "Invalid cursor", "details": null}}"#,
+    );
+    match list_alerts(&cfg(&[]), &mut http, &alerts(Some("open:c9"), None)).unwrap_err() {
+        ConnectorError::InvalidCursor(m) => assert!(m.contains("rejected its own cursor"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn transport_failures_name_the_endpoint() {
+    let mut http = Script::default();
+    http.responses.push_back(Err("connection refused".into()));
+    match check(&cfg(&[]), &mut http).unwrap_err() {
+        ConnectorError::Transport(m) => assert_eq!(m, "GET /v0/quota: connection refused"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn check_reports_quota() {
+    let mut http = Script::default().reply(
+        200,
+        r#"{"quota": 950, "maxQuota": 1000, "nextWindowRefresh": "2026-11-23T10:00:00Z"}"#,
+    );
+    let r = check(&cfg(&[]), &mut http).unwrap();
+    assert_eq!((r.quota_remaining, r.quota_max), (Some(950), Some(1000)));
+    assert!(r.messages.iter().any(|m| m.contains("950 of 1000")));
+}

@@ -1,0 +1,203 @@
+//! Page decisions (SPEC §7), free of I/O.
+//!
+//! Repositories use offset pages; the host-visible cursor is the page number. Alerts use Socket's
+//! `endCursor`; the host-visible cursor is `<pass>:<endCursor>`, where a pass is one
+//! `filters.alertStatus` value. Listing each status separately gets every status whether or not
+//! the server includes cleared alerts by default, and each pass keeps only its own status.
+
+pub const REPOS_PER_PAGE: usize = 100;
+/// 1,000,000 repositories; past this the listing is refused rather than looped.
+pub const MAX_REPO_PAGES: u32 = 10_000;
+pub const ALERTS_PER_PAGE: usize = 5000;
+
+/// After reading repos page `page` with `results` items and Socket's `nextPage`, the page to read
+/// next, or `None` when the listing is complete.
+///
+/// Stops on `nextPage` null or ≤ 0, an empty page or a short page (Socket may answer
+/// `nextPage: 1` on the last page). A `nextPage` that does not move forward reads `page + 1`
+/// instead, so the walk always advances and ends on the first empty or short page.
+pub fn next_repo_page(
+    page: u32,
+    results: usize,
+    next_page: Option<i64>,
+) -> Result<Option<u32>, String> {
+    let Some(next) = next_page.filter(|n| *n > 0) else {
+        return Ok(None);
+    };
+    if results == 0 || results < REPOS_PER_PAGE {
+        return Ok(None);
+    }
+    let next = if next > i64::from(page) {
+        next.min(i64::from(u32::MAX)) as u32
+    } else {
+        page + 1
+    };
+    if next > MAX_REPO_PAGES {
+        return Err(format!(
+            "the repository listing did not end after {MAX_REPO_PAGES} pages; refusing to loop"
+        ));
+    }
+    Ok(Some(next))
+}
+
+/// Parses a repos cursor (a page number); `None` is the first page.
+pub fn repo_page_of(cursor: Option<&str>) -> Result<u32, String> {
+    match cursor {
+        None => Ok(1),
+        Some(c) => c
+            .parse::<u32>()
+            .ok()
+            .filter(|p| (1..=MAX_REPO_PAGES).contains(p))
+            .ok_or_else(|| {
+                format!("{c:?} is not a repository page cursor issued by this connector")
+            }),
+    }
+}
+
+/// Alert statuses a listing walks through, in order.
+pub fn passes(include_cleared: bool, incremental: bool) -> &'static [&'static str] {
+    if include_cleared || incremental {
+        &["open", "cleared"]
+    } else {
+        &["open"]
+    }
+}
+
+/// Position in an alerts listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub pass: usize,
+    /// Socket's `startAfterCursor`; `None` starts the pass.
+    pub after: Option<String>,
+}
+
+impl AlertCursor {
+    pub fn parse(cursor: Option<&str>, passes: &[&str]) -> Result<AlertCursor, String> {
+        let Some(c) = cursor else {
+            return Ok(AlertCursor {
+                pass: 0,
+                after: None,
+            });
+        };
+        let bad =
+            || format!("{c:?} is not an alerts cursor issued by this connector for these settings");
+        let (name, after) = c.split_once(':').ok_or_else(bad)?;
+        let pass = passes.iter().position(|p| *p == name).ok_or_else(bad)?;
+        Ok(AlertCursor {
+            pass,
+            after: (!after.is_empty()).then(|| after.to_string()),
+        })
+    }
+
+    pub fn encode(&self, passes: &[&str]) -> String {
+        format!(
+            "{}:{}",
+            passes[self.pass],
+            self.after.as_deref().unwrap_or("")
+        )
+    }
+
+    /// The cursor after a page that answered `end_cursor`, or `None` when every pass is done.
+    /// An `endCursor` equal to the one sent would repeat the page forever and is an error.
+    pub fn next(
+        &self,
+        passes: &[&str],
+        end_cursor: Option<&str>,
+    ) -> Result<Option<AlertCursor>, String> {
+        match end_cursor.filter(|c| !c.is_empty()) {
+            Some(end) if self.after.as_deref() == Some(end) => Err(format!(
+                "Socket returned the same endCursor it was sent ({end:?}); refusing to loop"
+            )),
+            Some(end) => Ok(Some(AlertCursor {
+                pass: self.pass,
+                after: Some(end.to_string()),
+            })),
+            None if self.pass + 1 < passes.len() => Ok(Some(AlertCursor {
+                pass: self.pass + 1,
+                after: None,
+            })),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repos_stop_on_null_zero_empty_and_short_pages() {
+        assert_eq!(next_repo_page(1, 100, None), Ok(None));
+        assert_eq!(next_repo_page(1, 100, Some(0)), Ok(None));
+        assert_eq!(next_repo_page(1, 0, Some(2)), Ok(None));
+        assert_eq!(next_repo_page(1, 37, Some(2)), Ok(None));
+        assert_eq!(next_repo_page(1, 100, Some(2)), Ok(Some(2)));
+    }
+
+    #[test]
+    fn repos_next_page_that_does_not_advance_still_advances() {
+        // Socket's edge case: nextPage=1 on a full page.
+        assert_eq!(next_repo_page(1, 100, Some(1)), Ok(Some(2)));
+        assert_eq!(next_repo_page(5, 100, Some(2)), Ok(Some(6)));
+    }
+
+    #[test]
+    fn repos_are_capped() {
+        assert!(next_repo_page(MAX_REPO_PAGES, 100, Some(i64::from(MAX_REPO_PAGES) + 1)).is_err());
+    }
+
+    #[test]
+    fn repo_cursors_round_trip_and_reject_junk() {
+        assert_eq!(repo_page_of(None), Ok(1));
+        assert_eq!(repo_page_of(Some("7")), Ok(7));
+        assert!(repo_page_of(Some("0")).is_err());
+        assert!(repo_page_of(Some("seven")).is_err());
+    }
+
+    #[test]
+    fn passes_depend_on_mode() {
+        assert_eq!(passes(false, false), &["open"]);
+        assert_eq!(passes(true, false), &["open", "cleared"]);
+        assert_eq!(passes(false, true), &["open", "cleared"]);
+    }
+
+    #[test]
+    fn empty_page_with_cursor_is_not_the_end() {
+        let p = passes(false, false);
+        let start = AlertCursor::parse(None, p).unwrap();
+        let next = start.next(p, Some("abc")).unwrap().unwrap();
+        assert_eq!(next.encode(p), "open:abc");
+        assert_eq!(next.next(p, None), Ok(None));
+    }
+
+    #[test]
+    fn passes_chain_then_end() {
+        let p = passes(true, false);
+        let c = AlertCursor::parse(Some("open:x"), p).unwrap();
+        let c = c.next(p, None).unwrap().unwrap();
+        assert_eq!(
+            c,
+            AlertCursor {
+                pass: 1,
+                after: None
+            }
+        );
+        assert_eq!(c.encode(p), "cleared:");
+        assert_eq!(AlertCursor::parse(Some("cleared:"), p).unwrap(), c);
+        assert_eq!(c.next(p, Some("")), Ok(None));
+    }
+
+    #[test]
+    fn repeated_cursor_is_refused() {
+        let p = passes(false, false);
+        let c = AlertCursor::parse(Some("open:same"), p).unwrap();
+        assert!(c.next(p, Some("same")).is_err());
+    }
+
+    #[test]
+    fn foreign_cursors_are_refused() {
+        let p = passes(false, false);
+        assert!(AlertCursor::parse(Some("cleared:x"), p).is_err());
+        assert!(AlertCursor::parse(Some("nonsense"), p).is_err());
+    }
+}
