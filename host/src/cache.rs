@@ -1,0 +1,77 @@
+//! Precompiled components on disk, keyed on the engine's compatibility hash and the component's
+//! SHA-256, so a cached artifact is only ever loaded by the engine configuration that wrote it.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::engine::LoadPath;
+use crate::error::Failure;
+
+/// Loads `wasm`, from `cache_dir` when a matching artifact is there, else compiling it (and
+/// storing the artifact, when a cache dir is given).
+pub fn load(
+    engine: &Engine,
+    wasm: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<(Component, LoadPath), Failure> {
+    let bytes = std::fs::read(wasm)
+        .map_err(|e| Failure::Config(format!("cannot read component {}: {e}", wasm.display())))?;
+    let Some(dir) = cache_dir else {
+        return Ok((compile(engine, &bytes, wasm)?, LoadPath::Compiled));
+    };
+    let path = artifact_path(engine, &bytes, dir);
+    if path.exists() {
+        // SAFETY: the file is one this host wrote, under a name derived from this engine's
+        // compatibility hash and the component's digest; wasmtime re-checks the header.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => return Ok((c, LoadPath::FromCache)),
+            Err(e) => tracing::warn!("ignoring unusable cache entry {}: {e:#}", path.display()),
+        }
+    }
+    let component = compile(engine, &bytes, wasm)?;
+    match component.serialize() {
+        Ok(artifact) => {
+            if let Err(e) = store(&path, &artifact) {
+                tracing::warn!(
+                    "could not cache the compiled component in {}: {e}",
+                    dir.display()
+                );
+            }
+        }
+        Err(e) => tracing::warn!("could not serialize the compiled component: {e:#}"),
+    }
+    Ok((component, LoadPath::CachedCompiled))
+}
+
+fn compile(engine: &Engine, bytes: &[u8], wasm: &Path) -> Result<Component, Failure> {
+    Component::new(engine, bytes).map_err(|e| {
+        Failure::Guest(format!(
+            "{} is not a valid component: {e:#}",
+            wasm.display()
+        ))
+    })
+}
+
+fn artifact_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let digest = Sha256::digest(bytes);
+    dir.join(format!(
+        "{}-{:016x}.cwasm",
+        hex::encode(&digest[..16]),
+        h.finish()
+    ))
+}
+
+fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, artifact)?;
+    std::fs::rename(&tmp, path)
+}

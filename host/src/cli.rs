@@ -1,0 +1,351 @@
+//! The `connector-host` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::wit::ConnectorSpec;
+use crate::engine::{Runtime, default_cache_dir};
+use crate::error::Failure;
+use crate::output::Models;
+use crate::sandbox::Stats;
+use crate::sandbox::http::SandboxHttp;
+use crate::sandbox::limits::Limits;
+use crate::sandbox::policy::Policy;
+use crate::sandbox::transport::Offline;
+use crate::settings::{HOST_SETTINGS, RawSettings, Resolved, resolve};
+use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "connector-host",
+    version,
+    about = "Run a security-connector WebAssembly component in a sandbox and write its findings as NDJSON",
+    after_help = "Exit codes: 0 success, 2 usage or configuration, 3 authentication or permission (401/403), \
+                  4 upstream or network failure after retries, 5 the component misbehaved."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pull every resource and finding and write them as NDJSON, a summary line last.
+    #[command(after_help = "Examples:\n  \
+        connector-host sync socket_connector.wasm -s org-slug=acme --out acme.ndjson --state acme.state\n  \
+        SOCKET_SECURITY_API_KEY=... connector-host sync socket_connector.wasm --config acme.toml\n  \
+        connector-host sync socket_connector.wasm -s org-slug=demo-org -s api-token=demo --fixtures tests/fixtures/demo")]
+    Sync(SyncArgs),
+    /// Validate the credentials cheaply and report the remaining quota.
+    #[command(
+        after_help = "Example:\n  SOCKET_SECURITY_API_KEY=... connector-host check socket_connector.wasm -s org-slug=acme"
+    )]
+    Check(CheckArgs),
+    /// Print the connector's settings (a table, or JSON with --json).
+    #[command(after_help = "Example:\n  connector-host describe socket_connector.wasm --json")]
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentArgs {
+    /// The connector component (.wasm).
+    pub component: PathBuf,
+    /// Where precompiled components are cached (default: $XDG_CACHE_HOME/connector-host).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the component every time instead of using the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// TOML file with a [settings] table.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set or override one setting (repeatable): -s org-slug=acme.
+    #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Replay recorded responses from this cassette directory; anything unrecorded is refused.
+    #[arg(long, value_name = "DIR", conflicts_with = "record")]
+    pub fixtures: Option<PathBuf>,
+    /// Record every response into this cassette directory (secrets stripped).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Output file, or - for stdout.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub out: String,
+    /// State file: high-water mark for incremental sync and the checkpoint to resume from.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Record kinds to write.
+    #[arg(long, value_name = "LIST", default_value = "resources,issues,findings")]
+    pub models: String,
+    /// Ignore the high-water mark and any checkpoint: a full sync.
+    #[arg(long)]
+    pub full: bool,
+    /// Seconds subtracted from the high-water mark on incremental runs.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub overlap_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Sync(a) => sync_cmd(a).await,
+        Command::Check(a) => check_cmd(a).await,
+        Command::Describe(a) => describe_cmd(a).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("error: {f}");
+            f.exit_code()
+        }
+    }
+}
+
+async fn sync_cmd(a: SyncArgs) -> Result<i32, Failure> {
+    let runtime = load(&a.component)?;
+    let spec = describe(&runtime).await?;
+    let resolved = settings(&a.settings, &spec)?;
+    let models = Models::parse(&a.models).map_err(Failure::Config)?;
+    let opts = SyncOptions {
+        models,
+        output: if a.out == "-" {
+            Output::Stdout
+        } else {
+            Output::File(PathBuf::from(&a.out))
+        },
+        state: a.state,
+        full: a.full,
+        overlap: Duration::from_secs(a.overlap_secs),
+        network: network(&a.settings),
+    };
+    let report = sync::run(&runtime, &spec, &resolved, &opts).await;
+    let s = &report.summary;
+    tracing::info!(
+        "{} sync {}: {} resources, {} issues, {} findings from {} alerts; {} requests, {} retries, {:.2} s",
+        s.mode,
+        if s.complete { "complete" } else { "INCOMPLETE" },
+        s.counts.resources,
+        s.counts.issues,
+        s.counts.findings,
+        s.counts.vendor_records,
+        s.requests,
+        s.retries,
+        s.elapsed_seconds
+    );
+    match report.failure {
+        None => Ok(0),
+        Some(f) => Err(f),
+    }
+}
+
+async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
+    let runtime = load(&a.component)?;
+    let spec = describe(&runtime).await?;
+    let resolved = settings(&a.settings, &spec)?;
+    let hooks = sandbox_http(
+        &resolved.host,
+        resolved.token.as_deref(),
+        &network(&a.settings),
+        Arc::new(Stats::default()),
+    )?;
+    let mut session = runtime.instantiate(hooks, resolved.host.limits).await?;
+    let redact = |f: Failure| f.map_message(|m| resolved.secrets.redact(m));
+    session
+        .configure(&resolved.connector)
+        .await?
+        .map_err(|e| redact(connector_failure(e, &session)))?;
+    let report = session
+        .check()
+        .await?
+        .map_err(|e| redact(connector_failure(e, &session)))?;
+    for line in &report.messages {
+        println!("{}", resolved.secrets.redact(line));
+    }
+    Ok(0)
+}
+
+async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {
+    let runtime = load(&a.component)?;
+    let spec = describe(&runtime).await?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&spec_json(&spec)).expect("spec serializes")
+        );
+    } else {
+        print!("{}", spec_table(&spec, std::io::stdout().is_terminal()));
+    }
+    Ok(0)
+}
+
+fn load(a: &ComponentArgs) -> Result<Runtime, Failure> {
+    let cache = if a.no_cache {
+        None
+    } else {
+        a.cache_dir.clone().or_else(default_cache_dir)
+    };
+    let runtime = Runtime::load(&a.component, cache.as_deref())?;
+    tracing::debug!(
+        "component loaded ({:?}) in {:.1} ms",
+        runtime.load_path,
+        runtime.load_time.as_secs_f64() * 1e3
+    );
+    Ok(runtime)
+}
+
+/// The connector's spec, from an instance that has no network.
+pub async fn describe(runtime: &Runtime) -> Result<ConnectorSpec, Failure> {
+    let hooks = SandboxHttp {
+        policy: Arc::new(Policy::default()),
+        upstream: Arc::new(Offline),
+        credential: None,
+        stats: Arc::new(Stats::default()),
+        max_requests: 0,
+    };
+    runtime
+        .instantiate(hooks, Limits::default())
+        .await?
+        .describe()
+        .await
+}
+
+fn settings(a: &SettingsArgs, spec: &ConnectorSpec) -> Result<Resolved, Failure> {
+    let mut raw = match &a.config {
+        Some(p) => RawSettings::from_toml_file(p)?,
+        None => RawSettings::default(),
+    };
+    raw.apply_overrides(&a.set)?;
+    resolve(&raw, spec, |name| std::env::var(name).ok())
+}
+
+fn network(a: &SettingsArgs) -> Network {
+    match (&a.fixtures, &a.record) {
+        (Some(dir), _) => Network::Replay(dir.clone()),
+        (None, Some(dir)) => Network::Record(dir.clone()),
+        (None, None) => Network::Live,
+    }
+}
+
+fn spec_json(spec: &ConnectorSpec) -> serde_json::Value {
+    serde_json::json!({
+        "name": spec.name,
+        "version": spec.version,
+        "vendor": spec.vendor,
+        "description": spec.description,
+        "base_url_setting": spec.base_url_setting,
+        "settings": spec.settings.iter().map(|s| serde_json::json!({
+            "name": s.name,
+            "description": s.description,
+            "required": s.required,
+            "default": s.default_value,
+            "secret": s.secret,
+            "env": s.env_vars,
+            "type": s.value_type,
+        })).collect::<Vec<_>>(),
+        "host_settings": HOST_SETTINGS.iter().map(|(n, d)| serde_json::json!({"name": n, "description": d})).collect::<Vec<_>>(),
+    })
+}
+
+fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
+    let b = |s: &str| {
+        if bold {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = format!(
+        "{} {} ({})\n{}\n\n",
+        b(&spec.name),
+        spec.version,
+        spec.vendor,
+        spec.description
+    );
+    let rows: Vec<[String; 6]> = spec
+        .settings
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                if s.required {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                s.default_value.clone().unwrap_or_default(),
+                if s.secret { "yes".into() } else { "no".into() },
+                s.env_vars.join(", "),
+                s.description.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "SETTING",
+        "REQUIRED",
+        "DEFAULT",
+        "SECRET",
+        "ENV",
+        "DESCRIPTION",
+    ]
+    .map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    for (i, r) in std::iter::once(&header).chain(&rows).enumerate() {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let line = line.join("  ").trim_end().to_string();
+        out.push_str(&if i == 0 { b(&line) } else { line });
+        out.push('\n');
+    }
+    out.push_str(&format!("\n{}\n", b("Host settings (sandbox)")));
+    for (n, d) in HOST_SETTINGS {
+        out.push_str(&format!("  {n:<28}{d}\n"));
+    }
+    out
+}

@@ -1,0 +1,338 @@
+//! Loading a connector component and calling it under the sandbox's limits.
+//!
+//! One [`Runtime`] per process (engine, epoch ticker, linked component); one [`Session`] per run,
+//! with a fresh store so nothing survives between runs or tenants.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::cache;
+use crate::error::Failure;
+use crate::sandbox::http::SandboxHttp;
+use crate::sandbox::limits::{Limits, Meter, TICK};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "security-connector",
+    exports: { default: async },
+});
+
+pub use unified_security::connector::types as wit;
+use wit::{
+    AssetPage, CheckReport, ConnectorError, ConnectorSpec, FindingPage, FindingQuery, Setting,
+};
+
+/// Interfaces a connector may import. Everything else (`wasi:filesystem`, `wasi:sockets`, ...)
+/// is refused at load time, by name.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
+    "wasi:io/poll",
+    "wasi:io/error",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "unified-security:connector/types",
+];
+
+/// Store data: WASI with nothing granted, wasi-http behind the sandbox hook, the meters.
+pub struct GuestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: SandboxHttp,
+    meter: Meter,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// How the component was obtained, for start-up diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPath {
+    Compiled,
+    CachedCompiled,
+    FromCache,
+}
+
+/// The engine and the linked component, ready to instantiate.
+pub struct Runtime {
+    engine: Engine,
+    pre: SecurityConnectorPre<GuestState>,
+    pub load_path: LoadPath,
+    pub load_time: Duration,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// Loads `wasm` (through the precompiled cache in `cache_dir`, if given) and links it.
+    pub fn load(wasm: &Path, cache_dir: Option<&Path>) -> Result<Runtime, Failure> {
+        let started = Instant::now();
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine =
+            Engine::new(&config).map_err(|e| Failure::Host(format!("wasmtime engine: {e:#}")))?;
+        let (component, load_path) = cache::load(&engine, wasm, cache_dir)?;
+        check_imports(&engine, &component, wasm)?;
+        let mut linker: Linker<GuestState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|_| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .map_err(|e| Failure::Host(format!("linking WASI: {e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(SecurityConnectorPre::new)
+            .map_err(|e| {
+                Failure::Guest(format!(
+                    "{}: not a connector component: {e:#}",
+                    wasm.display()
+                ))
+            })?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), stop_ticker.clone());
+        Ok(Runtime {
+            engine,
+            pre,
+            load_path,
+            load_time: started.elapsed(),
+            stop_ticker,
+        })
+    }
+
+    /// A fresh instance with its own store, limits and HTTP hook.
+    pub async fn instantiate(
+        &self,
+        hooks: SandboxHttp,
+        limits: Limits,
+    ) -> Result<Session, Failure> {
+        let wasi = WasiCtx::builder().build();
+        let state = GuestState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+            meter: Meter::new(limits),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.meter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            ctx.data_mut().meter.on_tick()?;
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let bindings =
+            self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                Failure::Guest(format!("instantiating the component failed: {e:#}"))
+            })?;
+        Ok(Session {
+            store,
+            bindings,
+            limits,
+            poisoned: None,
+        })
+    }
+}
+
+/// One instance. Every call is guarded: CPU and memory by the meter, wall-clock by a timeout.
+/// After a fault the instance is dead and every later call reports the original fault.
+pub struct Session {
+    store: Store<GuestState>,
+    bindings: SecurityConnector,
+    limits: Limits,
+    poisoned: Option<Failure>,
+}
+
+/// The outcome of a guarded call: the host's verdict on the guest, then the guest's own result.
+pub type Guarded<T> = Result<T, Failure>;
+
+impl Session {
+    pub async fn describe(&mut self) -> Guarded<ConnectorSpec> {
+        self.enter()?;
+        let r = timed(
+            self.limits.wall_per_call,
+            self.bindings
+                .unified_security_connector_connector()
+                .call_describe(&mut self.store),
+        )
+        .await;
+        self.settle("describe", r)
+    }
+
+    pub async fn configure(&mut self, settings: &[Setting]) -> Guarded<Result<(), ConnectorError>> {
+        self.enter()?;
+        let r = timed(
+            self.limits.wall_per_call,
+            self.bindings
+                .unified_security_connector_connector()
+                .call_configure(&mut self.store, settings),
+        )
+        .await;
+        self.settle("configure", r)
+    }
+
+    pub async fn check(&mut self) -> Guarded<Result<CheckReport, ConnectorError>> {
+        self.enter()?;
+        let r = timed(
+            self.limits.wall_per_call,
+            self.bindings
+                .unified_security_connector_connector()
+                .call_check(&mut self.store),
+        )
+        .await;
+        self.settle("check", r)
+    }
+
+    pub async fn list_resources(
+        &mut self,
+        cursor: Option<&str>,
+    ) -> Guarded<Result<AssetPage, ConnectorError>> {
+        self.enter()?;
+        let r = timed(
+            self.limits.wall_per_call,
+            self.bindings
+                .unified_security_connector_connector()
+                .call_list_resources(&mut self.store, cursor),
+        )
+        .await;
+        self.settle("list-resources", r)
+    }
+
+    pub async fn list_findings(
+        &mut self,
+        query: &FindingQuery,
+    ) -> Guarded<Result<FindingPage, ConnectorError>> {
+        self.enter()?;
+        let r = timed(
+            self.limits.wall_per_call,
+            self.bindings
+                .unified_security_connector_connector()
+                .call_list_findings(&mut self.store, query),
+        )
+        .await;
+        self.settle("list-findings", r)
+    }
+
+    fn enter(&mut self) -> Guarded<()> {
+        match &self.poisoned {
+            Some(f) => Err(f.clone()),
+            None => {
+                self.store.data_mut().meter.start_call();
+                Ok(())
+            }
+        }
+    }
+
+    /// Names the limit or trap behind a failed call.
+    fn settle<T>(&mut self, call: &str, r: Result<wasmtime::Result<T>, Duration>) -> Guarded<T> {
+        let failure = match r {
+            Ok(Ok(v)) => return Ok(v),
+            Err(limit) => Failure::Guest(format!(
+                "wall-clock limit: `{call}` did not return within {:.0} s",
+                limit.as_secs_f64()
+            )),
+            Ok(Err(e)) => match (&self.store.data().meter.hit, e.downcast_ref::<Trap>()) {
+                (Some(hit), _) => {
+                    Failure::Guest(format!("the component was stopped in `{call}`: {hit}"))
+                }
+                (None, Some(trap)) => {
+                    Failure::Guest(format!("the component trapped in `{call}`: {trap}"))
+                }
+                (None, None) => Failure::Guest(format!("the component failed in `{call}`: {e:#}")),
+            },
+        };
+        self.poisoned = Some(failure.clone());
+        Err(failure)
+    }
+
+    /// Why the sandbox last refused one of this session's requests, if it did.
+    pub fn last_denial(&self) -> Option<String> {
+        self.store
+            .data()
+            .hooks
+            .stats
+            .last_denial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+async fn timed<T>(limit: Duration, fut: impl Future<Output = T>) -> Result<T, Duration> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| limit)
+}
+
+fn check_imports(engine: &Engine, component: &Component, wasm: &Path) -> Result<(), Failure> {
+    for (name, _) in component.component_type().imports(engine) {
+        let interface = name.split('@').next().unwrap_or(name);
+        if !ALLOWED_IMPORTS.contains(&interface) {
+            return Err(Failure::Guest(format!(
+                "{}: the component imports `{name}`, which a connector is not given; \
+                 it may import only wasi:http and the inert WASI interfaces Rust's std needs",
+                wasm.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Advances the epoch every [`TICK`] until the runtime is dropped.
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+/// Default directory for precompiled components.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("connector-host"))
+}

@@ -1,0 +1,62 @@
+//! How a run fails, and the exit code each failure maps to (SPEC §4).
+
+use std::fmt;
+
+/// A failure the user can act on. The message never contains a secret: everything that reaches
+/// the user passes through [`crate::settings::Secrets::redact`] on the way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Exit 2: bad command line, configuration or setting.
+    Config(String),
+    /// Exit 3: the vendor refused the credentials (401) or their permissions (403).
+    Auth(String),
+    /// Exit 4: the vendor or the network failed, after retries.
+    Upstream(String),
+    /// Exit 5: the component misbehaved: trapped, hit a limit, broke the contract.
+    Guest(String),
+    /// Exit 1: the host itself could not do its job (I/O on output or state, ...).
+    Host(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Host(_) => 1,
+            Failure::Config(_) => 2,
+            Failure::Auth(_) => 3,
+            Failure::Upstream(_) => 4,
+            Failure::Guest(_) => 5,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Config(m)
+            | Failure::Auth(m)
+            | Failure::Upstream(m)
+            | Failure::Guest(m)
+            | Failure::Host(m) => m,
+        }
+    }
+
+    /// The same failure with its message rewritten (e.g. redacted).
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Failure {
+        match self {
+            Failure::Config(m) => Failure::Config(f(&m)),
+            Failure::Auth(m) => Failure::Auth(f(&m)),
+            Failure::Upstream(m) => Failure::Upstream(f(&m)),
+            Failure::Guest(m) => Failure::Guest(f(&m)),
+            Failure::Host(m) => Failure::Host(f(&m)),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub type Result<T, E = Failure> = std::result::Result<T, E>;

@@ -1,0 +1,464 @@
+//! NDJSON out: rendering the unified model as `resource` / `issue` / `finding` / `summary` lines
+//! (SPEC §5), and sinks that make written pages durable.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::engine::wit::{Asset, Finding, FindingType, IssueType, Severity, State as FindingState};
+use crate::state::Counts;
+
+/// Which record kinds to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Models {
+    pub resources: bool,
+    pub issues: bool,
+    pub findings: bool,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Models {
+            resources: true,
+            issues: true,
+            findings: true,
+        }
+    }
+}
+
+impl Models {
+    /// Parses `resources,issues,findings` (any subset, any order).
+    pub fn parse(list: &str) -> Result<Models, String> {
+        let mut m = Models {
+            resources: false,
+            issues: false,
+            findings: false,
+        };
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "resources" => m.resources = true,
+                "issues" => m.issues = true,
+                "findings" => m.findings = true,
+                other => {
+                    return Err(format!(
+                        "--models: unknown model `{other}` (resources, issues, findings)"
+                    ));
+                }
+            }
+        }
+        if m == (Models {
+            resources: false,
+            issues: false,
+            findings: false,
+        }) {
+            return Err("--models: name at least one of resources, issues, findings".to_string());
+        }
+        Ok(m)
+    }
+}
+
+/// Renders records for one connector (its vendor names come from `describe`).
+pub struct Renderer {
+    pub vendor: String,
+    pub vendor_name: String,
+    pub models: Models,
+}
+
+impl Renderer {
+    pub fn resource(&self, a: &Asset, out: &mut Vec<u8>) {
+        let vendor_data = Raw::of(&a.vendor_data);
+        let line = ResourceLine {
+            kind: "resource",
+            id: &a.id,
+            vendor: &self.vendor,
+            vendor_id: &a.vendor_id,
+            type_: "repository",
+            name: &a.name,
+            slug: a.slug.as_deref(),
+            full_name: a.full_name.as_deref(),
+            workspace: a.workspace.as_deref(),
+            url: a.url.as_deref(),
+            default_branch: a.default_branch.as_deref(),
+            visibility: a.visibility.as_deref(),
+            archived: a.archived,
+            created_at: a.created_at.as_deref(),
+            updated_at: a.updated_at.as_deref(),
+            vendor_data: vendor_data.as_raw(),
+        };
+        write_line(out, &line);
+    }
+
+    /// The finding's V1 issue and/or V2 finding line, per [`Models`].
+    pub fn finding(&self, f: &Finding, out: &mut Vec<u8>) {
+        let vendor_data = Raw::of(&f.vendor_data);
+        let package = f.affected_package.as_ref();
+        if self.models.issues {
+            let line = IssueLine {
+                kind: "issue",
+                id: &f.id,
+                vendor: &self.vendor,
+                vendor_id: &f.vendor_id,
+                name: &f.title,
+                description: f.description.as_deref(),
+                type_: issue_type(f.issue_type),
+                severity: severity_v1(f.severity),
+                state: state_v1(f.state),
+                first_seen: f.first_seen.as_deref(),
+                last_seen: f.last_seen.as_deref(),
+                state_updated_at: f.state_updated_at.as_deref(),
+                resource_id: f.resource_id.as_deref(),
+                code_repo: f.code_repo.as_deref(),
+                repo_branch_name: f.branch.as_deref(),
+                package_name: package.map(|p| p.name.as_str()),
+                package_version: package.and_then(|p| p.version.as_deref()),
+                package_manager: package.and_then(|p| p.package_manager.as_deref()),
+                is_patchable: f.has_fix,
+                remediation: f.remediation.as_deref(),
+                cvss_score: f.cvss_score,
+                vulnerability_identifiers: &f.vulnerability_identifiers,
+                kb_url: f.kb_url.as_deref(),
+                vendor_data: vendor_data.as_raw(),
+            };
+            write_line(out, &line);
+        }
+        if self.models.findings {
+            let line = FindingLine {
+                kind: "finding",
+                id: &f.id,
+                title: &f.title,
+                description: f.description.as_deref(),
+                type_: finding_type(f.finding_type),
+                severity: severity_v1(f.severity).to_ascii_uppercase(),
+                state: state_v1(f.state).to_ascii_uppercase(),
+                first_seen: f.first_seen.as_deref(),
+                last_seen: f.last_seen.as_deref(),
+                has_fix: f.has_fix,
+                remediation: f.remediation.as_deref(),
+                product: Product {
+                    vendor_name: &self.vendor_name,
+                    name: &self.vendor_name,
+                },
+                analytic: AnalyticLine {
+                    type_: "rule",
+                    uid: &f.analytic.uid,
+                    name: &f.analytic.name,
+                    url: f.analytic.url.as_deref(),
+                },
+                resource_id: f.resource_id.as_deref(),
+                resource_related: ResourceRelated {
+                    affected_package: package.map(|p| PackageLine {
+                        name: &p.name,
+                        version: p.version.as_deref(),
+                        package_manager: p.package_manager.as_deref(),
+                        purl: p.purl.as_deref(),
+                    }),
+                    affected_code: f.affected_code.as_ref().map(|c| CodeLine {
+                        file_path: &c.file_path,
+                        start_line_number: c.start_line,
+                        end_line_number: c.end_line,
+                    }),
+                },
+                vulnerabilities: f
+                    .vulnerabilities
+                    .iter()
+                    .map(|v| VulnerabilityLine {
+                        uid: v.uid.as_deref(),
+                        cvss_score: v.cvss_score,
+                        cvss_vector: v.cvss_vector.as_deref(),
+                        epss_score: v.epss_score,
+                        epss_percentile: v.epss_percentile,
+                        is_kev: v.is_kev,
+                        cwe_ids: &v.cwe_ids,
+                        fixed_version: v.fixed_version.as_deref(),
+                    })
+                    .collect(),
+                vendor_data: vendor_data.as_raw(),
+            };
+            write_line(out, &line);
+        }
+    }
+}
+
+/// The last line of every run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub kind: &'static str,
+    pub complete: bool,
+    pub mode: &'static str,
+    pub counts: Counts,
+    pub requests: u64,
+    pub retries: u64,
+    pub denied_requests: u64,
+    pub elapsed_seconds: f64,
+    pub high_water_mark: Option<String>,
+    pub resumed: bool,
+    pub error: Option<String>,
+}
+
+pub fn summary_line(s: &Summary) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_line(&mut out, s);
+    out
+}
+
+fn write_line<T: Serialize>(out: &mut Vec<u8>, record: &T) {
+    serde_json::to_writer(&mut *out, record)
+        .expect("records of strings and numbers always serialize");
+    out.push(b'\n');
+}
+
+/// Guest-supplied JSON text made safe for one NDJSON line: kept verbatim when it is valid JSON
+/// (newlines, which valid JSON can only hold as whitespace, removed), else carried as a string.
+enum Raw<'a> {
+    Json(Box<RawValue>),
+    Borrowed(&'a RawValue),
+    Text(Box<RawValue>),
+}
+
+impl<'a> Raw<'a> {
+    fn of(text: &'a str) -> Raw<'a> {
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) if !text.contains(['\n', '\r']) => Raw::Borrowed(raw),
+            Ok(_) => {
+                let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+                Raw::Json(
+                    RawValue::from_string(compact).expect("removing whitespace keeps JSON valid"),
+                )
+            }
+            Err(_) => {
+                Raw::Text(serde_json::value::to_raw_value(text).expect("a string serializes"))
+            }
+        }
+    }
+
+    fn as_raw(&self) -> &RawValue {
+        match self {
+            Raw::Json(b) | Raw::Text(b) => b,
+            Raw::Borrowed(r) => r,
+        }
+    }
+}
+
+fn severity_v1(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "Critical",
+        Severity::High => "High",
+        Severity::Medium => "Medium",
+        Severity::Low => "Low",
+        Severity::Info => "Info",
+    }
+}
+
+fn state_v1(s: FindingState) -> &'static str {
+    match s {
+        FindingState::Open => "Open",
+        FindingState::Closed => "Closed",
+        FindingState::Ignored => "Ignored",
+    }
+}
+
+fn issue_type(t: IssueType) -> &'static str {
+    match t {
+        IssueType::Vulnerability => "vulnerability",
+        IssueType::Code => "code",
+        IssueType::Config => "config",
+        IssueType::License => "license",
+        IssueType::Custom => "custom",
+    }
+}
+
+fn finding_type(t: FindingType) -> &'static str {
+    match t {
+        FindingType::Dependency => "DEPENDENCY",
+        FindingType::Code => "CODE",
+        FindingType::Unknown => "UNKNOWN",
+    }
+}
+
+#[derive(Serialize)]
+struct ResourceLine<'a> {
+    kind: &'static str,
+    id: &'a str,
+    vendor: &'a str,
+    vendor_id: &'a str,
+    #[serde(rename = "type")]
+    type_: &'static str,
+    name: &'a str,
+    slug: Option<&'a str>,
+    full_name: Option<&'a str>,
+    workspace: Option<&'a str>,
+    url: Option<&'a str>,
+    default_branch: Option<&'a str>,
+    visibility: Option<&'a str>,
+    archived: bool,
+    created_at: Option<&'a str>,
+    updated_at: Option<&'a str>,
+    vendor_data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct IssueLine<'a> {
+    kind: &'static str,
+    id: &'a str,
+    vendor: &'a str,
+    vendor_id: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    #[serde(rename = "type")]
+    type_: &'static str,
+    severity: &'static str,
+    state: &'static str,
+    first_seen: Option<&'a str>,
+    last_seen: Option<&'a str>,
+    state_updated_at: Option<&'a str>,
+    resource_id: Option<&'a str>,
+    code_repo: Option<&'a str>,
+    repo_branch_name: Option<&'a str>,
+    package_name: Option<&'a str>,
+    package_version: Option<&'a str>,
+    package_manager: Option<&'a str>,
+    is_patchable: bool,
+    remediation: Option<&'a str>,
+    cvss_score: Option<f64>,
+    vulnerability_identifiers: &'a [String],
+    kb_url: Option<&'a str>,
+    vendor_data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    kind: &'static str,
+    id: &'a str,
+    title: &'a str,
+    description: Option<&'a str>,
+    #[serde(rename = "type")]
+    type_: &'static str,
+    severity: String,
+    state: String,
+    first_seen: Option<&'a str>,
+    last_seen: Option<&'a str>,
+    has_fix: bool,
+    remediation: Option<&'a str>,
+    product: Product<'a>,
+    analytic: AnalyticLine<'a>,
+    resource_id: Option<&'a str>,
+    resource_related: ResourceRelated<'a>,
+    vulnerabilities: Vec<VulnerabilityLine<'a>>,
+    vendor_data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct Product<'a> {
+    vendor_name: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct AnalyticLine<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    uid: &'a str,
+    name: &'a str,
+    url: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ResourceRelated<'a> {
+    affected_package: Option<PackageLine<'a>>,
+    affected_code: Option<CodeLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct PackageLine<'a> {
+    name: &'a str,
+    version: Option<&'a str>,
+    package_manager: Option<&'a str>,
+    purl: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CodeLine<'a> {
+    file_path: &'a str,
+    start_line_number: Option<i64>,
+    end_line_number: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct VulnerabilityLine<'a> {
+    uid: Option<&'a str>,
+    cvss_score: Option<f64>,
+    cvss_vector: Option<&'a str>,
+    epss_score: Option<f64>,
+    epss_percentile: Option<f64>,
+    is_kev: Option<bool>,
+    cwe_ids: &'a [String],
+    fixed_version: Option<&'a str>,
+}
+
+/// Where NDJSON goes. A page is written whole, then committed: after `commit` returns, the page
+/// survives a crash.
+pub trait Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable; returns the output length, when it has one.
+    fn commit(&mut self) -> io::Result<Option<u64>>;
+}
+
+/// A file: each page in one `write`, fsynced on commit. Reopened for a resumed run, it is cut
+/// back to the last checkpoint so a page is never in it twice, and never ends in a torn line.
+pub struct FileSink {
+    file: File,
+    len: u64,
+}
+
+impl FileSink {
+    pub fn create(path: &Path) -> io::Result<FileSink> {
+        let file = File::create(path)?;
+        Ok(FileSink { file, len: 0 })
+    }
+
+    /// Opens `path` to continue at `offset` (what the checkpoint covered).
+    pub fn resume(path: &Path, offset: u64) -> io::Result<FileSink> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let len = file.metadata()?.len().min(offset);
+        file.set_len(len)?;
+        file.seek(SeekFrom::Start(len))?;
+        Ok(FileSink { file, len })
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<Option<u64>> {
+        self.file.sync_data()?;
+        Ok(Some(self.len))
+    }
+}
+
+/// Standard output (or any writer), flushed per page.
+pub struct StreamSink<W: Write>(pub W);
+
+impl<W: Write> Sink for StreamSink<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
+    fn commit(&mut self) -> io::Result<Option<u64>> {
+        self.0.flush()?;
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;

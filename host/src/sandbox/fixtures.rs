@@ -1,0 +1,269 @@
+//! Recorded HTTP: replay a cassette offline, or record a live run into one.
+//!
+//! A cassette is a directory: `cassette.json` lists interactions (method, path, query, status,
+//! a few response headers, and the body's file), bodies sit beside it under `bodies/`. Requests
+//! match on method + path + query, the query compared as a sorted list of decoded pairs. Request
+//! headers are never stored, so a recorded cassette cannot hold the token; response bodies are
+//! scrubbed of it too.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::transport::{BoxFuture, Incoming, Outgoing, TransportError, Upstream};
+
+const INDEX: &str = "cassette.json";
+/// Response headers worth keeping: the ones connectors read.
+const KEPT_HEADERS: [&str; 3] = ["content-type", "retry-after", "link"];
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Index {
+    version: u32,
+    interactions: Vec<Interaction>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Interaction {
+    method: String,
+    path: String,
+    #[serde(default)]
+    query: String,
+    status: u16,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    /// Relative to the cassette directory.
+    body_file: String,
+}
+
+/// The match key: method, path, and the query as sorted decoded pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key(String, String, Vec<(String, String)>);
+
+impl Key {
+    fn new(method: &str, path: &str, query: &str) -> Key {
+        let mut pairs: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        pairs.sort();
+        Key(method.to_ascii_uppercase(), path.to_string(), pairs)
+    }
+
+    fn of(req: &Outgoing) -> Key {
+        Key::new(
+            req.method.as_str(),
+            req.uri.path(),
+            req.uri.query().unwrap_or(""),
+        )
+    }
+}
+
+/// Serves recorded responses and refuses anything unrecorded, naming the request.
+pub struct Replay {
+    dir: PathBuf,
+    responses: HashMap<Key, Interaction>,
+}
+
+impl Replay {
+    pub fn open(dir: &Path) -> Result<Replay, String> {
+        let index_path = dir.join(INDEX);
+        let text = std::fs::read_to_string(&index_path)
+            .map_err(|e| format!("fixtures: cannot read {}: {e}", index_path.display()))?;
+        let index: Index = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "fixtures: {} is not a cassette index: {e}",
+                index_path.display()
+            )
+        })?;
+        let responses = index
+            .interactions
+            .into_iter()
+            .map(|i| (Key::new(&i.method, &i.path, &i.query), i))
+            .collect();
+        Ok(Replay {
+            dir: dir.to_path_buf(),
+            responses,
+        })
+    }
+
+    fn respond(&self, req: &Outgoing) -> Result<Incoming, TransportError> {
+        let found = self.responses.get(&Key::of(req)).ok_or_else(|| {
+            TransportError::Denied(format!(
+                "no recorded response for {} {} in fixtures {}",
+                req.method,
+                req.uri.path_and_query().map_or("/", |p| p.as_str()),
+                self.dir.display()
+            ))
+        })?;
+        let body_path = self.dir.join(&found.body_file);
+        let body = std::fs::read(&body_path).map_err(|e| {
+            TransportError::Denied(format!(
+                "fixtures: cannot read {}: {e}",
+                body_path.display()
+            ))
+        })?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &found.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+                headers.append(k, v);
+            }
+        }
+        let status = StatusCode::from_u16(found.status).map_err(|_| {
+            TransportError::Denied(format!("fixtures: bad status {}", found.status))
+        })?;
+        Ok(Incoming {
+            status,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+impl Upstream for Replay {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        let result = self.respond(&req);
+        Box::pin(async move { result })
+    }
+}
+
+/// Passes requests to `inner` and writes what came back into a cassette as it goes.
+pub struct Recorder {
+    inner: Arc<dyn Upstream>,
+    dir: PathBuf,
+    secret: Option<String>,
+    index: Mutex<Vec<Interaction>>,
+}
+
+impl Recorder {
+    pub fn create(
+        dir: &Path,
+        inner: Arc<dyn Upstream>,
+        secret: Option<String>,
+    ) -> Result<Recorder, String> {
+        std::fs::create_dir_all(dir.join("bodies"))
+            .map_err(|e| format!("record: cannot create {}: {e}", dir.display()))?;
+        Ok(Recorder {
+            inner,
+            dir: dir.to_path_buf(),
+            secret,
+            index: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn store(&self, req: &Outgoing, resp: &Incoming) -> std::io::Result<()> {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Key::of(req);
+        index.retain(|i| Key::new(&i.method, &i.path, &i.query) != key);
+        let body_file = format!("bodies/{:04}.json", index.len() + 1);
+        let body = match &self.secret {
+            Some(s) if !s.is_empty() => {
+                let text = String::from_utf8_lossy(&resp.body);
+                if text.contains(s.as_str()) {
+                    Bytes::from(text.replace(s.as_str(), "[REDACTED]"))
+                } else {
+                    resp.body.clone()
+                }
+            }
+            _ => resp.body.clone(),
+        };
+        let body_path = self.dir.join(&body_file);
+        write_atomic(&body_path, &body)?;
+        let headers = KEPT_HEADERS
+            .iter()
+            .filter_map(|h| {
+                Some((
+                    h.to_string(),
+                    resp.headers.get(*h)?.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect();
+        index.push(Interaction {
+            method: req.method.to_string(),
+            path: req.uri.path().to_string(),
+            query: req.uri.query().unwrap_or("").to_string(),
+            status: resp.status.as_u16(),
+            headers,
+            body_file,
+        });
+        let text = serde_json::to_string_pretty(&Index {
+            version: 1,
+            interactions: index.clone(),
+        })
+        .map_err(std::io::Error::other)?;
+        write_atomic(&self.dir.join(INDEX), text.as_bytes())
+    }
+}
+
+impl Upstream for Recorder {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        Box::pin(async move {
+            let resp = self.inner.send(req.clone()).await?;
+            if let Err(e) = self.store(&req, &resp) {
+                tracing::error!("record: could not write to {}: {e}", self.dir.display());
+            }
+            Ok(resp)
+        })
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ignore_query_order_and_encoding() {
+        assert_eq!(
+            Key::new("get", "/a", "x=1&y=a%20b"),
+            Key::new("GET", "/a", "y=a+b&x=1")
+        );
+        assert_ne!(Key::new("GET", "/a", "x=1"), Key::new("GET", "/a", "x=2"));
+        assert_ne!(Key::new("GET", "/a", ""), Key::new("GET", "/b", ""));
+    }
+
+    #[test]
+    fn percent_decoding_handles_truncated_escapes() {
+        assert_eq!(percent_decode("a%2Cb%"), "a,b%");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(
+            percent_decode("2026-08-10%2009%3A20%3A00"),
+            "2026-08-10 09:20:00"
+        );
+    }
+}

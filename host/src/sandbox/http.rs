@@ -1,0 +1,141 @@
+//! The `wasi:http` outgoing-request hook: every request the guest makes passes through here.
+//!
+//! In order: the allow-list (scheme + host + port), the per-run request cap, the guest's own
+//! `Authorization` header removed and the host's credential attached, then the upstream (live,
+//! replay or record, behind retries). Redirects are returned to the guest as they are, so a
+//! followed redirect is a new request that meets the allow-list again.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::HeaderValue;
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::Stats;
+use super::policy::{Origin, Policy};
+use super::transport::{Outgoing, TransportError, Upstream};
+
+/// Largest request body a guest may send (connectors send queries, not uploads).
+const MAX_REQUEST_BODY: usize = 1 << 20;
+
+/// The credential the host attaches; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Credential {
+    header: HeaderValue,
+}
+
+impl Credential {
+    pub fn bearer(token: &str) -> Result<Credential, String> {
+        let mut header = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            "the API token contains characters that cannot go in an HTTP header".to_string()
+        })?;
+        header.set_sensitive(true);
+        Ok(Credential { header })
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential([REDACTED])")
+    }
+}
+
+/// Per-store hook state; cheap to clone into each request's future.
+#[derive(Clone)]
+pub struct SandboxHttp {
+    pub policy: Arc<Policy>,
+    pub upstream: Arc<dyn Upstream>,
+    pub credential: Option<Credential>,
+    pub stats: Arc<Stats>,
+    pub max_requests: u64,
+}
+
+impl SandboxHttp {
+    async fn handle(
+        self,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let deny = |why: String| {
+            self.stats.denied.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("sandbox refused a request: {why}");
+            *self
+                .stats
+                .last_denial
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+            TransportError::Denied(why).to_wasi()
+        };
+        let origin = Origin::of(request.uri())
+            .ok_or_else(|| deny(format!("{} is not an absolute http(s) URL", request.uri())))?;
+        self.policy.check(&origin).map_err(&deny)?;
+        let n = self.stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > self.max_requests {
+            return Err(deny(format!(
+                "request {n} to {origin}: the run's cap of {} requests is reached",
+                self.max_requests
+            )));
+        }
+        let (parts, body) = request.into_parts();
+        let body = Limited::new(body, MAX_REQUEST_BODY)
+            .collect()
+            .await
+            .map_err(|_| {
+                deny(format!(
+                    "request body to {origin} is over {MAX_REQUEST_BODY} bytes"
+                ))
+            })?
+            .to_bytes();
+        let mut headers = parts.headers;
+        headers.remove(http::header::AUTHORIZATION);
+        headers.remove(http::header::PROXY_AUTHORIZATION);
+        headers.remove(http::header::COOKIE);
+        if let Some(c) = &self.credential {
+            headers.insert(http::header::AUTHORIZATION, c.header.clone());
+        }
+        tracing::debug!("{} {}{}", parts.method, origin, parts.uri.path());
+        let outgoing = Outgoing {
+            method: parts.method,
+            uri: parts.uri,
+            headers,
+            body,
+        };
+        let incoming = match self.upstream.send(outgoing).await {
+            Ok(r) => r,
+            Err(TransportError::Denied(why)) => return Err(deny(why)),
+            Err(e) => {
+                tracing::warn!("request to {origin} failed: {e}");
+                return Err(e.to_wasi());
+            }
+        };
+        let mut response = http::Response::new(
+            Full::new(incoming.body)
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = incoming.status;
+        *response.headers_mut() = incoming.headers;
+        Ok(response)
+    }
+}
+
+type HttpError = wasmtime_wasi_http::Error;
+/// The connection-driver future the hook returns; responses are complete, so it is a no-op.
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+impl WasiHttpHooks for SandboxHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>
+    {
+        let this = self.clone();
+        Box::new(async move {
+            let response = this.handle(request).await?;
+            let io: IoFuture = Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! Memory and CPU limits for one guest instance.
+//!
+//! Memory: a [`wasmtime::ResourceLimiter`] that refuses growth past the cap and remembers that it
+//! did, so the failure can be named precisely (a refused `memory.grow` otherwise surfaces as an
+//! unrelated-looking trap from the guest's allocator).
+//!
+//! CPU: epoch interruption. A ticker thread advances the engine's epoch every [`TICK`]; the store's
+//! deadline callback runs only while wasm executes, so the number of callbacks during one call
+//! approximates the CPU time the guest burned in it. Time blocked in host calls (HTTP) does not
+//! count; the wall-clock timeout around each call covers that.
+
+use std::time::Duration;
+
+use wasmtime::{ResourceLimiter, Result};
+
+pub const TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory (bytes) the guest may grow to.
+    pub memory_bytes: usize,
+    /// CPU time the guest may spend inside one call.
+    pub cpu_per_call: Duration,
+    /// Wall-clock time one call may take, HTTP waits and retries included.
+    pub wall_per_call: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            cpu_per_call: Duration::from_secs(60),
+            wall_per_call: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Which limit a guest hit, recorded by the limiter or the epoch callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitHit {
+    Memory { desired: usize, cap: usize },
+    Cpu { budget: Duration },
+}
+
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitHit::Memory { desired, cap } => write!(
+                f,
+                "memory limit: the component tried to grow its memory to {} MiB; the cap is {} MiB",
+                desired >> 20,
+                cap >> 20
+            ),
+            LimitHit::Cpu { budget } => write!(
+                f,
+                "CPU limit: the component computed for more than {:.1} s in one call",
+                budget.as_secs_f64()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// Per-store limiter state.
+pub struct Meter {
+    limits: Limits,
+    ticks_this_call: u64,
+    pub hit: Option<LimitHit>,
+}
+
+impl Meter {
+    pub fn new(limits: Limits) -> Self {
+        Meter {
+            limits,
+            ticks_this_call: 0,
+            hit: None,
+        }
+    }
+
+    pub fn start_call(&mut self) {
+        self.ticks_this_call = 0;
+    }
+
+    /// Called on each epoch deadline: `Err` ends the call once the CPU budget is spent.
+    pub fn on_tick(&mut self) -> Result<()> {
+        self.ticks_this_call += 1;
+        let budget_ticks = (self.limits.cpu_per_call.as_millis() / TICK.as_millis()).max(1) as u64;
+        if self.ticks_this_call > budget_ticks {
+            let hit = LimitHit::Cpu {
+                budget: self.limits.cpu_per_call,
+            };
+            self.hit = Some(hit.clone());
+            return Err(wasmtime::Error::new(hit));
+        }
+        Ok(())
+    }
+}
+
+impl ResourceLimiter for Meter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        if desired > self.limits.memory_bytes {
+            let hit = LimitHit::Memory {
+                desired,
+                cap: self.limits.memory_bytes,
+            };
+            self.hit = Some(hit.clone());
+            return Err(wasmtime::Error::new(hit));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_past_the_cap_is_refused_and_remembered() {
+        let mut m = Meter::new(Limits {
+            memory_bytes: 64 << 20,
+            ..Limits::default()
+        });
+        assert!(m.memory_growing(0, 32 << 20, None).unwrap());
+        assert!(m.memory_growing(0, 65 << 20, None).is_err());
+        assert_eq!(
+            m.hit,
+            Some(LimitHit::Memory {
+                desired: 65 << 20,
+                cap: 64 << 20
+            })
+        );
+        assert!(m.hit.unwrap().to_string().contains("cap is 64 MiB"));
+    }
+
+    #[test]
+    fn cpu_budget_counts_ticks_per_call() {
+        let mut m = Meter::new(Limits {
+            cpu_per_call: Duration::from_millis(30),
+            ..Limits::default()
+        });
+        for _ in 0..3 {
+            m.on_tick().unwrap();
+        }
+        m.start_call();
+        for _ in 0..3 {
+            m.on_tick().unwrap();
+        }
+        assert!(m.on_tick().is_err());
+        assert!(matches!(m.hit, Some(LimitHit::Cpu { .. })));
+    }
+}

@@ -1,0 +1,333 @@
+//! Sending requests on the guest's behalf: the [`Upstream`] seam and its live implementation.
+//!
+//! Responses are buffered whole in the host before the guest sees them. That bounds their size
+//! before they reach guest memory, lets a failure mid-body be retried like any transport error,
+//! and gives record mode the bytes it stores. The guest would read the whole body anyway.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+
+use super::Stats;
+use super::retry::{Decision, Outcome, RetryPolicy};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A request as the host sends it: credentials already attached.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// Refused by the sandbox (allow-list, request cap, no fixture): never retried.
+    Denied(String),
+    Connect(String),
+    Timeout(String),
+    Tls(String),
+    /// The response body exceeded the cap (bytes).
+    TooLarge(u64),
+    /// The connection broke or spoke something other than HTTP.
+    Protocol(String),
+}
+
+impl TransportError {
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::Denied(_) | TransportError::TooLarge(_)
+        )
+    }
+
+    /// The `wasi:http` error code the guest receives.
+    pub fn to_wasi(&self) -> wasmtime_wasi_http::Error {
+        use wasmtime_wasi_http::Error as E;
+        match self {
+            TransportError::Denied(_) => E::HttpRequestDenied,
+            TransportError::Connect(_) => E::ConnectionRefused,
+            TransportError::Timeout(_) => E::ConnectionTimeout,
+            TransportError::Tls(_) => E::TlsProtocolError,
+            TransportError::TooLarge(n) => E::HttpResponseBodySize(Some(*n)),
+            TransportError::Protocol(_) => E::HttpProtocolError,
+        }
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Denied(m) => write!(f, "denied: {m}"),
+            TransportError::Connect(m) => write!(f, "connect failed: {m}"),
+            TransportError::Timeout(m) => write!(f, "timed out: {m}"),
+            TransportError::Tls(m) => write!(f, "TLS failed: {m}"),
+            TransportError::TooLarge(n) => write!(f, "response body larger than the {n}-byte cap"),
+            TransportError::Protocol(m) => write!(f, "connection failed: {m}"),
+        }
+    }
+}
+
+/// Where requests go: the network, a cassette, or a recorder around the network.
+pub trait Upstream: Send + Sync {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub between_bytes: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(60),
+            between_bytes: Duration::from_secs(30),
+        }
+    }
+}
+
+/// HTTP/1.1 over TCP or TLS (rustls with the bundled web roots plus any extra CA).
+pub struct Live {
+    tls: Arc<rustls::ClientConfig>,
+    timeouts: Timeouts,
+    max_body: u64,
+}
+
+impl Live {
+    /// `extra_ca_pem`: more trusted roots, for corporate proxies and self-hosted gateways.
+    pub fn new(
+        timeouts: Timeouts,
+        max_body: u64,
+        extra_ca_pem: Option<&[u8]>,
+    ) -> Result<Live, String> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        if let Some(pem) = extra_ca_pem {
+            let mut added = 0;
+            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
+                let cert: rustls::pki_types::CertificateDer =
+                    cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("unusable CA certificate: {e}"))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err("no PEM certificate found".to_string());
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Live {
+            tls: Arc::new(tls),
+            timeouts,
+            max_body,
+        })
+    }
+
+    async fn send_once(&self, req: Outgoing) -> Result<Incoming, TransportError> {
+        let t = self.timeouts;
+        let host = req
+            .uri
+            .host()
+            .ok_or_else(|| TransportError::Denied("request has no host".into()))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let https = req.uri.scheme_str() == Some("https");
+        let port = req.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = tokio::time::timeout(t.connect, TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| {
+                TransportError::Timeout(format!(
+                    "connecting to {host}:{port} took over {:?}",
+                    t.connect
+                ))
+            })?
+            .map_err(|e| TransportError::Connect(format!("{host}:{port}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        if https {
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| TransportError::Tls(format!("{host}: {e}")))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let stream = tokio::time::timeout(t.connect, tls.connect(name, tcp))
+                .await
+                .map_err(|_| {
+                    TransportError::Timeout(format!(
+                        "TLS handshake with {host} took over {:?}",
+                        t.connect
+                    ))
+                })?
+                .map_err(|e| TransportError::Tls(format!("{host}: {e}")))?;
+            self.exchange(TokioIo::new(stream), req).await
+        } else {
+            self.exchange(TokioIo::new(tcp), req).await
+        }
+    }
+
+    async fn exchange<S>(&self, io: TokioIo<S>, req: Outgoing) -> Result<Incoming, TransportError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let t = self.timeouts;
+        let broken = |e: hyper::Error| TransportError::Protocol(e.to_string());
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
+            .await
+            .map_err(broken)?;
+        let driver = tokio::spawn(conn);
+        let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = http::Request::builder()
+            .method(req.method)
+            .uri(path)
+            .body(Full::new(req.body))
+            .map_err(|e| TransportError::Protocol(e.to_string()))?;
+        *request.headers_mut() = req.headers;
+        if let Some(authority) = req.uri.authority() {
+            let value = HeaderValue::from_str(authority.as_str())
+                .map_err(|e| TransportError::Protocol(e.to_string()))?;
+            request.headers_mut().insert(http::header::HOST, value);
+        }
+        let response = tokio::time::timeout(t.first_byte, sender.send_request(request))
+            .await
+            .map_err(|_| TransportError::Timeout(format!("no response within {:?}", t.first_byte)))?
+            .map_err(broken)?;
+        let (parts, mut body) = response.into_parts();
+        if let Some(len) = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            && len > self.max_body
+        {
+            driver.abort();
+            return Err(TransportError::TooLarge(self.max_body));
+        }
+        let mut buf = BytesMut::new();
+        loop {
+            let frame = tokio::time::timeout(t.between_bytes, body.frame())
+                .await
+                .map_err(|_| {
+                    TransportError::Timeout(format!(
+                        "the body stalled for over {:?}",
+                        t.between_bytes
+                    ))
+                })?;
+            match frame {
+                None => break,
+                Some(Err(e)) => return Err(broken(e)),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        if buf.len() as u64 + data.len() as u64 > self.max_body {
+                            driver.abort();
+                            return Err(TransportError::TooLarge(self.max_body));
+                        }
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        Ok(Incoming {
+            status: parts.status,
+            headers: parts.headers,
+            body: buf.freeze(),
+        })
+    }
+}
+
+impl Upstream for Live {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        Box::pin(self.send_once(req))
+    }
+}
+
+/// Retries an inner upstream per [`RetryPolicy`], counting retries in [`Stats`].
+pub struct Retrying {
+    pub inner: Arc<dyn Upstream>,
+    pub policy: RetryPolicy,
+    pub stats: Arc<Stats>,
+}
+
+impl Upstream for Retrying {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        Box::pin(async move {
+            let mut retries = 0;
+            loop {
+                let result = self.inner.send(req.clone()).await;
+                let outcome = match &result {
+                    Ok(r) => Outcome::Status {
+                        status: r.status.as_u16(),
+                        retry_after: r
+                            .headers
+                            .get(http::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok()),
+                    },
+                    Err(e) if e.is_retryable() => Outcome::TransportError,
+                    Err(_) => return result,
+                };
+                match self
+                    .policy
+                    .decide(retries, outcome, SystemTime::now(), fastrand::f64())
+                {
+                    Decision::Return => return result,
+                    Decision::Retry(wait) => {
+                        retries += 1;
+                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        let what = match &result {
+                            Ok(r) => format!("HTTP {}", r.status.as_u16()),
+                            Err(e) => e.to_string(),
+                        };
+                        tracing::warn!(
+                            "{} {}: {what}; retry {retries}/{} in {:.1} s",
+                            req.method,
+                            req.uri.path(),
+                            self.policy.max_retries,
+                            wait.as_secs_f64()
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// No network at all: for calls that must not make requests (`describe`).
+pub struct Offline;
+
+impl Upstream for Offline {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        let why = format!(
+            "{} {}: this call has no network access",
+            req.method, req.uri
+        );
+        Box::pin(async move { Err(TransportError::Denied(why)) })
+    }
+}

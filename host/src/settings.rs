@@ -1,0 +1,347 @@
+//! Settings in: the TOML `[settings]` table, `-s key=value` overrides, secrets from the
+//! environment; split into the connector's settings, its secret, and the host's own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::engine::wit::{ConnectorSpec, Setting};
+use crate::error::Failure;
+use crate::sandbox::limits::Limits;
+use crate::sandbox::policy::{Origin, Policy};
+use crate::sandbox::retry::RetryPolicy;
+use crate::sandbox::transport::Timeouts;
+
+/// Settings the host itself understands (the sandbox), with their descriptions.
+pub const HOST_SETTINGS: &[(&str, &str)] = &[
+    (
+        "allowed-hosts",
+        "Comma-separated origins (scheme://host[:port]) the component may call; default: the base URL's",
+    ),
+    (
+        "ca-file",
+        "PEM file of extra trusted CA certificates (corporate proxies, self-hosted gateways)",
+    ),
+    (
+        "max-requests",
+        "Most HTTP requests one run may make (default 10000)",
+    ),
+    (
+        "max-response-mb",
+        "Largest response body accepted, in MiB (default 256)",
+    ),
+    (
+        "connect-timeout-secs",
+        "Connect timeout per request (default 10)",
+    ),
+    (
+        "first-byte-timeout-secs",
+        "Time to the response head per request (default 60)",
+    ),
+    (
+        "between-bytes-timeout-secs",
+        "Longest stall while reading a body (default 30)",
+    ),
+    (
+        "max-retries",
+        "Retries per request for 408/429/5xx and transport errors (default 5)",
+    ),
+    (
+        "max-retry-wait-secs",
+        "Longest Retry-After worth waiting; longer fails fast (default 120)",
+    ),
+    (
+        "memory-limit-mb",
+        "Largest memory the component may use, in MiB (default 512)",
+    ),
+    (
+        "cpu-limit-secs",
+        "CPU time the component may use per call (default 60)",
+    ),
+    (
+        "call-timeout-secs",
+        "Wall-clock time per call, HTTP included (default 900)",
+    ),
+];
+
+/// Raw `name -> value` settings before they are checked against a connector's spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawSettings(pub BTreeMap<String, String>);
+
+impl RawSettings {
+    /// Reads the `[settings]` table of a TOML file. Strings, booleans, numbers and arrays of
+    /// them are accepted; arrays become comma-separated lists.
+    pub fn from_toml_file(path: &Path) -> Result<RawSettings, Failure> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Config(format!("cannot read config {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+            .map_err(|e| Failure::Config(format!("config {}: {e}", path.display())))
+    }
+
+    pub fn from_toml(text: &str) -> Result<RawSettings, String> {
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let mut out = BTreeMap::new();
+        for key in doc.keys() {
+            if key != "settings" {
+                return Err(format!(
+                    "unknown table or key `{key}` (settings go under [settings])"
+                ));
+            }
+        }
+        let Some(table) = doc.get("settings") else {
+            return Ok(RawSettings(out));
+        };
+        let table = table.as_table().ok_or("`settings` must be a table")?;
+        for (key, value) in table {
+            out.insert(key.clone(), toml_to_text(key, value)?);
+        }
+        Ok(RawSettings(out))
+    }
+
+    /// Applies `-s key=value` overrides.
+    pub fn apply_overrides(&mut self, overrides: &[String]) -> Result<(), Failure> {
+        for o in overrides {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| Failure::Config(format!("-s {o:?}: expected key=value")))?;
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(Failure::Config(format!("-s {o:?}: empty setting name")));
+            }
+            self.0.insert(k.to_string(), v.to_string());
+        }
+        Ok(())
+    }
+}
+
+fn toml_to_text(key: &str, value: &toml::Value) -> Result<String, String> {
+    Ok(match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| toml_to_text(key, v))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+        _ => {
+            return Err(format!(
+                "setting `{key}`: tables and dates are not setting values"
+            ));
+        }
+    })
+}
+
+/// The run's credential and a way to scrub it from anything shown to the user.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    values: Vec<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} redacted)", self.values.len())
+    }
+}
+
+impl Secrets {
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self.values.iter().filter(|s| s.len() >= 4) {
+            out = out.replace(s.as_str(), "[REDACTED]");
+        }
+        out
+    }
+}
+
+/// The host's own knobs for one run.
+#[derive(Debug, Clone)]
+pub struct HostSettings {
+    pub policy: Policy,
+    pub ca_file: Option<PathBuf>,
+    pub max_requests: u64,
+    pub max_response_bytes: u64,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub limits: Limits,
+}
+
+/// Settings checked against the connector's spec.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Non-secret settings, for `configure`.
+    pub connector: Vec<Setting>,
+    /// The secret setting's value: the bearer token the host attaches.
+    pub token: Option<String>,
+    pub secrets: Secrets,
+    pub host: HostSettings,
+}
+
+impl Resolved {
+    /// A digest of what the run asks for (non-secret settings), to tell whether saved state
+    /// belongs to the same configuration.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for s in &self.connector {
+            h.update(s.name.as_bytes());
+            h.update([0]);
+            h.update(s.value.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// Checks `raw` against `spec`: unknown names, missing required values, secrets from `env`.
+pub fn resolve(
+    raw: &RawSettings,
+    spec: &ConnectorSpec,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Resolved, Failure> {
+    let mut connector = Vec::new();
+    let mut host = BTreeMap::new();
+    for (name, value) in &raw.0 {
+        if HOST_SETTINGS.iter().any(|(h, _)| h == name) {
+            host.insert(name.as_str(), value.as_str());
+        } else if !spec.settings.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = spec
+                .settings
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(HOST_SETTINGS.iter().map(|(n, _)| *n))
+                .collect();
+            return Err(Failure::Config(format!(
+                "unknown setting `{name}`; known settings: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let mut token = None;
+    let mut secrets = Secrets::default();
+    for def in &spec.settings {
+        let from_env = || {
+            def.env_vars
+                .iter()
+                .find_map(|v| env(v).filter(|s| !s.trim().is_empty()))
+        };
+        let value = raw
+            .0
+            .get(&def.name)
+            .cloned()
+            .filter(|v| !v.trim().is_empty() || !def.secret);
+        let value = if def.secret {
+            value.or_else(from_env)
+        } else {
+            value
+        };
+        match value {
+            Some(v) if def.secret => {
+                secrets.values.push(v.trim().to_string());
+                token = Some(v.trim().to_string());
+            }
+            Some(v) => connector.push(Setting {
+                name: def.name.clone(),
+                value: v,
+            }),
+            None if def.required => {
+                let env_hint = if def.env_vars.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " or set the environment variable {}",
+                        def.env_vars.join(" / ")
+                    )
+                };
+                return Err(Failure::Config(format!(
+                    "missing required setting `{}` ({}): pass -s {}=...{env_hint}",
+                    def.name, def.description, def.name
+                )));
+            }
+            None => {}
+        }
+    }
+    let base_url = spec.base_url_setting.as_ref().and_then(|name| {
+        connector
+            .iter()
+            .find(|s| &s.name == name)
+            .map(|s| s.value.clone())
+            .or_else(|| {
+                spec.settings
+                    .iter()
+                    .find(|d| &d.name == name)?
+                    .default_value
+                    .clone()
+            })
+    });
+    let host = host_settings(&host, base_url.as_deref())?;
+    Ok(Resolved {
+        connector,
+        token,
+        secrets,
+        host,
+    })
+}
+
+fn host_settings(
+    values: &BTreeMap<&str, &str>,
+    base_url: Option<&str>,
+) -> Result<HostSettings, Failure> {
+    let num = |name: &str, default: u64| -> Result<u64, Failure> {
+        match values.get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                Failure::Config(format!("setting `{name}`: {v:?} is not a whole number"))
+            }),
+        }
+    };
+    let secs = |name: &str, default: u64| num(name, default).map(Duration::from_secs);
+    let allowed = match values.get("allowed-hosts") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                Origin::parse(s)
+                    .map_err(|e| Failure::Config(format!("setting `allowed-hosts`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => match base_url {
+            Some(url) => vec![
+                Origin::parse(url)
+                    .map_err(|e| Failure::Config(format!("setting `base-url`: {e}")))?,
+            ],
+            None => Vec::new(),
+        },
+    };
+    let policy = Policy::new(allowed)
+        .map_err(|e| Failure::Config(format!("setting `allowed-hosts`: {e}")))?;
+    let retry = RetryPolicy {
+        max_retries: num("max-retries", 5)? as u32,
+        max_retry_after: secs("max-retry-wait-secs", 120)?,
+        ..RetryPolicy::default()
+    };
+    Ok(HostSettings {
+        policy,
+        ca_file: values.get("ca-file").map(PathBuf::from),
+        max_requests: num("max-requests", 10_000)?,
+        max_response_bytes: num("max-response-mb", 256)? << 20,
+        timeouts: Timeouts {
+            connect: secs("connect-timeout-secs", 10)?,
+            first_byte: secs("first-byte-timeout-secs", 60)?,
+            between_bytes: secs("between-bytes-timeout-secs", 30)?,
+        },
+        retry,
+        limits: Limits {
+            memory_bytes: (num("memory-limit-mb", 512)? as usize) << 20,
+            cpu_per_call: secs("cpu-limit-secs", 60)?,
+            wall_per_call: secs("call-timeout-secs", 900)?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

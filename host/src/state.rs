@@ -1,0 +1,142 @@
+//! Sync state (`--state FILE`): the high-water mark for incremental sync and the checkpoint of
+//! an unfinished run. Written atomically (temp file, fsync, rename) and only after the records it
+//! covers are durable in the output.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// Digest of the non-secret settings the state belongs to.
+    pub fingerprint: String,
+    /// The server's clock at the start of the last complete run (RFC 3339 UTC).
+    pub high_water_mark: Option<String>,
+    /// Present while a run is unfinished.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Resources,
+    Findings,
+}
+
+/// Where an unfinished run stands: everything before `cursor` is in the output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub phase: Phase,
+    /// The cursor to ask for next; `None` starts the phase.
+    pub cursor: Option<String>,
+    /// The run's incremental lower bound, kept so a resumed run asks the same question.
+    pub updated_since: Option<String>,
+    /// The server clock at the start of this run's findings listing.
+    pub query_started_at: Option<String>,
+    /// Output file length after the last completed page; a resumed run truncates back to it.
+    pub output_offset: Option<u64>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub resources: u64,
+    pub issues: u64,
+    pub findings: u64,
+    pub vendor_records: u64,
+}
+
+impl State {
+    pub fn new(fingerprint: String) -> State {
+        State {
+            version: VERSION,
+            fingerprint,
+            high_water_mark: None,
+            checkpoint: None,
+        }
+    }
+
+    /// Reads the state file; a missing file is `None`.
+    pub fn load(path: &Path) -> Result<Option<State>, Failure> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Failure::Host(format!(
+                    "cannot read state {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        let state: State = serde_json::from_str(&text).map_err(|e| {
+            Failure::Config(format!(
+                "state {} is not a state file ({e}); remove it or pass --full",
+                path.display()
+            ))
+        })?;
+        if state.version != VERSION {
+            return Err(Failure::Config(format!(
+                "state {} has version {}, this host writes {VERSION}",
+                path.display(),
+                state.version
+            )));
+        }
+        Ok(Some(state))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), Failure> {
+        let fail = |e: std::io::Error| {
+            Failure::Host(format!("cannot write state {}: {e}", path.display()))
+        };
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
+        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+        f.write_all(&text)
+            .and_then(|_| f.sync_all())
+            .map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_missing_is_none() {
+        let dir = std::env::temp_dir().join(format!("state-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.json");
+        assert_eq!(State::load(&path).unwrap(), None);
+        let mut s = State::new("abc".into());
+        s.checkpoint = Some(Checkpoint {
+            phase: Phase::Findings,
+            cursor: Some("open:x".into()),
+            updated_since: None,
+            query_started_at: Some("2026-01-01T00:00:00Z".into()),
+            output_offset: Some(42),
+            counts: Counts {
+                resources: 1,
+                issues: 2,
+                findings: 2,
+                vendor_records: 2,
+            },
+        });
+        s.save(&path).unwrap();
+        assert_eq!(State::load(&path).unwrap(), Some(s));
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(matches!(State::load(&path), Err(Failure::Config(_))));
+    }
+}

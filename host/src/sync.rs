@@ -1,0 +1,464 @@
+//! One sync: configure the component, page through resources then findings, write each page and
+//! checkpoint it, and finish with a summary line.
+//!
+//! Ordering is what makes a run safe to kill: a page's records are written and fsynced before the
+//! checkpoint that covers them is saved, and a resumed run truncates the output back to the last
+//! checkpoint. So a page is in the output once, or not at all.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery};
+use crate::engine::{Runtime, Session};
+use crate::error::Failure;
+use crate::output::{FileSink, Models, Renderer, Sink, StreamSink, Summary, summary_line};
+use crate::sandbox::Stats;
+use crate::sandbox::fixtures::{Recorder, Replay};
+use crate::sandbox::http::{Credential, SandboxHttp};
+use crate::sandbox::transport::{Live, Retrying, Upstream};
+use crate::settings::{HostSettings, Resolved};
+use crate::state::{Checkpoint, Counts, Phase, State};
+
+/// Where the component's requests go.
+#[derive(Debug, Clone)]
+pub enum Network {
+    Live,
+    /// Replay a cassette; anything unrecorded is refused.
+    Replay(PathBuf),
+    /// Live, and write what came back into a cassette.
+    Record(PathBuf),
+}
+
+/// Where records go.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+pub struct SyncOptions {
+    pub models: Models,
+    pub output: Output,
+    pub state: Option<PathBuf>,
+    pub full: bool,
+    /// Subtracted from the high-water mark, to catch updates that raced the last run.
+    pub overlap: Duration,
+    pub network: Network,
+}
+
+/// How a run ended.
+pub struct SyncReport {
+    pub summary: Summary,
+    pub failure: Option<Failure>,
+}
+
+/// Builds the request path for a run: transport, retries, recording, then the sandbox hook.
+pub fn sandbox_http(
+    host: &HostSettings,
+    token: Option<&str>,
+    network: &Network,
+    stats: Arc<Stats>,
+) -> Result<SandboxHttp, Failure> {
+    let live = || -> Result<Arc<dyn Upstream>, Failure> {
+        let ca = match &host.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                Failure::Config(format!(
+                    "setting `ca-file`: cannot read {}: {e}",
+                    p.display()
+                ))
+            })?),
+            None => None,
+        };
+        let live = Live::new(host.timeouts, host.max_response_bytes, ca.as_deref())
+            .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
+        Ok(Arc::new(Retrying {
+            inner: Arc::new(live),
+            policy: host.retry,
+            stats: stats.clone(),
+        }))
+    };
+    let upstream: Arc<dyn Upstream> = match network {
+        Network::Live => live()?,
+        Network::Replay(dir) => Arc::new(Replay::open(dir).map_err(Failure::Config)?),
+        Network::Record(dir) => Arc::new(
+            Recorder::create(dir, live()?, token.map(str::to_string)).map_err(Failure::Config)?,
+        ),
+    };
+    let credential = token
+        .map(Credential::bearer)
+        .transpose()
+        .map_err(Failure::Config)?;
+    Ok(SandboxHttp {
+        policy: Arc::new(host.policy.clone()),
+        upstream,
+        credential,
+        stats,
+        max_requests: host.max_requests,
+    })
+}
+
+/// Runs one sync to completion or to its first failure. Never panics on guest or network input.
+pub async fn run(
+    runtime: &Runtime,
+    spec: &ConnectorSpec,
+    resolved: &Resolved,
+    opts: &SyncOptions,
+) -> SyncReport {
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let mut run = Run {
+        renderer: Renderer {
+            vendor: spec.name.clone(),
+            vendor_name: spec.vendor.clone(),
+            models: opts.models,
+        },
+        counts: Counts::default(),
+        mode: "full",
+        resumed: false,
+        high_water_mark: None,
+        state: None,
+        sink: None,
+        buf: Vec::with_capacity(1 << 20),
+    };
+    let result = run.execute(runtime, resolved, opts, stats.clone()).await;
+    let failure = result
+        .err()
+        .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
+    let summary = Summary {
+        kind: "summary",
+        complete: failure.is_none(),
+        mode: run.mode,
+        counts: run.counts,
+        requests: stats.requests.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        denied_requests: stats.denied.load(Ordering::Relaxed),
+        elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        high_water_mark: run.high_water_mark.clone(),
+        resumed: run.resumed,
+        error: failure.as_ref().map(|f| f.message().to_string()),
+    };
+    let failure = match run.finish(&summary) {
+        Err(e) if failure.is_none() => Some(e),
+        _ => failure,
+    };
+    SyncReport { summary, failure }
+}
+
+struct Run {
+    renderer: Renderer,
+    counts: Counts,
+    mode: &'static str,
+    resumed: bool,
+    high_water_mark: Option<String>,
+    state: Option<(PathBuf, State)>,
+    sink: Option<Box<dyn Sink>>,
+    buf: Vec<u8>,
+}
+
+impl Run {
+    async fn execute(
+        &mut self,
+        runtime: &Runtime,
+        resolved: &Resolved,
+        opts: &SyncOptions,
+        stats: Arc<Stats>,
+    ) -> Result<(), Failure> {
+        let fingerprint = resolved.fingerprint();
+        let mut state = match &opts.state {
+            Some(path) => Some(
+                State::load(path)?
+                    .filter(|s| {
+                        let same = s.fingerprint == fingerprint;
+                        if !same {
+                            tracing::warn!(
+                                "state {} belongs to other settings; starting a full sync",
+                                path.display()
+                            );
+                        }
+                        same
+                    })
+                    .unwrap_or_else(|| State::new(fingerprint.clone())),
+            ),
+            None => None,
+        };
+        if opts.full
+            && let Some(s) = state.as_mut()
+        {
+            s.checkpoint = None;
+        }
+        let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
+        self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
+        let updated_since = match &checkpoint {
+            Some(c) => c.updated_since.clone(),
+            None if opts.full => None,
+            None => self
+                .high_water_mark
+                .as_deref()
+                .map(|m| minus(m, opts.overlap))
+                .transpose()?,
+        };
+        self.mode = if updated_since.is_some() {
+            "incremental"
+        } else {
+            "full"
+        };
+        self.resumed = checkpoint.is_some();
+        if let Some(c) = &checkpoint {
+            self.counts = c.counts;
+            tracing::info!(
+                "resuming an unfinished {} sync at its {:?} phase",
+                self.mode,
+                c.phase
+            );
+        }
+        self.sink = Some(open_sink(&opts.output, checkpoint.as_ref())?);
+        self.state = opts.state.clone().zip(state);
+
+        let hooks = sandbox_http(
+            &resolved.host,
+            resolved.token.as_deref(),
+            &opts.network,
+            stats,
+        )?;
+        let mut session = runtime.instantiate(hooks, resolved.host.limits).await?;
+        session
+            .configure(&resolved.connector)
+            .await?
+            .map_err(|e| connector_failure(e, &session))?;
+
+        let mut cp = checkpoint.unwrap_or(Checkpoint {
+            phase: Phase::Resources,
+            cursor: None,
+            updated_since,
+            query_started_at: None,
+            output_offset: None,
+            counts: Counts::default(),
+        });
+        if cp.phase == Phase::Resources && self.renderer.models.resources {
+            self.resources(&mut session, &mut cp).await?;
+        }
+        if cp.phase == Phase::Resources {
+            cp = Checkpoint {
+                phase: Phase::Findings,
+                cursor: None,
+                ..cp
+            };
+        }
+        if self.renderer.models.issues || self.renderer.models.findings {
+            self.findings(&mut session, &mut cp).await?;
+        }
+        if let Some(mark) = cp.query_started_at {
+            self.high_water_mark = Some(mark);
+        }
+        if let Some((path, state)) = &mut self.state {
+            state.high_water_mark = self.high_water_mark.clone();
+            state.checkpoint = None;
+            state.save(path)?;
+        }
+        Ok(())
+    }
+
+    async fn resources(
+        &mut self,
+        session: &mut Session,
+        cp: &mut Checkpoint,
+    ) -> Result<(), Failure> {
+        loop {
+            let page = session
+                .list_resources(cp.cursor.as_deref())
+                .await?
+                .map_err(|e| connector_failure(e, session))?;
+            self.buf.clear();
+            for asset in &page.items {
+                self.renderer.resource(asset, &mut self.buf);
+            }
+            self.counts.resources += page.items.len() as u64;
+            cp.cursor = page.next_cursor;
+            self.commit_page(cp)?;
+            tracing::info!(
+                "resources: page of {}, {} so far",
+                page.items.len(),
+                self.counts.resources
+            );
+            if cp.cursor.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn findings(
+        &mut self,
+        session: &mut Session,
+        cp: &mut Checkpoint,
+    ) -> Result<(), Failure> {
+        let mut emitted: HashSet<u128> = HashSet::new();
+        let mut restarted = false;
+        loop {
+            let query = FindingQuery {
+                cursor: cp.cursor.clone(),
+                updated_since: cp.updated_since.clone(),
+            };
+            let page = match session.list_findings(&query).await? {
+                Ok(page) => page,
+                Err(ConnectorError::InvalidCursor(why)) if !restarted && cp.cursor.is_some() => {
+                    tracing::warn!("{why}; restarting the findings listing once from the start");
+                    restarted = true;
+                    cp.cursor = None;
+                    continue;
+                }
+                Err(e) => return Err(connector_failure(e, session)),
+            };
+            if query.cursor.is_none() && cp.query_started_at.is_none() {
+                cp.query_started_at = page.query_started_at.clone();
+            }
+            self.buf.clear();
+            let mut written = 0u64;
+            for f in &page.items {
+                if !emitted.insert(id_key(&f.id)) && restarted {
+                    continue;
+                }
+                self.renderer.finding(f, &mut self.buf);
+                written += 1;
+            }
+            let m = self.renderer.models;
+            self.counts.issues += if m.issues { written } else { 0 };
+            self.counts.findings += if m.findings { written } else { 0 };
+            self.counts.vendor_records += u64::from(page.vendor_records);
+            cp.cursor = page.next_cursor;
+            self.commit_page(cp)?;
+            tracing::info!(
+                "findings: page of {} alerts → {} findings, {} so far",
+                page.vendor_records,
+                written,
+                self.counts.findings.max(self.counts.issues)
+            );
+            if cp.cursor.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes the page buffer, makes it durable, then saves the checkpoint that covers it.
+    fn commit_page(&mut self, cp: &mut Checkpoint) -> Result<(), Failure> {
+        let sink = self.sink.as_mut().expect("sink opened before paging");
+        let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
+        sink.write(&self.buf).map_err(io)?;
+        cp.output_offset = sink.commit().map_err(io)?;
+        cp.counts = self.counts;
+        if let Some((path, state)) = &mut self.state {
+            state.checkpoint = Some(cp.clone());
+            state.save(path)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the summary as the last line.
+    fn finish(&mut self, summary: &Summary) -> Result<(), Failure> {
+        let Some(sink) = self.sink.as_mut() else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
+        sink.write(&summary_line(summary)).map_err(io)?;
+        sink.commit().map_err(io)?;
+        Ok(())
+    }
+}
+
+fn open_sink(output: &Output, checkpoint: Option<&Checkpoint>) -> Result<Box<dyn Sink>, Failure> {
+    let io = |p: &PathBuf, e: std::io::Error| {
+        Failure::Host(format!("cannot open output {}: {e}", p.display()))
+    };
+    Ok(match output {
+        Output::Stdout => Box::new(StreamSink(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))),
+        Output::File(p) => match checkpoint.and_then(|c| c.output_offset) {
+            Some(offset) => Box::new(FileSink::resume(p, offset).map_err(|e| io(p, e))?),
+            None if checkpoint.is_some() => Box::new(FileSink::resume(p, 0).map_err(|e| io(p, e))?),
+            None => Box::new(FileSink::create(p).map_err(|e| io(p, e))?),
+        },
+    })
+}
+
+/// Maps the connector's error to the exit-code family it belongs to.
+pub fn connector_failure(e: ConnectorError, session: &Session) -> Failure {
+    if let Some(why) = session.last_denial() {
+        return Failure::Guest(format!("the sandbox refused a request: {why}"));
+    }
+    match e {
+        ConnectorError::InvalidConfig(m) => Failure::Config(m),
+        ConnectorError::Unauthorized(m) | ConnectorError::Forbidden(m) => Failure::Auth(m),
+        ConnectorError::NotFound(m) => {
+            Failure::Config(format!("{m}; check the `org-slug` setting"))
+        }
+        ConnectorError::RateLimited(r) => Failure::Upstream(match r.retry_after_seconds {
+            Some(s) => format!(
+                "{}: quota exhausted, resets in {s} s ({})",
+                r.endpoint, r.message
+            ),
+            None => format!(
+                "{}: rate limited and retries ran out ({})",
+                r.endpoint, r.message
+            ),
+        }),
+        ConnectorError::Upstream(u) => {
+            Failure::Upstream(format!("{}: HTTP {}: {}", u.endpoint, u.status, u.message))
+        }
+        ConnectorError::Transport(m) => Failure::Upstream(m),
+        ConnectorError::MalformedResponse(m) => {
+            Failure::Upstream(format!("{}: malformed response: {}", m.endpoint, m.detail))
+        }
+        ConnectorError::InvalidCursor(m) => Failure::Upstream(m),
+    }
+}
+
+/// A finding id as a set key: the UUID's 128 bits, or a digest of any other text.
+fn id_key(id: &str) -> u128 {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32
+        && let Ok(v) = u128::from_str_radix(&hex, 16)
+    {
+        return v;
+    }
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(id.as_bytes());
+    u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+/// `mark - overlap`, as RFC 3339 UTC.
+fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
+    let t = humantime::parse_rfc3339_weak(mark.trim_end_matches('Z')).map_err(|e| {
+        Failure::Config(format!(
+            "state: high-water mark {mark:?} is not RFC 3339 ({e}); pass --full"
+        ))
+    })?;
+    let since = t.checked_sub(overlap).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(humantime::format_rfc3339_seconds(since).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_is_subtracted_from_the_mark() {
+        assert_eq!(
+            minus("2026-08-11T09:20:02.113Z", Duration::from_secs(3600)).unwrap(),
+            "2026-08-11T08:20:02Z"
+        );
+        assert!(minus("last tuesday", Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn id_keys_are_exact_for_uuids() {
+        assert_eq!(
+            id_key("87d74336-2e04-5ce1-a046-39f9609d2e46"),
+            0x87d743362e045ce1a04639f9609d2e46
+        );
+        assert_ne!(id_key("x"), id_key("y"));
+    }
+}
