@@ -1,1 +1,127 @@
+//! Shared pieces of the end-to-end tests: the components built for `wasm32-wasip2`, the
+//! `connector-host` binary, a Socket-shaped loopback server, and helpers to run a sync.
 
+pub mod org;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Builds the guest components once per test process (their own target dir, so this nested
+/// cargo never waits on the outer one) and returns the path of `name` (`socket_connector`, ...).
+pub fn component(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = root().join("target").join("components");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "socket-connector",
+                "-p",
+                "rogue-connector",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .status()
+            .expect("running cargo to build the components");
+        assert!(
+            status.success(),
+            "building the wasm32-wasip2 components failed"
+        );
+        target.join("wasm32-wasip2").join("release")
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+/// The `connector-host` binary cargo built beside this test.
+pub fn host_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("connector-host");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A scratch directory unique to one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target")
+        .join("test-scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Output of one `connector-host` process.
+pub struct HostRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `connector-host` with `args` and the given extra environment.
+pub async fn run_host(args: &[&str], env: &[(&str, &str)]) -> HostRun {
+    let mut cmd = tokio::process::Command::new(host_bin());
+    cmd.args(args).env_remove("RUST_LOG");
+    for v in connector_env_vars() {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("running connector-host");
+    HostRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn connector_env_vars() -> [&'static str; 4] {
+    [
+        "SOCKET_SECURITY_API_TOKEN",
+        "SOCKET_SECURITY_API_KEY",
+        "SOCKET_API_KEY",
+        "SOCKET_API_TOKEN",
+    ]
+}
+
+/// Parses NDJSON, asserting every line is one JSON object with a `kind`.
+pub fn records(ndjson: &str) -> Vec<Value> {
+    ndjson
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("line {}: not JSON ({e}): {l:.200}", i + 1));
+            assert!(v["kind"].is_string(), "line {} has no kind", i + 1);
+            v
+        })
+        .collect()
+}
+
+pub fn of_kind<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["kind"] == kind).collect()
+}

@@ -1,0 +1,372 @@
+//! A Socket-shaped HTTP server on 127.0.0.1 that misbehaves on request.
+//!
+//! Serves `/v0/orgs/{org}/repos`, `/v0/orgs/{org}/alerts` and `/v0/quota` from an [`Org`], checks
+//! the bearer token, logs every request, and consumes queued [`Fault`]s (a status with headers
+//! and body, a dropped connection, a stall, a custom body) before answering normally.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::org::Org;
+
+/// What to do instead of answering normally.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Close the connection without a response.
+    Drop,
+    /// Wait, then answer normally.
+    Stall(Duration),
+    /// Answer 200 with this body.
+    Body(String),
+}
+
+impl Fault {
+    pub fn status(status: u16, body: &str) -> Fault {
+        Fault::Status {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    faults: VecDeque<(String, Fault)>,
+    log: Vec<Seen>,
+}
+
+/// Tuning of the normal answers.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Most alerts per page, whatever `per_page` asks.
+    pub alert_page_cap: usize,
+    /// After this many alert pages of a listing, insert one empty page (cursor kept).
+    pub empty_page_after: Option<usize>,
+    /// Answer `nextPage = page + 1` even on the last repos page (Socket's edge case).
+    pub repos_next_page_on_last: bool,
+    /// Delay before every answer.
+    pub delay: Duration,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            alert_page_cap: 5000,
+            empty_page_after: Some(1),
+            repos_next_page_on_last: true,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+pub struct SocketSim {
+    pub addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl SocketSim {
+    /// Starts serving on an ephemeral loopback port; stops when the runtime does.
+    pub async fn start(org: Org, token: &str, behaviour: Behaviour) -> SocketSim {
+        Self::start_on(0, org, token, behaviour).await
+    }
+
+    /// As [`SocketSim::start`], on a chosen port (0: any free one).
+    pub async fn start_on(port: u16, org: Org, token: &str, behaviour: Behaviour) -> SocketSim {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let ctx = Arc::new(Ctx {
+            org,
+            token: token.to_string(),
+            behaviour,
+            shared: shared.clone(),
+        });
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let _ = ctx.serve(stream).await;
+                });
+            }
+        });
+        SocketSim { addr, shared }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v0", self.addr)
+    }
+
+    /// Queues a fault for the next request whose path and query contain `matching`.
+    pub fn fault(&self, matching: &str, fault: Fault) {
+        self.shared
+            .lock()
+            .unwrap()
+            .faults
+            .push_back((matching.to_string(), fault));
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.shared.lock().unwrap().log.clone()
+    }
+}
+
+struct Ctx {
+    org: Org,
+    token: String,
+    behaviour: Behaviour,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Ctx {
+    async fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        let mut head = Vec::with_capacity(1024);
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 || head.len() > 64 * 1024 {
+                return Ok(());
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&head);
+        let mut lines = text.split("\r\n");
+        let target = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_string();
+        let authorization = lines
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.trim().to_string());
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let seen = Seen {
+            path: path.to_string(),
+            query: query.to_string(),
+            authorization: authorization.clone(),
+        };
+        let fault = {
+            let mut s = self.shared.lock().unwrap();
+            s.log.push(seen);
+            let at = s
+                .faults
+                .iter()
+                .position(|(m, _)| target.contains(m.as_str()));
+            at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f)
+        };
+        if !self.behaviour.delay.is_zero() {
+            tokio::time::sleep(self.behaviour.delay).await;
+        }
+        let (status, headers, body) = match fault {
+            Some(Fault::Drop) => return Ok(()),
+            Some(Fault::Status {
+                status,
+                headers,
+                body,
+            }) => (status, headers, body),
+            Some(Fault::Body(body)) => (200, Vec::new(), body),
+            Some(Fault::Stall(d)) => {
+                tokio::time::sleep(d).await;
+                self.answer(path, query, authorization.as_deref())
+            }
+            None => self.answer(path, query, authorization.as_deref()),
+        };
+        let mut out = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            reason(status),
+            body.len()
+        );
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        stream.write_all(out.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    }
+
+    fn answer(
+        &self,
+        path: &str,
+        query: &str,
+        authorization: Option<&str>,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let error = |status: u16, msg: &str| {
+            (
+                status,
+                Vec::new(),
+                format!(r#"{{"error":{{"message":"{msg}","details":null}}}}"#),
+            )
+        };
+        if authorization != Some(&format!("Bearer {}", self.token)) {
+            return error(401, "Unauthorized");
+        }
+        let q = parse_query(query);
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let org_prefix = format!("/v0/orgs/{}/", self.org.slug);
+        match path.strip_prefix(&org_prefix) {
+            Some("repos") => (200, Vec::new(), self.repos(get("page"), get("per_page"))),
+            Some("alerts") => match self.alerts(
+                get("per_page"),
+                get("startAfterCursor"),
+                get("filters.alertStatus"),
+                get("filters.alertUpdatedAt.gte"),
+            ) {
+                Some(body) => (200, Vec::new(), body),
+                None => error(400, "Invalid cursor"),
+            },
+            _ if path == "/v0/quota" => (
+                200,
+                Vec::new(),
+                r#"{"quota":990,"maxQuota":1000,"nextWindowRefresh":"2026-11-23T12:00:00.000Z"}"#
+                    .to_string(),
+            ),
+            _ if path.starts_with("/v0/orgs/") => error(404, "Organization not found"),
+            _ => error(404, "Not found"),
+        }
+    }
+
+    fn repos(&self, page: Option<&str>, per_page: Option<&str>) -> String {
+        let page: usize = page.and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let per_page: usize = per_page
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let start = (page - 1) * per_page;
+        let items: Vec<&str> = self
+            .org
+            .repos
+            .iter()
+            .skip(start)
+            .take(per_page)
+            .map(String::as_str)
+            .collect();
+        let more = start + items.len() < self.org.repos.len();
+        let next = if more || self.behaviour.repos_next_page_on_last {
+            (page + 1).to_string()
+        } else {
+            "null".to_string()
+        };
+        format!(r#"{{"results":[{}],"nextPage":{next}}}"#, items.join(","))
+    }
+
+    /// `None` is a rejected cursor.
+    fn alerts(
+        &self,
+        per_page: Option<&str>,
+        after: Option<&str>,
+        status: Option<&str>,
+        since: Option<&str>,
+    ) -> Option<String> {
+        let per_page: usize = per_page
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1000)
+            .clamp(1, 5000)
+            .min(self.behaviour.alert_page_cap);
+        // Cursor: "<offset>.<pages served>", opaque to clients.
+        let (offset, pages) = match after.filter(|a| !a.is_empty()) {
+            None => (0usize, 0usize),
+            Some(c) => {
+                let (o, p) = c.split_once('.')?;
+                (o.parse().ok()?, p.parse().ok()?)
+            }
+        };
+        let since = since.map(|s| s.replace(' ', "T"));
+        let matching = |a: &&crate::org::AlertRow| {
+            status.is_none_or(|s| a.status == s)
+                && since.as_deref().is_none_or(|s| a.updated_at.as_str() >= s)
+        };
+        let selected: Vec<&crate::org::AlertRow> =
+            self.org.alerts.iter().filter(matching).collect();
+        let empty_now = self.behaviour.empty_page_after == Some(pages) && offset < selected.len();
+        let items: Vec<&str> = if empty_now {
+            Vec::new()
+        } else {
+            selected
+                .iter()
+                .skip(offset)
+                .take(per_page)
+                .map(|a| a.json.as_str())
+                .collect()
+        };
+        let next_offset = offset + items.len();
+        let end_cursor = if next_offset < selected.len() || empty_now {
+            format!(r#""{next_offset}.{}""#, pages + 1)
+        } else {
+            "null".to_string()
+        };
+        Some(format!(
+            r#"{{"endCursor":{end_cursor},"items":[{}],"meta":{{"organizationId":"8912","queryStartTimestamp":{},"filters":{{}}}}}}"#,
+            items.join(","),
+            self.org.now_ms
+        ))
+    }
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
