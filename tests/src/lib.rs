@@ -1,6 +1,7 @@
 //! Shared pieces of the end-to-end tests: the components built for `wasm32-wasip2`, the
 //! `connector-host` binary, a Socket-shaped loopback server, and helpers to run a sync.
 
+pub mod oracle;
 pub mod org;
 pub mod server;
 

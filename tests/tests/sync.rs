@@ -1,0 +1,254 @@
+//! The real component in the real host: against the bundled demo cassette and against a
+//! Socket-shaped server on 127.0.0.1, checked record by record against the SPEC oracle.
+
+use connector_tests::oracle::assert_exact;
+use connector_tests::org::Org;
+use connector_tests::server::{Behaviour, SocketSim};
+use connector_tests::{component, of_kind, records, root, run_host, scratch};
+
+const TOKEN: &str = "sktsec_e2e_token_0123456789";
+
+fn wasm() -> String {
+    component("socket_connector").display().to_string()
+}
+
+fn demo_org() -> Org {
+    Org::generate("demo-org", 130, 400, 0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_cassette_replays_to_exactly_the_spec_records() {
+    let fixtures = root().join("tests/fixtures/demo");
+    let config = root().join("demo/demo.toml");
+    let run = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "--config",
+            config.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    assert_exact(&recs, &demo_org(), |_| true, true);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["counts"]["resources"], 130);
+    assert_eq!(summary["counts"]["issues"], 480);
+    assert_eq!(summary["high_water_mark"], "2026-08-11T09:20:00Z");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_sync_emits_the_spec_records_and_keeps_the_token_in_the_host() {
+    // Several pages of everything: 250 repos (3 pages), 1200 alerts at 300 per page plus an
+    // empty page with a cursor, and the last repos page still pointing at a next page.
+    let org = Org::generate("acme", 250, 1200, 0);
+    let sim = SocketSim::start(
+        org.clone(),
+        TOKEN,
+        Behaviour {
+            alert_page_cap: 300,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let run = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &format!("base-url={}", sim.base_url()),
+            "--no-cache",
+            "-v",
+        ],
+        &[("SOCKET_SECURITY_API_KEY", TOKEN)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    assert_exact(&recs, &org, |s| s == "open", true);
+    let seen = sim.requests();
+    assert!(
+        seen.iter()
+            .all(|r| r.authorization.as_deref() == Some(&*format!("Bearer {TOKEN}")))
+    );
+    assert!(seen.iter().any(|r| r.query.contains("startAfterCursor")));
+    assert!(
+        seen.iter()
+            .all(|r| !r.query.contains("filters.alertStatus=cleared")),
+        "a full sync asks for open alerts only"
+    );
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+        "the token leaked"
+    );
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["requests"].as_u64(), Some(seen.len() as u64));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn include_cleared_takes_every_status() {
+    let org = Org::generate("acme", 20, 300, 0);
+    let sim = SocketSim::start(org.clone(), TOKEN, Behaviour::default()).await;
+    let run = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &format!("base-url={}", sim.base_url()),
+            "-s",
+            "include-cleared=true",
+            "--no-cache",
+        ],
+        &[("SOCKET_API_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact(&records(&run.stdout), &org, |_| true, true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_run_replays_offline_to_identical_records() {
+    let org = Org::generate("acme", 30, 200, 0);
+    let sim = SocketSim::start(
+        org,
+        TOKEN,
+        Behaviour {
+            alert_page_cap: 70,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let dir = scratch("record");
+    let cassette = dir.join("cassette");
+    let base = format!("base-url={}", sim.base_url());
+    let live = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &base,
+            "--record",
+            cassette.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &[("SOCKET_SECURITY_API_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(live.code, 0, "{}", live.stderr);
+    let requests_live = sim.requests().len();
+    // Offline: the same settings (the server is never asked again), any token.
+    let replay = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &base,
+            "--fixtures",
+            cassette.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &[("SOCKET_SECURITY_API_TOKEN", "another-token")],
+    )
+    .await;
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    assert_eq!(
+        sim.requests().len(),
+        requests_live,
+        "replay reached the network"
+    );
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains(r#""kind":"summary""#))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&live.stdout), strip(&replay.stdout));
+    for entry in walk(&cassette) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        assert!(!text.contains(TOKEN), "{} holds the token", entry.display());
+    }
+    // Anything unrecorded is refused, naming the request.
+    let other = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &base,
+            "-s",
+            "min-severity=high",
+            "--fixtures",
+            cassette.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &[("SOCKET_SECURITY_API_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(other.code, 5, "{}", other.stderr);
+    assert!(
+        other
+            .stderr
+            .contains("no recorded response for GET /v0/orgs/acme/alerts?"),
+        "{}",
+        other.stderr
+    );
+    assert!(
+        other.stderr.contains("filters.alertSeverity=high"),
+        "{}",
+        other.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_select_record_kinds() {
+    let fixtures = root().join("tests/fixtures/demo");
+    let config = root().join("demo/demo.toml");
+    let run = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "--config",
+            config.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--models",
+            "findings",
+            "--no-cache",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    assert!(of_kind(&recs, "resource").is_empty() && of_kind(&recs, "issue").is_empty());
+    assert_eq!(of_kind(&recs, "finding").len(), 480);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
