@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 use crate::engine::wit::ConnectorSpec;
 use crate::engine::{Runtime, default_cache_dir};
@@ -122,6 +123,35 @@ pub struct DescribeArgs {
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The `connector-host` program: parse arguments, set up logging, run, exit with the code.
+pub fn main() -> ! {
+    let cli = Cli::parse();
+    let default_level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("connector_host={default_level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let code = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
 }
 
 /// Runs a parsed command; returns the process exit code.

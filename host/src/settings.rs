@@ -27,6 +27,14 @@ pub const HOST_SETTINGS: &[(&str, &str)] = &[
         "Most HTTP requests one run may make (default 10000)",
     ),
     (
+        "max-pages",
+        "Most pages one listing may return before the run stops (default 100000)",
+    ),
+    (
+        "max-page-records",
+        "Most records one page may carry (default 200000)",
+    ),
+    (
         "max-response-mb",
         "Largest response body accepted, in MiB (default 256)",
     ),
@@ -163,6 +171,8 @@ pub struct HostSettings {
     pub policy: Policy,
     pub ca_file: Option<PathBuf>,
     pub max_requests: u64,
+    pub max_pages: u64,
+    pub max_page_records: u64,
     pub max_response_bytes: u64,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
@@ -328,6 +338,8 @@ fn host_settings(
         policy,
         ca_file: values.get("ca-file").map(PathBuf::from),
         max_requests: num("max-requests", 10_000)?,
+        max_pages: num("max-pages", 100_000)?,
+        max_page_records: num("max-page-records", 200_000)?,
         max_response_bytes: num("max-response-mb", 256)? << 20,
         timeouts: Timeouts {
             connect: secs("connect-timeout-secs", 10)?,

@@ -115,6 +115,11 @@ pub async fn run(
             vendor_name: spec.vendor.clone(),
             models: opts.models,
         },
+        limits: PageLimits {
+            max_pages: resolved.host.max_pages,
+            max_records: resolved.host.max_page_records,
+        },
+        token: resolved.token.clone().filter(|t| t.len() >= 4),
         counts: Counts::default(),
         mode: "full",
         resumed: false,
@@ -149,6 +154,8 @@ pub async fn run(
 
 struct Run {
     renderer: Renderer,
+    limits: PageLimits,
+    token: Option<String>,
     counts: Counts,
     mode: &'static str,
     resumed: bool,
@@ -266,11 +273,20 @@ impl Run {
         session: &mut Session,
         cp: &mut Checkpoint,
     ) -> Result<(), Failure> {
+        let mut pages = 0;
         loop {
             let page = session
                 .list_resources(cp.cursor.as_deref())
                 .await?
                 .map_err(|e| connector_failure(e, session))?;
+            pages += 1;
+            self.limits.check_page(
+                "list-resources",
+                pages,
+                page.items.len(),
+                cp.cursor.as_deref(),
+                page.next_cursor.as_deref(),
+            )?;
             self.buf.clear();
             for asset in &page.items {
                 self.renderer.resource(asset, &mut self.buf);
@@ -296,6 +312,7 @@ impl Run {
     ) -> Result<(), Failure> {
         let mut emitted: HashSet<u128> = HashSet::new();
         let mut restarted = false;
+        let mut pages = 0;
         loop {
             let query = FindingQuery {
                 cursor: cp.cursor.clone(),
@@ -311,6 +328,14 @@ impl Run {
                 }
                 Err(e) => return Err(connector_failure(e, session)),
             };
+            pages += 1;
+            self.limits.check_page(
+                "list-findings",
+                pages,
+                page.items.len(),
+                query.cursor.as_deref(),
+                page.next_cursor.as_deref(),
+            )?;
             if query.cursor.is_none() && cp.query_started_at.is_none() {
                 cp.query_started_at = page.query_started_at.clone();
             }
@@ -343,6 +368,15 @@ impl Run {
 
     /// Writes the page buffer, makes it durable, then saves the checkpoint that covers it.
     fn commit_page(&mut self, cp: &mut Checkpoint) -> Result<(), Failure> {
+        if let Some(token) = &self.token
+            && memchr::memmem::find(&self.buf, token.as_bytes()).is_some()
+        {
+            // Unreachable by design (the guest never holds the token); kept as the last line.
+            tracing::error!("a record carried the credential; it was redacted");
+            self.buf = String::from_utf8_lossy(&self.buf)
+                .replace(token.as_str(), "[REDACTED]")
+                .into_bytes();
+        }
         let sink = self.sink.as_mut().expect("sink opened before paging");
         let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
         sink.write(&self.buf).map_err(io)?;
@@ -363,6 +397,42 @@ impl Run {
         let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
         sink.write(&summary_line(summary)).map_err(io)?;
         sink.commit().map_err(io)?;
+        Ok(())
+    }
+}
+
+/// The paging contract a component must keep.
+struct PageLimits {
+    max_pages: u64,
+    max_records: u64,
+}
+
+impl PageLimits {
+    fn check_page(
+        &self,
+        call: &str,
+        pages: u64,
+        records: usize,
+        sent: Option<&str>,
+        next: Option<&str>,
+    ) -> Result<(), Failure> {
+        if records as u64 > self.max_records {
+            return Err(Failure::Guest(format!(
+                "contract violation: `{call}` returned a page of {records} records; the limit is {} (max-page-records)",
+                self.max_records
+            )));
+        }
+        if next.is_some() && next == sent {
+            return Err(Failure::Guest(format!(
+                "contract violation: `{call}` returned the cursor it was given ({:?}); it would never end",
+                next.unwrap_or_default()
+            )));
+        }
+        if next.is_some() && pages >= self.max_pages {
+            return Err(Failure::Guest(format!(
+                "contract violation: `{call}` did not end after {pages} pages (max-pages)"
+            )));
+        }
         Ok(())
     }
 }

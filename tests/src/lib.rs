@@ -51,16 +51,17 @@ pub fn component(name: &str) -> PathBuf {
     dir.join(format!("{name}.wasm"))
 }
 
-/// The `connector-host` binary cargo built beside this test.
+/// The `connector-host` program under test: this package's `host-under-test` binary, which cargo
+/// builds (from current sources) beside every integration test of the package.
 pub fn host_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("connector-host");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("host-under-test");
+    assert!(bin.exists(), "{} is missing", bin.display());
     bin
 }
 
@@ -84,7 +85,12 @@ pub struct HostRun {
 
 /// Runs `connector-host` with `args` and the given extra environment.
 pub async fn run_host(args: &[&str], env: &[(&str, &str)]) -> HostRun {
-    let mut cmd = tokio::process::Command::new(host_bin());
+    run_program(&host_bin(), args, env).await
+}
+
+/// Runs `program` with `args` and the given extra environment, none of the connector's own.
+pub async fn run_program(program: &Path, args: &[&str], env: &[(&str, &str)]) -> HostRun {
+    let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).env_remove("RUST_LOG");
     for v in connector_env_vars() {
         cmd.env_remove(v);

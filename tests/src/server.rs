@@ -219,6 +219,11 @@ impl Ctx {
                 format!(r#"{{"error":{{"message":"{msg}","details":null}}}}"#),
             )
         };
+        if path == "/v0/echo" {
+            // A reflecting endpoint, as a debugging proxy might have: it hands back the credential.
+            let body = serde_json::json!({ "authorization": authorization }).to_string();
+            return (200, Vec::new(), body);
+        }
         if authorization != Some(&format!("Bearer {}", self.token)) {
             return error(401, "Unauthorized");
         }

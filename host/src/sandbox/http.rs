@@ -8,13 +8,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use http::HeaderValue;
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Stats;
 use super::policy::{Origin, Policy};
-use super::transport::{Outgoing, TransportError, Upstream};
+use super::transport::{Incoming, Outgoing, TransportError, Upstream};
 
 /// Largest request body a guest may send (connectors send queries, not uploads).
 const MAX_REQUEST_BODY: usize = 1 << 20;
@@ -23,6 +24,7 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub struct Credential {
     header: HeaderValue,
+    token: Arc<[u8]>,
 }
 
 impl Credential {
@@ -31,7 +33,36 @@ impl Credential {
             "the API token contains characters that cannot go in an HTTP header".to_string()
         })?;
         header.set_sensitive(true);
-        Ok(Credential { header })
+        Ok(Credential {
+            header,
+            token: token.as_bytes().into(),
+        })
+    }
+
+    /// Removes the token from a response before the guest sees it: a server that reflects
+    /// request headers (a debugging echo, a misconfigured proxy) must not hand it over.
+    fn scrub(&self, response: &mut Incoming) {
+        if self.token.len() < 4 {
+            return;
+        }
+        if memchr::memmem::find(&response.body, &self.token).is_some() {
+            let text = String::from_utf8_lossy(&response.body);
+            let token = String::from_utf8_lossy(&self.token);
+            response.body = Bytes::from(text.replace(token.as_ref(), "[REDACTED]"));
+            response.headers.remove(http::header::CONTENT_LENGTH);
+            tracing::warn!(
+                "a response echoed the credential; it was removed before the component saw it"
+            );
+        }
+        let leaking: Vec<_> = response
+            .headers
+            .iter()
+            .filter(|(_, v)| memchr::memmem::find(v.as_bytes(), &self.token).is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in leaking {
+            response.headers.remove(k);
+        }
     }
 }
 
@@ -100,7 +131,7 @@ impl SandboxHttp {
             headers,
             body,
         };
-        let incoming = match self.upstream.send(outgoing).await {
+        let mut incoming = match self.upstream.send(outgoing).await {
             Ok(r) => r,
             Err(TransportError::Denied(why)) => return Err(deny(why)),
             Err(e) => {
@@ -108,6 +139,9 @@ impl SandboxHttp {
                 return Err(e.to_wasi());
             }
         };
+        if let Some(c) = &self.credential {
+            c.scrub(&mut incoming);
+        }
         let mut response = http::Response::new(
             Full::new(incoming.body)
                 .map_err(|never| match never {})

@@ -1,1 +1,206 @@
+//! A connector that misbehaves on purpose, one way per `mode` setting, so the host's sandbox can
+//! be tested against the real thing:
+//!
+//! - `off-list`: requests `target` (a URL off the allow-list);
+//! - `redirect`: requests `base-url` + `/redirect` and follows the `Location` it gets;
+//! - `spin`: computes forever; `hog`: allocates without end;
+//! - `snoop`: looks for the token in its environment, arguments and settings, asks the server to
+//!   echo its request, and reports whatever it found as a finding (files: see `fs-rogue`);
+//! - `endless`: returns a new next-cursor forever; `flood`: returns one page of `count` findings.
 
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
+
+wit_bindgen::generate!({ path: "../../wit", world: "security-connector" });
+
+use std::sync::Mutex;
+
+use exports::unified_security::connector::connector::Guest;
+use unified_security::connector::types::*;
+
+static SETTINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn setting(name: &str) -> String {
+    SETTINGS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+struct Rogue;
+
+impl Guest for Rogue {
+    fn describe() -> ConnectorSpec {
+        let s = |name: &str, secret: bool, env: &[&str]| SettingSpec {
+            name: name.into(),
+            description: format!("rogue setting {name}"),
+            required: false,
+            default_value: None,
+            secret,
+            env_vars: env.iter().map(|e| e.to_string()).collect(),
+            value_type: "string".into(),
+        };
+        ConnectorSpec {
+            name: "rogue".into(),
+            version: "0.0.0".into(),
+            vendor: "Rogue".into(),
+            description: "misbehaves on purpose".into(),
+            base_url_setting: Some("base-url".into()),
+            settings: vec![
+                s("mode", false, &[]),
+                s("base-url", false, &[]),
+                s("target", false, &[]),
+                s("count", false, &[]),
+                s("api-token", true, &["ROGUE_TOKEN"]),
+            ],
+        }
+    }
+
+    fn configure(settings: Vec<Setting>) -> Result<(), ConnectorError> {
+        *SETTINGS.lock().unwrap() = settings.into_iter().map(|s| (s.name, s.value)).collect();
+        Ok(())
+    }
+
+    fn check() -> Result<CheckReport, ConnectorError> {
+        Ok(CheckReport {
+            messages: vec![],
+            quota_remaining: None,
+            quota_max: None,
+            quota_refresh: None,
+        })
+    }
+
+    fn list_resources(_cursor: Option<String>) -> Result<AssetPage, ConnectorError> {
+        Ok(AssetPage {
+            items: vec![],
+            next_cursor: None,
+        })
+    }
+
+    fn list_findings(query: FindingQuery) -> Result<FindingPage, ConnectorError> {
+        let page = |items: Vec<Finding>, next: Option<String>| FindingPage {
+            items,
+            next_cursor: next,
+            query_started_at: None,
+            vendor_records: 0,
+        };
+        match setting("mode").as_str() {
+            "off-list" => get(&setting("target")).map(|_| page(vec![], None)),
+            "redirect" => {
+                let first = get(&format!("{}/redirect", setting("base-url")))?;
+                let location = first
+                    .1
+                    .ok_or_else(|| ConnectorError::Transport("no Location header".into()))?;
+                get(&location).map(|_| page(vec![], None))
+            }
+            "spin" => {
+                let mut x: u64 = 1;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            "hog" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![7u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "snoop" => {
+                let mut loot: Vec<String> = std::env::vars()
+                    .map(|(k, v)| format!("env {k}={v}"))
+                    .collect();
+                loot.extend(std::env::args().map(|a| format!("arg {a}")));
+                loot.extend(
+                    SETTINGS
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| format!("setting {k}={v}")),
+                );
+                if let Ok((body, _)) = get(&format!("{}/echo", setting("base-url"))) {
+                    loot.push(format!("echo: {body}"));
+                }
+                Ok(page(vec![finding("loot", &loot.join("\n"))], None))
+            }
+            "endless" => {
+                let n: u64 = query
+                    .cursor
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                Ok(page(vec![], Some((n + 1).to_string())))
+            }
+            "flood" => {
+                let count: usize = setting("count").parse().unwrap_or(1_000_000);
+                Ok(page(
+                    (0..count).map(|i| finding(&i.to_string(), "")).collect(),
+                    None,
+                ))
+            }
+            other => Err(ConnectorError::InvalidConfig(format!(
+                "unknown mode {other:?}"
+            ))),
+        }
+    }
+}
+
+fn finding(id: &str, description: &str) -> Finding {
+    Finding {
+        id: id.into(),
+        vendor_id: id.into(),
+        title: "rogue".into(),
+        description: Some(description.into()),
+        issue_type: IssueType::Custom,
+        finding_type: FindingType::Unknown,
+        severity: Severity::Info,
+        state: State::Open,
+        first_seen: None,
+        last_seen: None,
+        state_updated_at: None,
+        resource_id: None,
+        code_repo: None,
+        branch: None,
+        affected_package: None,
+        affected_code: None,
+        has_fix: false,
+        remediation: None,
+        cvss_score: None,
+        vulnerability_identifiers: vec![],
+        vulnerabilities: vec![],
+        analytic: Analytic {
+            uid: "rogue".into(),
+            name: "rogue".into(),
+            url: None,
+        },
+        kb_url: None,
+        vendor_data: "{}".into(),
+    }
+}
+
+/// GET `url`: the body as text and any `Location` header.
+#[cfg(target_arch = "wasm32")]
+fn get(url: &str) -> Result<(String, Option<String>), ConnectorError> {
+    let resp = waki::Client::new()
+        .get(url)
+        .send()
+        .map_err(|e| ConnectorError::Transport(format!("{url}: {e}")))?;
+    let location = resp
+        .header("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp
+        .body()
+        .map_err(|e| ConnectorError::Transport(e.to_string()))?;
+    Ok((String::from_utf8_lossy(&body).into_owned(), location))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn get(_url: &str) -> Result<(String, Option<String>), ConnectorError> {
+    Err(ConnectorError::Transport("no network outside wasm".into()))
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(Rogue);
