@@ -68,13 +68,13 @@ fn repo(org: &str, i: usize) -> Value {
         "created_at": format!("2025-{:02}-{:02}T09:12:44.512Z", 1 + i % 12, 1 + i % 28),
         "updated_at": "2026-08-01T17:03:10.007Z",
         "html_url": format!("https://socket.dev/dashboard/org/{org}/repo/{}", repo_slug(i)),
-        "head_full_scan_id": if i % 3 == 0 { Value::Null } else { json!(format!("scan-{i}")) },
+        "head_full_scan_id": if i.is_multiple_of(3) { Value::Null } else { json!(format!("scan-{i}")) },
         "integration_meta": null,
         "slug": repo_slug(i),
         "name": repo_slug(i),
         "description": null,
         "homepage": null,
-        "visibility": if i % 4 == 0 { "public" } else { "private" },
+        "visibility": if i.is_multiple_of(4) { "public" } else { "private" },
         "archived": i % 9 == 8,
         "default_branch": if i % 6 == 5 { "trunk" } else { "main" },
         "workspace": workspace,
@@ -122,12 +122,12 @@ fn alert(org: &str, i: usize, repos: usize, padding: usize) -> AlertRow {
     let is_cve = category == "vulnerability";
     let vulnerability = if is_cve {
         json!({
-            "cveId": if i % 3 == 0 { Value::Null } else { json!(format!("CVE-2026-{:05}", i)) },
+            "cveId": if i.is_multiple_of(3) { Value::Null } else { json!(format!("CVE-2026-{:05}", i)) },
             "cveTitle": format!("Issue {i}"), "cveDescription": format!("Description of CVE for alert {i}"),
             "cvssScore": 5.0 + (i % 50) as f64 / 10.0, "cvssVectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             "cweIds": ["CWE-79"], "cweNames": ["Cross-site Scripting"], "ghsaIds": [format!("GHSA-{i:04}-abcd-wxyz")],
-            "epssScore": 0.01, "epssPercentile": 0.5, "isKev": i % 11 == 0,
-            "firstPatchedVersionIdentifier": if i % 4 == 0 { Value::Null } else { json!("2.0.0") }, "url": null,
+            "epssScore": 0.01, "epssPercentile": 0.5, "isKev": i.is_multiple_of(11),
+            "firstPatchedVersionIdentifier": if i.is_multiple_of(4) { Value::Null } else { json!("2.0.0") }, "url": null,
         })
     } else {
         Value::Null
