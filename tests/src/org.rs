@@ -160,3 +160,22 @@ fn alert(org: &str, i: usize, repos: usize, padding: usize) -> AlertRow {
         json: v.to_string(),
     }
 }
+
+impl Org {
+    /// Changes alert `i` as Socket would on a later day: new status and `updatedAt`
+    /// (`YYYY-MM-DDTHH:MM:SS`), `clearedAt` set when cleared.
+    pub fn touch(&mut self, i: usize, status: &str, updated_at: &str) {
+        let row = &mut self.alerts[i];
+        let mut v: Value = serde_json::from_str(&row.json).unwrap();
+        v["status"] = json!(status);
+        v["updatedAt"] = json!(format!("{updated_at}.000Z"));
+        v["clearedAt"] = if status == "cleared" {
+            json!(format!("{updated_at}.000Z"))
+        } else {
+            Value::Null
+        };
+        row.status = status.to_string();
+        row.updated_at = updated_at.to_string();
+        row.json = v.to_string();
+    }
+}

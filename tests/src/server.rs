@@ -81,6 +81,7 @@ impl Default for Behaviour {
 pub struct SocketSim {
     pub addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
+    org: Arc<Mutex<Arc<Org>>>,
 }
 
 impl SocketSim {
@@ -96,8 +97,9 @@ impl SocketSim {
             .expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let org = Arc::new(Mutex::new(Arc::new(org)));
         let ctx = Arc::new(Ctx {
-            org,
+            org: org.clone(),
             token: token.to_string(),
             behaviour,
             shared: shared.clone(),
@@ -110,7 +112,7 @@ impl SocketSim {
                 });
             }
         });
-        SocketSim { addr, shared }
+        SocketSim { addr, shared, org }
     }
 
     pub fn base_url(&self) -> String {
@@ -126,19 +128,28 @@ impl SocketSim {
             .push_back((matching.to_string(), fault));
     }
 
+    /// Replaces the organisation served from now on (alerts change between syncs).
+    pub fn set_org(&self, org: Org) {
+        *self.org.lock().unwrap() = Arc::new(org);
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.shared.lock().unwrap().log.clone()
     }
 }
 
 struct Ctx {
-    org: Org,
+    org: Arc<Mutex<Arc<Org>>>,
     token: String,
     behaviour: Behaviour,
     shared: Arc<Mutex<Shared>>,
 }
 
 impl Ctx {
+    fn org(&self) -> Arc<Org> {
+        self.org.lock().unwrap().clone()
+    }
+
     async fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
         let mut head = Vec::with_capacity(1024);
         let mut buf = [0u8; 4096];
@@ -229,7 +240,7 @@ impl Ctx {
         }
         let q = parse_query(query);
         let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let org_prefix = format!("/v0/orgs/{}/", self.org.slug);
+        let org_prefix = format!("/v0/orgs/{}/", self.org().slug);
         match path.strip_prefix(&org_prefix) {
             Some("repos") => (200, Vec::new(), self.repos(get("page"), get("per_page"))),
             Some("alerts") => match self.alerts(
@@ -259,15 +270,15 @@ impl Ctx {
             .unwrap_or(30)
             .clamp(1, 100);
         let start = (page - 1) * per_page;
-        let items: Vec<&str> = self
-            .org
+        let org = self.org();
+        let items: Vec<&str> = org
             .repos
             .iter()
             .skip(start)
             .take(per_page)
             .map(String::as_str)
             .collect();
-        let more = start + items.len() < self.org.repos.len();
+        let more = start + items.len() < org.repos.len();
         let next = if more || self.behaviour.repos_next_page_on_last {
             (page + 1).to_string()
         } else {
@@ -284,6 +295,7 @@ impl Ctx {
         status: Option<&str>,
         since: Option<&str>,
     ) -> Option<String> {
+        let org = self.org();
         let per_page: usize = per_page
             .and_then(|p| p.parse().ok())
             .unwrap_or(1000)
@@ -302,8 +314,7 @@ impl Ctx {
             status.is_none_or(|s| a.status == s)
                 && since.as_deref().is_none_or(|s| a.updated_at.as_str() >= s)
         };
-        let selected: Vec<&crate::org::AlertRow> =
-            self.org.alerts.iter().filter(matching).collect();
+        let selected: Vec<&crate::org::AlertRow> = org.alerts.iter().filter(matching).collect();
         let empty_now = self.behaviour.empty_page_after == Some(pages) && offset < selected.len();
         let items: Vec<&str> = if empty_now {
             Vec::new()
@@ -324,7 +335,7 @@ impl Ctx {
         Some(format!(
             r#"{{"endCursor":{end_cursor},"items":[{}],"meta":{{"organizationId":"8912","queryStartTimestamp":{},"filters":{{}}}}}}"#,
             items.join(","),
-            self.org.now_ms
+            org.now_ms
         ))
     }
 }

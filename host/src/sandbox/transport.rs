@@ -296,7 +296,7 @@ impl Upstream for Retrying {
                     .policy
                     .decide(retries, outcome, SystemTime::now(), fastrand::f64())
                 {
-                    Decision::Return => return result,
+                    Decision::Return => return result.map(retry_after_in_seconds),
                     Decision::Retry(wait) => {
                         retries += 1;
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -330,4 +330,23 @@ impl Upstream for Offline {
         );
         Box::pin(async move { Err(TransportError::Denied(why)) })
     }
+}
+
+/// A 429's `Retry-After` as delay-seconds, whichever form the server used, so the component can
+/// say when the quota resets.
+fn retry_after_in_seconds(mut r: Incoming) -> Incoming {
+    if r.status != StatusCode::TOO_MANY_REQUESTS {
+        return r;
+    }
+    let secs = r
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| super::retry::parse_retry_after(v, SystemTime::now()))
+        .map(|d| d.as_secs());
+    if let Some(secs) = secs {
+        r.headers
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
 }
