@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use crate::org::Org;
 
@@ -82,6 +82,7 @@ pub struct SocketSim {
     pub addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     org: Arc<Mutex<Arc<Org>>>,
+    tls: bool,
 }
 
 impl SocketSim {
@@ -92,6 +93,25 @@ impl SocketSim {
 
     /// As [`SocketSim::start`], on a chosen port (0: any free one).
     pub async fn start_on(port: u16, org: Org, token: &str, behaviour: Behaviour) -> SocketSim {
+        Self::serve_on(port, org, token, behaviour, None).await
+    }
+
+    /// Serves HTTPS for `localhost` with a certificate signed by a CA generated here; returns the
+    /// server and that CA's PEM, which a client must be told to trust.
+    pub async fn start_tls(org: Org, token: &str, behaviour: Behaviour) -> (SocketSim, String) {
+        let (acceptor, ca_pem) = tls_acceptor();
+        let mut sim = Self::serve_on(0, org, token, behaviour, Some(acceptor)).await;
+        sim.tls = true;
+        (sim, ca_pem)
+    }
+
+    async fn serve_on(
+        port: u16,
+        org: Org,
+        token: &str,
+        behaviour: Behaviour,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> SocketSim {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind loopback");
@@ -107,16 +127,32 @@ impl SocketSim {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let ctx = ctx.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = ctx.serve(stream).await;
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => ctx.serve(stream).await,
+                            Err(_) => Ok(()),
+                        },
+                        None => ctx.serve(stream).await,
+                    };
                 });
             }
         });
-        SocketSim { addr, shared, org }
+        SocketSim {
+            addr,
+            shared,
+            org,
+            tls: false,
+        }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}/v0", self.addr)
+        if self.tls {
+            format!("https://localhost:{}/v0", self.addr.port())
+        } else {
+            format!("http://{}/v0", self.addr)
+        }
     }
 
     /// Queues a fault for the next request whose path and query contain `matching`.
@@ -150,7 +186,7 @@ impl Ctx {
         self.org.lock().unwrap().clone()
     }
 
-    async fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut stream: S) -> std::io::Result<()> {
         let mut head = Vec::with_capacity(1024);
         let mut buf = [0u8; 4096];
         while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -385,4 +421,29 @@ fn reason(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         _ => "Status",
     }
+}
+
+/// A CA and a `localhost` server certificate it signs, generated fresh for each server.
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
 }

@@ -204,3 +204,61 @@ async fn a_stalled_response_times_out_and_a_slow_call_hits_the_wall_clock() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_works_with_an_extra_ca_and_fails_closed_without_it() {
+    let org = Org::generate("acme", 40, 150, 0);
+    let (sim, ca_pem) = SocketSim::start_tls(org.clone(), TOKEN, Behaviour::default()).await;
+    let dir = connector_tests::scratch("https");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let wasm = component("socket_connector").display().to_string();
+    let base = format!("base-url={}", sim.base_url());
+    let ca_arg = format!("ca-file={}", ca.display());
+    let env = [("SOCKET_SECURITY_API_KEY", TOKEN)];
+    let ok = run_host(
+        &[
+            "sync",
+            &wasm,
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &base,
+            "-s",
+            &ca_arg,
+            "--no-cache",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    connector_tests::oracle::assert_exact(&records(&ok.stdout), &org, |s| s == "open", true);
+    assert!(sim.base_url().starts_with("https://localhost:"));
+
+    // Without the CA the certificate is not trusted: no request gets through, nothing is retried
+    // into success, and the run says it failed.
+    let before = sim.requests().len();
+    let untrusted = run_host(
+        &[
+            "sync",
+            &wasm,
+            "-s",
+            "org-slug=acme",
+            "-s",
+            &base,
+            "-s",
+            "max-retries=0",
+            "--no-cache",
+            "-v",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(untrusted.code, 4, "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("TLS failed"),
+        "{}",
+        untrusted.stderr
+    );
+    assert_eq!(sim.requests().len(), before);
+}
