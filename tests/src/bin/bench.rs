@@ -18,7 +18,9 @@ use connector_host::sandbox::Stats;
 use connector_host::sandbox::http::{Credential, SandboxHttp};
 use connector_host::sandbox::limits::Limits;
 use connector_host::sandbox::policy::{Origin, Policy};
-use connector_host::sandbox::transport::{BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream};
+use connector_host::sandbox::transport::{
+    BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream,
+};
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
 
@@ -28,7 +30,11 @@ const TOKEN: &str = "bench-token";
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |name: &str, default: usize| -> usize {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let runs = opt("--runs", 5);
     match args.first().map(String::as_str) {
@@ -64,8 +70,14 @@ fn live() -> Arc<dyn Upstream> {
 
 fn settings(base_url: &str) -> Vec<Setting> {
     vec![
-        Setting { name: "org-slug".into(), value: "bench".into() },
-        Setting { name: "base-url".into(), value: base_url.into() },
+        Setting {
+            name: "org-slug".into(),
+            value: "bench".into(),
+        },
+        Setting {
+            name: "base-url".into(),
+            value: base_url.into(),
+        },
     ]
 }
 
@@ -75,8 +87,15 @@ async fn start_once(sim: &SocketSim, cache: Option<&Path>) -> (f64, f64) {
     let t0 = Instant::now();
     let runtime = Runtime::load(&wasm(), cache).unwrap();
     let loaded = t0.elapsed().as_secs_f64();
-    let mut session = runtime.instantiate(hooks(&sim.base_url(), live()), Limits::default()).await.unwrap();
-    session.configure(&settings(&sim.base_url())).await.unwrap().unwrap();
+    let mut session = runtime
+        .instantiate(hooks(&sim.base_url(), live()), Limits::default())
+        .await
+        .unwrap();
+    session
+        .configure(&settings(&sim.base_url()))
+        .await
+        .unwrap()
+        .unwrap();
     session.check().await.unwrap().unwrap();
     (loaded, t0.elapsed().as_secs_f64())
 }
@@ -90,12 +109,23 @@ async fn start(runs: usize) {
     let cached: Vec<(f64, f64)> = futures_seq(runs, || start_once(&sim, Some(&cache))).await;
     let ms = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| median(v.iter().map(f).collect()) * 1e3;
     println!("start, median of {runs} runs (ms)       load    to first response");
-    println!("  cold (compile)                  {:8.2}  {:8.2}", ms(&cold, |x| x.0), ms(&cold, |x| x.1));
-    println!("  cached (precompiled on disk)    {:8.2}  {:8.2}", ms(&cached, |x| x.0), ms(&cached, |x| x.1));
+    println!(
+        "  cold (compile)                  {:8.2}  {:8.2}",
+        ms(&cold, |x| x.0),
+        ms(&cold, |x| x.1)
+    );
+    println!(
+        "  cached (precompiled on disk)    {:8.2}  {:8.2}",
+        ms(&cached, |x| x.0),
+        ms(&cached, |x| x.1)
+    );
     let _ = std::fs::remove_dir_all(&cache);
 }
 
-async fn futures_seq<T, F: std::future::Future<Output = T>>(n: usize, mut f: impl FnMut() -> F) -> Vec<T> {
+async fn futures_seq<T, F: std::future::Future<Output = T>>(
+    n: usize,
+    mut f: impl FnMut() -> F,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(f().await);
@@ -118,8 +148,19 @@ async fn floor(base: &str, repos: usize) -> (f64, u64) {
         async move {
             let uri: http::Uri = url.parse().unwrap();
             let mut headers = http::HeaderMap::new();
-            headers.insert(http::header::AUTHORIZATION, format!("Bearer {TOKEN}").parse().unwrap());
-            live.send(Outgoing { method: http::Method::GET, uri, headers, body: Bytes::new() }).await.unwrap().body
+            headers.insert(
+                http::header::AUTHORIZATION,
+                format!("Bearer {TOKEN}").parse().unwrap(),
+            );
+            live.send(Outgoing {
+                method: http::Method::GET,
+                uri,
+                headers,
+                body: Bytes::new(),
+            })
+            .await
+            .unwrap()
+            .body
         }
     };
     let t0 = Instant::now();
@@ -129,11 +170,21 @@ async fn floor(base: &str, repos: usize) -> (f64, u64) {
     }
     let mut cursor: Option<String> = None;
     loop {
-        let after = cursor.as_ref().map(|c| format!("&startAfterCursor={c}")).unwrap_or_default();
-        let body = get(format!("{base}/orgs/bench/alerts?per_page=5000{after}&filters.alertStatus=open")).await;
+        let after = cursor
+            .as_ref()
+            .map(|c| format!("&startAfterCursor={c}"))
+            .unwrap_or_default();
+        let body = get(format!(
+            "{base}/orgs/bench/alerts?per_page=5000{after}&filters.alertStatus=open"
+        ))
+        .await;
         bytes += body.len() as u64;
         let head = String::from_utf8_lossy(&body[..body.len().min(100)]).into_owned();
-        cursor = head.split(r#""endCursor":""#).nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
+        cursor = head
+            .split(r#""endCursor":""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string);
         if cursor.is_none() {
             break;
         }
@@ -147,7 +198,13 @@ fn sync_process(host: &Path, base: &str, out: &Path, cache: &Path) -> (f64, u64,
     let child = Command::new(host)
         .args(["sync"])
         .arg(wasm())
-        .args(["-s", "org-slug=bench", "-s", &format!("base-url={base}"), "--out"])
+        .args([
+            "-s",
+            "org-slug=bench",
+            "-s",
+            &format!("base-url={base}"),
+            "--out",
+        ])
         .arg(out)
         .arg("--cache-dir")
         .arg(cache)
@@ -158,26 +215,47 @@ fn sync_process(host: &Path, base: &str, out: &Path, cache: &Path) -> (f64, u64,
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child; both out-pointers are valid for the call.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "sync failed");
+    assert!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "sync failed"
+    );
     let secs = t0.elapsed().as_secs_f64();
-    let summary = std::fs::read_to_string(out).unwrap().lines().last().unwrap().to_string();
+    let summary = std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
-    (secs, usage.ru_maxrss as u64 * 1024, v["counts"]["findings"].as_u64().unwrap())
+    (
+        secs,
+        usage.ru_maxrss as u64 * 1024,
+        v["counts"]["findings"].as_u64().unwrap(),
+    )
 }
 
 async fn sync(alerts: usize, repos: usize, runs: usize) {
     let host = connector_tests::root().join("target/release/connector-host");
-    assert!(host.exists(), "build it first: cargo build --release -p connector-host");
+    assert!(
+        host.exists(),
+        "build it first: cargo build --release -p connector-host"
+    );
     let org = Org::generate("bench", repos, alerts, padding_for_2kb());
     let avg = org.alerts.iter().map(|a| a.json.len()).sum::<usize>() / alerts.max(1);
-    let behaviour = Behaviour { empty_page_after: None, repos_next_page_on_last: false, ..Behaviour::default() };
+    let behaviour = Behaviour {
+        empty_page_after: None,
+        repos_next_page_on_last: false,
+        ..Behaviour::default()
+    };
     let sim = SocketSim::start(org, TOKEN, behaviour).await;
     let base = sim.base_url();
     let dir = connector_tests::scratch("bench-sync");
     let (out, cache) = (dir.join("out.ndjson"), dir.join("cache"));
     let host2 = host.clone();
     let (b2, o2, c2) = (base.clone(), out.clone(), cache.clone());
-    tokio::task::spawn_blocking(move || sync_process(&host2, &b2, &o2, &c2)).await.unwrap(); // warm the cache
+    tokio::task::spawn_blocking(move || sync_process(&host2, &b2, &o2, &c2))
+        .await
+        .unwrap(); // warm the cache
     let mut floors = Vec::new();
     let mut syncs = Vec::new();
     let mut rss = Vec::new();
@@ -188,7 +266,9 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
         floors.push(f);
         bytes = b;
         let (host2, b2, o2, c2) = (host.clone(), base.clone(), out.clone(), cache.clone());
-        let (s, r, n) = tokio::task::spawn_blocking(move || sync_process(&host2, &b2, &o2, &c2)).await.unwrap();
+        let (s, r, n) = tokio::task::spawn_blocking(move || sync_process(&host2, &b2, &o2, &c2))
+            .await
+            .unwrap();
         syncs.push(s);
         rss.push(r as f64);
         findings = n;
@@ -199,7 +279,11 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
         bytes as f64 / 1e6
     );
     println!("  transfer floor   {floor_s:8.3} s");
-    println!("  connector-host   {sync_s:8.3} s   ratio {:.2}x   {:.0} findings/s", sync_s / floor_s, findings as f64 / sync_s);
+    println!(
+        "  connector-host   {sync_s:8.3} s   ratio {:.2}x   {:.0} findings/s",
+        sync_s / floor_s,
+        findings as f64 / sync_s
+    );
     println!("  peak RSS         {:8.1} MB", median(rss) / 1e6);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -210,7 +294,13 @@ struct Fixed(Bytes);
 impl Upstream for Fixed {
     fn send(&self, _req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
         let body = self.0.clone();
-        Box::pin(async move { Ok(Incoming { status: http::StatusCode::OK, headers: http::HeaderMap::new(), body }) })
+        Box::pin(async move {
+            Ok(Incoming {
+                status: http::StatusCode::OK,
+                headers: http::HeaderMap::new(),
+                body,
+            })
+        })
     }
 }
 
@@ -218,43 +308,78 @@ struct NativeHttp(Vec<u8>);
 
 impl socket_connector::api::Http for NativeHttp {
     fn get(&mut self, _url: &str) -> Result<socket_connector::api::HttpResponse, String> {
-        Ok(socket_connector::api::HttpResponse { status: 200, retry_after: None, body: self.0.clone() })
+        Ok(socket_connector::api::HttpResponse {
+            status: 200,
+            retry_after: None,
+            body: self.0.clone(),
+        })
     }
 }
 
 async fn mapping(alerts: usize, runs: usize) {
     let org = Org::generate("bench", 200, alerts, padding_for_2kb());
-    let items: Vec<&str> = org.alerts.iter().filter(|a| a.status == "open").map(|a| a.json.as_str()).collect();
+    let items: Vec<&str> = org
+        .alerts
+        .iter()
+        .filter(|a| a.status == "open")
+        .map(|a| a.json.as_str())
+        .collect();
     let n = items.len();
-    let body = format!(r#"{{"endCursor":null,"items":[{}],"meta":{{"queryStartTimestamp":1786440000000}}}}"#, items.join(","));
+    let body = format!(
+        r#"{{"endCursor":null,"items":[{}],"meta":{{"queryStartTimestamp":1786440000000}}}}"#,
+        items.join(",")
+    );
     let base = "http://127.0.0.1:9/v0";
 
     let runtime = Runtime::load(&wasm(), None).unwrap();
     let mut wasm_times = Vec::new();
     for _ in 0..runs {
-        let mut session = runtime.instantiate(hooks(base, Arc::new(Fixed(Bytes::from(body.clone())))), Limits::default()).await.unwrap();
+        let mut session = runtime
+            .instantiate(
+                hooks(base, Arc::new(Fixed(Bytes::from(body.clone())))),
+                Limits::default(),
+            )
+            .await
+            .unwrap();
         session.configure(&settings(base)).await.unwrap().unwrap();
         let t0 = Instant::now();
-        let page = session.list_findings(&FindingQuery { cursor: None, updated_since: None }).await.unwrap().unwrap();
+        let page = session
+            .list_findings(&FindingQuery {
+                cursor: None,
+                updated_since: None,
+            })
+            .await
+            .unwrap()
+            .unwrap();
         wasm_times.push(t0.elapsed().as_secs_f64());
         assert_eq!(page.vendor_records as usize, n);
     }
-    let cfg = socket_connector::settings::Config::parse(&[
-        socket_connector::wit::Setting { name: "org-slug".into(), value: "bench".into() },
-    ])
+    let cfg = socket_connector::settings::Config::parse(&[socket_connector::wit::Setting {
+        name: "org-slug".into(),
+        value: "bench".into(),
+    }])
     .unwrap();
     let mut native_times = Vec::new();
     for _ in 0..runs {
         let mut http = NativeHttp(body.clone().into_bytes());
         let t0 = Instant::now();
-        let q = socket_connector::wit::FindingQuery { cursor: None, updated_since: None };
+        let q = socket_connector::wit::FindingQuery {
+            cursor: None,
+            updated_since: None,
+        };
         let page = socket_connector::api::list_alerts(&cfg, &mut http, &q).unwrap();
         native_times.push(t0.elapsed().as_secs_f64());
         assert_eq!(page.vendor_records as usize, n);
     }
     let (w, nat) = (median(wasm_times), median(native_times));
-    println!("mapping one page of {n} alerts ({:.1} MB), median of {runs} runs:", body.len() as f64 / 1e6);
+    println!(
+        "mapping one page of {n} alerts ({:.1} MB), median of {runs} runs:",
+        body.len() as f64 / 1e6
+    );
     println!("  native            {:8.2} µs/alert", nat / n as f64 * 1e6);
-    println!("  in the component  {:8.2} µs/alert (incl. passing the page to the host)", w / n as f64 * 1e6);
+    println!(
+        "  in the component  {:8.2} µs/alert (incl. passing the page to the host)",
+        w / n as f64 * 1e6
+    );
     println!("  wasm speed        {:.2}x native", nat / w);
 }

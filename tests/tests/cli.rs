@@ -1,0 +1,212 @@
+//! The operator's view: filters, configuration files and errors, describe.
+
+use std::collections::BTreeSet;
+
+use connector_tests::oracle::findings;
+use connector_tests::org::Org;
+use connector_tests::server::{Behaviour, SocketSim};
+use connector_tests::{component, of_kind, records, run_host, scratch};
+use serde_json::Value;
+
+const TOKEN: &str = "sktsec_cli_token_1234";
+
+fn rank(sev: &str) -> u8 {
+    ["Info", "Low", "Medium", "High", "Critical"]
+        .iter()
+        .position(|s| *s == sev)
+        .unwrap() as u8
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_are_pushed_to_socket_and_applied_to_every_record() {
+    let org = Org::generate("acme", 40, 500, 0);
+    // This server ignores every filter but the status: the connector must still filter.
+    let sim = SocketSim::start(org.clone(), TOKEN, Behaviour::default()).await;
+    let wasm = component("socket_connector").display().to_string();
+    let base = format!("base-url={}", sim.base_url());
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(&str, &str, Keep)> = vec![
+        (
+            "repo-slugs=repo-003,repo-017",
+            "filters.repoSlug=repo-003,repo-017",
+            Box::new(|i: &Value| {
+                ["repo-003", "repo-017"].contains(
+                    &i["vendor_data"]["locations"][0]["repository"]["slug"]
+                        .as_str()
+                        .unwrap_or(""),
+                )
+            }),
+        ),
+        (
+            "min-severity=high",
+            "filters.alertSeverity=high,critical",
+            Box::new(|i: &Value| rank(i["severity"].as_str().unwrap()) >= 3),
+        ),
+        (
+            "categories=license,quality",
+            "filters.alertCategory=license,quality",
+            Box::new(|i: &Value| {
+                ["license", "quality"].contains(&i["vendor_data"]["category"].as_str().unwrap())
+            }),
+        ),
+        (
+            "ecosystems=pypi",
+            "filters.artifactType=pypi",
+            Box::new(|i: &Value| i["package_manager"] == "pypi"),
+        ),
+    ];
+    for (setting, param, keep) in cases {
+        let before = sim.requests().len();
+        let run = run_host(
+            &[
+                "sync",
+                &wasm,
+                "-s",
+                "org-slug=acme",
+                "-s",
+                &base,
+                "-s",
+                setting,
+                "--no-cache",
+            ],
+            &[("SOCKET_API_KEY", TOKEN)],
+        )
+        .await;
+        assert_eq!(run.code, 0, "{setting}: {}", run.stderr);
+        let asked = &sim.requests()[before..];
+        assert!(
+            asked
+                .iter()
+                .filter(|r| r.path.ends_with("/alerts"))
+                .all(|r| r.query.contains(param)),
+            "{setting}: {asked:?}"
+        );
+        let want: BTreeSet<String> = findings(&org, |s| s == "open")
+            .into_iter()
+            .filter(|(_, (i, _))| keep(i))
+            .map(|(id, _)| id)
+            .collect();
+        let recs = records(&run.stdout);
+        let got: BTreeSet<String> = of_kind(&recs, "issue")
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            !want.is_empty(),
+            "{setting}: the case filters everything out"
+        );
+        assert_eq!(got, want, "{setting}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_overrides_and_secrets_from_the_environment() {
+    let org = Org::generate("acme", 5, 30, 0);
+    let sim = SocketSim::start(org, TOKEN, Behaviour::default()).await;
+    let wasm = component("socket_connector").display().to_string();
+    let dir = scratch("config");
+    let config = dir.join("acme.toml");
+    std::fs::write(&config, format!("[settings]\norg-slug = \"wrong\"\nbase-url = \"{}\"\ninclude-cleared = true\nmin-severity = \"low\"\nrepo-slugs = [\"repo-001\", \"repo-002\"]\n", sim.base_url())).unwrap();
+    let cfg = config.to_str().unwrap();
+    let env = [
+        ("SOCKET_SECURITY_API_TOKEN", TOKEN),
+        ("SOCKET_API_TOKEN", "a-lower-priority-token"),
+    ];
+    let run = run_host(
+        &[
+            "sync",
+            &wasm,
+            "--config",
+            cfg,
+            "-s",
+            "org-slug=acme",
+            "--no-cache",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let q = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/alerts"))
+        .unwrap()
+        .query;
+    assert!(
+        q.contains("filters.repoSlug=repo-001,repo-002")
+            && q.contains("filters.alertSeverity=low,medium,high,critical"),
+        "{q}"
+    );
+
+    let bad = [
+        (vec!["-s", "colour=blue"], "unknown setting `colour`"),
+        (
+            vec!["-s", "include-cleared=maybe"],
+            "setting `include-cleared`: \"maybe\" is not a boolean",
+        ),
+        (
+            vec!["-s", "max-retries=lots"],
+            "setting `max-retries`: \"lots\" is not a whole number",
+        ),
+        (
+            vec!["-s", "allowed-hosts=http://example.com"],
+            "plain http is only allowed to loopback",
+        ),
+        (vec!["-s", "no-equals-sign"], "expected key=value"),
+        (
+            vec!["--models", "resources,alerts"],
+            "unknown model `alerts`",
+        ),
+    ];
+    for (args, needle) in bad {
+        let mut all = vec!["sync", wasm.as_str(), "--config", cfg, "--no-cache"];
+        all.extend(args);
+        let run = run_host(&all, &env).await;
+        assert_eq!(run.code, 2, "{needle}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[settings\norg-slug = 1").unwrap();
+    let run = run_host(
+        &[
+            "sync",
+            &wasm,
+            "--config",
+            broken.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("broken.toml"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_prints_a_table_or_json() {
+    let wasm = component("socket_connector").display().to_string();
+    let table = run_host(&["describe", &wasm, "--no-cache"], &[]).await;
+    assert_eq!(table.code, 0);
+    assert!(table.stdout.contains("SETTING") && table.stdout.contains("SOCKET_SECURITY_API_TOKEN"));
+    let json = run_host(&["describe", &wasm, "--json", "--no-cache"], &[]).await;
+    let spec: Value = serde_json::from_str(&json.stdout).unwrap();
+    let token = spec["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "api-token")
+        .unwrap();
+    assert_eq!(
+        (token["secret"].as_bool(), token["required"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(token["env"][0], "SOCKET_SECURITY_API_TOKEN");
+    for sub in ["sync", "check", "describe"] {
+        let help = run_host(&[sub, "--help"], &[]).await;
+        assert_eq!(help.code, 0);
+        assert!(
+            help.stdout.contains("Example"),
+            "{sub} --help has no example"
+        );
+    }
+}
