@@ -157,7 +157,7 @@ pub fn main() -> ! {
 /// Runs a parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Sync(a) => sync_cmd(a).await,
+        Command::Sync(a) => sync_cmd(a, cli.quiet).await,
         Command::Check(a) => check_cmd(a).await,
         Command::Describe(a) => describe_cmd(a).await,
     };
@@ -170,7 +170,7 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn sync_cmd(a: SyncArgs) -> Result<i32, Failure> {
+async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
     let spec = describe(&runtime).await?;
     let resolved = settings(&a.settings, &spec)?;
@@ -186,6 +186,7 @@ async fn sync_cmd(a: SyncArgs) -> Result<i32, Failure> {
         full: a.full,
         overlap: Duration::from_secs(a.overlap_secs),
         network: network(&a.settings),
+        progress: std::io::stderr().is_terminal() && !quiet,
     };
     let report = sync::run(&runtime, &spec, &resolved, &opts).await;
     let s = &report.summary;

@@ -47,6 +47,8 @@ pub struct SyncOptions {
     /// Subtracted from the high-water mark, to catch updates that raced the last run.
     pub overlap: Duration,
     pub network: Network,
+    /// Redraw a one-line progress display on stderr (for terminals).
+    pub progress: bool,
 }
 
 /// How a run ended.
@@ -127,8 +129,16 @@ pub async fn run(
         state: None,
         sink: None,
         buf: Vec::with_capacity(1 << 20),
+        progress: opts.progress.then(|| Progress {
+            stats: stats.clone(),
+            started,
+            pages: 0,
+        }),
     };
     let result = run.execute(runtime, resolved, opts, stats.clone()).await;
+    if let Some(p) = &run.progress {
+        p.done();
+    }
     let failure = result
         .err()
         .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
@@ -163,6 +173,34 @@ struct Run {
     state: Option<(PathBuf, State)>,
     sink: Option<Box<dyn Sink>>,
     buf: Vec<u8>,
+    progress: Option<Progress>,
+}
+
+/// One status line on stderr, redrawn after every page.
+struct Progress {
+    stats: Arc<Stats>,
+    started: Instant,
+    pages: u64,
+}
+
+impl Progress {
+    fn page(&mut self, c: &Counts) {
+        self.pages += 1;
+        eprint!(
+            "\r\x1b[2K{} pages · {} resources · {} findings from {} alerts · {} requests · {} retries · {:.1} s",
+            self.pages,
+            c.resources,
+            c.findings.max(c.issues),
+            c.vendor_records,
+            self.stats.requests.load(Ordering::Relaxed),
+            self.stats.retries.load(Ordering::Relaxed),
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn done(&self) {
+        eprintln!();
+    }
 }
 
 impl Run {
@@ -382,6 +420,9 @@ impl Run {
         sink.write(&self.buf).map_err(io)?;
         cp.output_offset = sink.commit().map_err(io)?;
         cp.counts = self.counts;
+        if let Some(p) = &mut self.progress {
+            p.page(&self.counts);
+        }
         if let Some((path, state)) = &mut self.state {
             state.checkpoint = Some(cp.clone());
             state.save(path)?;
