@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use crate::engine::wit::ConnectorSpec;
 use crate::engine::{Runtime, default_cache_dir};
 use crate::error::Failure;
-use crate::output::Models;
+use crate::output::{Format, Models};
 use crate::sandbox::Stats;
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
@@ -100,6 +100,10 @@ pub struct SyncArgs {
     /// Record kinds to write.
     #[arg(long, value_name = "LIST", default_value = "resources,issues,findings")]
     pub models: String,
+    /// Record format: `ndjson` (resource / issue / finding lines) or `ocsf` (OCSF 1.x finding
+    /// events: 2002 when the alert has a CVE, GHSA or CWE, else 2007).
+    #[arg(long, value_name = "FORMAT", default_value = "ndjson")]
+    pub format: String,
     /// Ignore the high-water mark and any checkpoint: a full sync.
     #[arg(long)]
     pub full: bool,
@@ -177,6 +181,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
     let models = Models::parse(&a.models).map_err(Failure::Config)?;
     let opts = SyncOptions {
         models,
+        format: Format::parse(&a.format).map_err(Failure::Config)?,
         output: if a.out == "-" {
             Output::Stdout
         } else {

@@ -11,6 +11,8 @@ use serde_json::value::RawValue;
 use crate::engine::wit::{Asset, Finding, FindingType, IssueType, Severity, State as FindingState};
 use crate::state::Counts;
 
+mod ocsf;
+
 /// Which record kinds to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Models {
@@ -65,10 +67,33 @@ pub struct Renderer {
     pub vendor: String,
     pub vendor_name: String,
     pub models: Models,
+    pub format: Format,
+}
+
+/// The shape of the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `resource` / `issue` / `finding` lines (SPEC §5).
+    Ndjson,
+    /// One OCSF finding event per finding (resources are carried inside the events).
+    Ocsf,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s {
+            "ndjson" => Ok(Format::Ndjson),
+            "ocsf" => Ok(Format::Ocsf),
+            other => Err(format!("--format: unknown format `{other}` (ndjson, ocsf)")),
+        }
+    }
 }
 
 impl Renderer {
     pub fn resource(&self, a: &Asset, out: &mut Vec<u8>) {
+        if self.format == Format::Ocsf {
+            return;
+        }
         let vendor_data = Raw::of(&a.vendor_data);
         let line = ResourceLine {
             kind: "resource",
@@ -93,6 +118,10 @@ impl Renderer {
 
     /// The finding's V1 issue and/or V2 finding line, per [`Models`].
     pub fn finding(&self, f: &Finding, out: &mut Vec<u8>) {
+        if self.format == Format::Ocsf {
+            write_line(out, &ocsf::event(f, &self.vendor_name));
+            return;
+        }
         let vendor_data = Raw::of(&f.vendor_data);
         let package = f.affected_package.as_ref();
         if self.models.issues {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery};
 use crate::engine::{Runtime, Session};
 use crate::error::Failure;
-use crate::output::{FileSink, Models, Renderer, Sink, StreamSink, Summary, summary_line};
+use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary, summary_line};
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::{Credential, SandboxHttp};
@@ -41,6 +41,7 @@ pub enum Output {
 
 pub struct SyncOptions {
     pub models: Models,
+    pub format: Format,
     pub output: Output,
     pub state: Option<PathBuf>,
     pub full: bool,
@@ -116,6 +117,7 @@ pub async fn run(
             vendor: spec.name.clone(),
             vendor_name: spec.vendor.clone(),
             models: opts.models,
+            format: opts.format,
         },
         limits: PageLimits {
             max_pages: resolved.host.max_pages,

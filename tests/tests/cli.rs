@@ -210,3 +210,71 @@ async fn describe_prints_a_table_or_json() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ocsf_events_pick_their_class_by_the_identifiers_present() {
+    let wasm = component("socket_connector").display().to_string();
+    let root = connector_tests::root();
+    let (config, fixtures) = (
+        root.join("demo/demo.toml"),
+        root.join("tests/fixtures/demo"),
+    );
+    let run = run_host(
+        &[
+            "sync",
+            &wasm,
+            "--config",
+            config.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--format",
+            "ocsf",
+            "--no-cache",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records_or_events(&run.stdout);
+    let (events, summary) = recs.split_at(recs.len() - 1);
+    assert_eq!(summary[0]["kind"], "summary");
+    assert_eq!(events.len(), 480);
+    let want = findings(&Org::generate("demo-org", 130, 400, 0), |_| true);
+    for e in events {
+        let (issue, _) = &want[e["finding_info"]["uid"].as_str().unwrap()];
+        let has_ids = !issue["vulnerability_identifiers"]
+            .as_array()
+            .unwrap()
+            .is_empty();
+        let class = e["class_uid"].as_u64().unwrap();
+        assert_eq!(class, if has_ids { 2002 } else { 2007 });
+        assert_eq!(
+            e["type_uid"].as_u64().unwrap(),
+            class * 100 + e["activity_id"].as_u64().unwrap()
+        );
+        assert_eq!(
+            e["severity"] == "Informational",
+            issue["severity"] == "Info"
+        );
+        assert!(e["time"].as_i64().unwrap() > 1_700_000_000_000);
+        if class == 2002 {
+            for v in e["vulnerabilities"].as_array().unwrap() {
+                let kinds = ["cve", "advisory", "cwe"]
+                    .iter()
+                    .filter(|k| v.get(**k).is_some())
+                    .count();
+                assert_eq!(kinds, 1, "just_one of cve / advisory / cwe: {v}");
+            }
+        } else {
+            assert!(e["remediation"]["desc"].is_string());
+        }
+    }
+}
+
+/// OCSF events have no `kind`; the summary does.
+fn records_or_events(ndjson: &str) -> Vec<Value> {
+    ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

@@ -1,1 +1,46 @@
+use super::*;
 
+fn raw_text(s: &str) -> String {
+    Raw::of(s).as_raw().get().to_string()
+}
+
+#[test]
+fn vendor_data_stays_on_one_line_and_is_always_json() {
+    assert_eq!(raw_text(r#"{"a":1}"#), r#"{"a":1}"#);
+    assert_eq!(raw_text("{\n  \"a\": \"x\"\r\n}"), r#"{  "a": "x"}"#);
+    // Not JSON: carried as a string rather than corrupting the line.
+    assert_eq!(raw_text("{broken\n"), r#""{broken\n""#);
+}
+
+#[test]
+fn models_parse() {
+    assert_eq!(
+        Models::parse("findings, resources").unwrap(),
+        Models {
+            resources: true,
+            issues: false,
+            findings: true
+        }
+    );
+    assert!(Models::parse("").is_err());
+    assert!(Models::parse("alerts").unwrap_err().contains("alerts"));
+}
+
+#[test]
+fn a_resumed_file_is_cut_back_to_the_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("sink-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.ndjson");
+    let mut sink = FileSink::create(&path).unwrap();
+    sink.write(b"{\"kind\":\"a\"}\n").unwrap();
+    let offset = sink.commit().unwrap().unwrap();
+    sink.write(b"{\"kind\":\"b\"}\n{\"kin").unwrap();
+    drop(sink);
+    let mut resumed = FileSink::resume(&path, offset).unwrap();
+    resumed.write(b"{\"kind\":\"c\"}\n").unwrap();
+    resumed.commit().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\"kind\":\"a\"}\n{\"kind\":\"c\"}\n"
+    );
+}
