@@ -6,6 +6,10 @@
 use serde_json::value::RawValue;
 
 use crate::dates;
+use crate::percent::percent_encode;
+
+/// Characters a query value keeps as they are: unreserved ones and `,`, Socket's list separator.
+const QUERY_KEEP: &[u8] = b"-._~,";
 use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
 use crate::normalize;
 use crate::paging::{self, AlertCursor};
@@ -48,7 +52,7 @@ impl Call {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(k);
             url.push('=');
-            url.push_str(&encode_query_value(v));
+            url.push_str(&percent_encode(v, QUERY_KEEP));
         }
         let base_path = cfg
             .base_url
@@ -325,19 +329,6 @@ fn shorten(s: &str) -> String {
         Some((i, _)) => format!("{}…", &clean[..i]),
         None => clean,
     }
-}
-
-/// Percent-encodes a query value, keeping unreserved characters and `,` (Socket's list separator).
-fn encode_query_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b',') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod mapping;
 pub mod model;
 pub mod normalize;
 pub mod paging;
+mod percent;
 pub mod settings;
 
 #[cfg(target_arch = "wasm32")]

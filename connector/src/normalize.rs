@@ -7,9 +7,13 @@
 use serde_json::value::RawValue;
 
 use crate::model::{Alert, Location, Repo};
+use crate::percent::percent_encode;
 use crate::settings::Filter;
 use crate::wit::{AffectedCode, AffectedPackage, Analytic, Asset, Finding, Vulnerability};
 use crate::{dates, ids, mapping};
+
+/// Characters a purl component keeps as they are, beside ASCII letters and digits.
+const PURL_KEEP: &[u8] = b".-_~+";
 
 /// Why one vendor record could not be read.
 pub type ItemError = String;
@@ -298,26 +302,14 @@ pub fn purl(
     let mut out = format!("pkg:{kind}/");
     if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
         for segment in ns.split('/') {
-            out.push_str(&percent_encode(segment));
+            out.push_str(&percent_encode(segment, PURL_KEEP));
             out.push('/');
         }
     }
-    out.push_str(&percent_encode(name));
+    out.push_str(&percent_encode(name, PURL_KEEP));
     if let Some(v) = version.filter(|v| !v.is_empty()) {
         out.push('@');
-        out.push_str(&percent_encode(v));
-    }
-    out
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b'+') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+        out.push_str(&percent_encode(v, PURL_KEEP));
     }
     out
 }
