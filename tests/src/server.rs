@@ -182,6 +182,19 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// `Bearer <token>`, or HTTP Basic with the token as user name (what Socket's SDKs send).
+    fn authorized(&self, authorization: Option<&str>) -> bool {
+        let basic = |b64: &str| {
+            let colon = base64_encode(format!("{}:", self.token).as_bytes());
+            b64 == colon || b64 == base64_encode(self.token.as_bytes())
+        };
+        match authorization.and_then(|a| a.split_once(' ')) {
+            Some(("Bearer", t)) => t == self.token,
+            Some(("Basic", b)) => basic(b),
+            _ => false,
+        }
+    }
+
     fn org(&self) -> Arc<Org> {
         self.org.lock().unwrap().clone()
     }
@@ -271,7 +284,7 @@ impl Ctx {
             let body = serde_json::json!({ "authorization": authorization }).to_string();
             return (200, Vec::new(), body);
         }
-        if authorization != Some(&format!("Bearer {}", self.token)) {
+        if !self.authorized(authorization) {
             return error(401, "Unauthorized");
         }
         let q = parse_query(query);
@@ -446,4 +459,23 @@ fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
         )
         .unwrap();
     (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

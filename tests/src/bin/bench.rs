@@ -287,6 +287,28 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
         findings as f64 / sync_s
     );
     println!("  peak RSS         {:8.1} MB", median(rss) / 1e6);
+    if let Ok(python) = std::env::var("PEER_PYTHON") {
+        let peer = connector_tests::root().join("bench/peer.py");
+        let mut times = Vec::new();
+        for _ in 0..runs.min(3) {
+            let t0 = Instant::now();
+            let status = Command::new(&python)
+                .arg(&peer)
+                .args([base.as_str(), "bench"])
+                .arg(&out)
+                .env("SOCKET_SECURITY_API_KEY", TOKEN)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("running the Python peer");
+            assert!(status.success(), "the Python peer failed");
+            times.push(t0.elapsed().as_secs_f64());
+        }
+        let peer_s = median(times);
+        println!(
+            "  python peer      {peer_s:8.3} s   (socketdev SDK + plain mapping; connector-host is {:.1}x faster)",
+            peer_s / sync_s
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
