@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -212,7 +213,7 @@ impl Renderer {
 }
 
 /// The last line of every run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Summary {
     pub kind: &'static str,
     pub complete: bool,
@@ -237,6 +238,25 @@ fn write_line<T: Serialize>(out: &mut Vec<u8>, record: &T) {
     serde_json::to_writer(&mut *out, record)
         .expect("records of strings and numbers always serialize");
     out.push(b'\n');
+}
+
+/// JSON Schemas of the NDJSON record kinds, generated from the types that write them.
+pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (
+            "resource",
+            schemars::schema_for!(ResourceLine<'static>).to_value(),
+        ),
+        (
+            "issue",
+            schemars::schema_for!(IssueLine<'static>).to_value(),
+        ),
+        (
+            "finding",
+            schemars::schema_for!(FindingLine<'static>).to_value(),
+        ),
+        ("summary", schemars::schema_for!(Summary).to_value()),
+    ]
 }
 
 /// Guest-supplied JSON text made safe for one NDJSON line: kept verbatim when it is valid JSON
@@ -307,7 +327,7 @@ fn finding_type(t: FindingType) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ResourceLine<'a> {
     kind: &'static str,
     id: &'a str,
@@ -325,10 +345,12 @@ struct ResourceLine<'a> {
     archived: bool,
     created_at: Option<&'a str>,
     updated_at: Option<&'a str>,
+    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct IssueLine<'a> {
     kind: &'static str,
     id: &'a str,
@@ -354,10 +376,12 @@ struct IssueLine<'a> {
     cvss_score: Option<f64>,
     vulnerability_identifiers: &'a [String],
     kb_url: Option<&'a str>,
+    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FindingLine<'a> {
     kind: &'static str,
     id: &'a str,
@@ -376,16 +400,18 @@ struct FindingLine<'a> {
     resource_id: Option<&'a str>,
     resource_related: ResourceRelated<'a>,
     vulnerabilities: Vec<VulnerabilityLine<'a>>,
+    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Product<'a> {
     vendor_name: &'a str,
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct AnalyticLine<'a> {
     #[serde(rename = "type")]
     type_: &'static str,
@@ -394,13 +420,13 @@ struct AnalyticLine<'a> {
     url: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ResourceRelated<'a> {
     affected_package: Option<PackageLine<'a>>,
     affected_code: Option<CodeLine<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct PackageLine<'a> {
     name: &'a str,
     version: Option<&'a str>,
@@ -408,14 +434,14 @@ struct PackageLine<'a> {
     purl: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CodeLine<'a> {
     file_path: &'a str,
     start_line_number: Option<i64>,
     end_line_number: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct VulnerabilityLine<'a> {
     uid: Option<&'a str>,
     cvss_score: Option<f64>,

@@ -44,7 +44,9 @@ pub struct Checkpoint {
     pub counts: Counts,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Counts {
     pub resources: u64,
     pub issues: u64,

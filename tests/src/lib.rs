@@ -3,6 +3,7 @@
 
 pub mod oracle;
 pub mod org;
+pub mod schema;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -278,3 +278,46 @@ fn records_or_events(ndjson: &str) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_record_matches_its_shipped_json_schema() {
+    let root = connector_tests::root();
+    let schema = |kind: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(root.join(format!("schemas/{kind}.schema.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let wasm = component("socket_connector").display().to_string();
+    let (config, fixtures) = (
+        root.join("demo/demo.toml"),
+        root.join("tests/fixtures/demo"),
+    );
+    let run = run_host(
+        &[
+            "sync",
+            &wasm,
+            "--config",
+            config.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--no-cache",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    for (i, r) in recs.iter().enumerate() {
+        let kind = r["kind"].as_str().unwrap();
+        connector_tests::schema::validate(&schema(kind), r)
+            .unwrap_or_else(|e| panic!("line {}: {kind}: {e}", i + 1));
+    }
+    // The validator is not vacuous: a record with a wrong type or an extra field fails.
+    let mut bad = recs[0].clone();
+    bad["archived"] = Value::from("no");
+    assert!(connector_tests::schema::validate(&schema("resource"), &bad).is_err());
+    let mut extra = recs[0].clone();
+    extra["surprise"] = Value::from(1);
+    assert!(connector_tests::schema::validate(&schema("resource"), &extra).is_err());
+}

@@ -44,3 +44,23 @@ fn a_resumed_file_is_cut_back_to_the_checkpoint() {
         "{\"kind\":\"a\"}\n{\"kind\":\"c\"}\n"
     );
 }
+
+/// The shipped `schemas/*.schema.json` match the types; `UPDATE_SCHEMAS=1` rewrites them.
+#[test]
+fn shipped_schemas_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    for (kind, schema) in schemas() {
+        let path = dir.join(format!("{kind}.schema.json"));
+        let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            shipped == text,
+            "{} is stale: run `UPDATE_SCHEMAS=1 cargo test -p connector-host`",
+            path.display()
+        );
+    }
+}
