@@ -38,6 +38,8 @@ pub fn component(name: &str) -> PathBuf {
                 "socket-connector",
                 "-p",
                 "rogue-connector",
+                "-p",
+                "fs-rogue-connector",
                 "--target-dir",
             ])
             .arg(&target)
