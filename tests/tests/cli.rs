@@ -321,3 +321,69 @@ async fn every_record_matches_its_shipped_json_schema() {
     extra["surprise"] = Value::from(1);
     assert!(connector_tests::schema::validate(&schema("resource"), &extra).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbosity_flags_and_rust_log_control_stderr_only() {
+    let wasm = component("socket_connector").display().to_string();
+    let root = connector_tests::root();
+    let (config, fixtures) = (
+        root.join("demo/demo.toml"),
+        root.join("tests/fixtures/demo"),
+    );
+    let base = [
+        "sync",
+        wasm.as_str(),
+        "--config",
+        config.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--no-cache",
+    ];
+    let with = |flag: Option<&'static str>| {
+        let mut args = base.to_vec();
+        args.extend(flag);
+        args
+    };
+    let quiet = run_host(&with(Some("-q")), &[]).await;
+    let normal = run_host(&with(None), &[]).await;
+    let verbose = run_host(&with(Some("-v")), &[]).await;
+    let debug = run_host(&with(None), &[("RUST_LOG", "connector_host=debug")]).await;
+    for r in [&quiet, &normal, &verbose, &debug] {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            r.stdout,
+            quiet
+                .stdout
+                .replace(&elapsed(&quiet.stdout), &elapsed(&r.stdout)),
+            "stdout must not depend on verbosity"
+        );
+    }
+    assert!(
+        quiet.stderr.is_empty() && normal.stderr.is_empty(),
+        "{}",
+        normal.stderr
+    );
+    assert!(
+        verbose.stderr.contains("findings: page of 150 alerts"),
+        "{}",
+        verbose.stderr
+    );
+    assert!(
+        !verbose.stderr.contains("GET https://"),
+        "{}",
+        verbose.stderr
+    );
+    assert!(
+        debug
+            .stderr
+            .contains("GET https://api.socket.dev:443/v0/orgs/demo-org/alerts"),
+        "{}",
+        debug.stderr
+    );
+}
+
+/// The summary's `elapsed_seconds` value, the one part of the output that varies between runs.
+fn elapsed(ndjson: &str) -> String {
+    let summary: Value = serde_json::from_str(ndjson.lines().last().unwrap()).unwrap();
+    format!("\"elapsed_seconds\":{}", summary["elapsed_seconds"])
+}
