@@ -135,3 +135,24 @@ pub fn records(ndjson: &str) -> Vec<Value> {
 pub fn of_kind<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["kind"] == kind).collect()
 }
+
+/// `connector-host sync` of the bundled demo organisation (replayed from its cassette), with
+/// `extra` arguments and environment.
+pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
+    let wasm = component("socket_connector").display().to_string();
+    let (config, fixtures) = (
+        root().join("demo/demo.toml"),
+        root().join("tests/fixtures/demo"),
+    );
+    let mut args = vec![
+        "sync",
+        wasm.as_str(),
+        "--config",
+        config.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--no-cache",
+    ];
+    args.extend(extra);
+    run_host(&args, env).await
+}

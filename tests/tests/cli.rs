@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use connector_tests::oracle::findings;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, of_kind, records, run_host, scratch};
+use connector_tests::{component, of_kind, records, run_host, scratch, sync_demo};
 use serde_json::Value;
 
 const TOKEN: &str = "sktsec_cli_token_1234";
@@ -213,27 +213,7 @@ async fn describe_prints_a_table_or_json() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ocsf_events_pick_their_class_by_the_identifiers_present() {
-    let wasm = component("socket_connector").display().to_string();
-    let root = connector_tests::root();
-    let (config, fixtures) = (
-        root.join("demo/demo.toml"),
-        root.join("tests/fixtures/demo"),
-    );
-    let run = run_host(
-        &[
-            "sync",
-            &wasm,
-            "--config",
-            config.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--format",
-            "ocsf",
-            "--no-cache",
-        ],
-        &[],
-    )
-    .await;
+    let run = sync_demo(&["--format", "ocsf"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recs = records_or_events(&run.stdout);
     let (events, summary) = recs.split_at(recs.len() - 1);
@@ -288,24 +268,7 @@ async fn every_record_matches_its_shipped_json_schema() {
         )
         .unwrap()
     };
-    let wasm = component("socket_connector").display().to_string();
-    let (config, fixtures) = (
-        root.join("demo/demo.toml"),
-        root.join("tests/fixtures/demo"),
-    );
-    let run = run_host(
-        &[
-            "sync",
-            &wasm,
-            "--config",
-            config.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--no-cache",
-        ],
-        &[],
-    )
-    .await;
+    let run = sync_demo(&[], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recs = records(&run.stdout);
     for (i, r) in recs.iter().enumerate() {
@@ -324,30 +287,10 @@ async fn every_record_matches_its_shipped_json_schema() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verbosity_flags_and_rust_log_control_stderr_only() {
-    let wasm = component("socket_connector").display().to_string();
-    let root = connector_tests::root();
-    let (config, fixtures) = (
-        root.join("demo/demo.toml"),
-        root.join("tests/fixtures/demo"),
-    );
-    let base = [
-        "sync",
-        wasm.as_str(),
-        "--config",
-        config.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--no-cache",
-    ];
-    let with = |flag: Option<&'static str>| {
-        let mut args = base.to_vec();
-        args.extend(flag);
-        args
-    };
-    let quiet = run_host(&with(Some("-q")), &[]).await;
-    let normal = run_host(&with(None), &[]).await;
-    let verbose = run_host(&with(Some("-v")), &[]).await;
-    let debug = run_host(&with(None), &[("RUST_LOG", "connector_host=debug")]).await;
+    let quiet = sync_demo(&["-q"], &[]).await;
+    let normal = sync_demo(&[], &[]).await;
+    let verbose = sync_demo(&["-v"], &[]).await;
+    let debug = sync_demo(&[], &[("RUST_LOG", "connector_host=debug")]).await;
     for r in [&quiet, &normal, &verbose, &debug] {
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(

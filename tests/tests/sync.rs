@@ -4,7 +4,7 @@
 use connector_tests::oracle::assert_exact;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, of_kind, records, root, run_host, scratch};
+use connector_tests::{component, of_kind, records, run_host, scratch, sync_demo};
 
 const TOKEN: &str = "sktsec_e2e_token_0123456789";
 
@@ -18,21 +18,7 @@ fn demo_org() -> Org {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_cassette_replays_to_exactly_the_spec_records() {
-    let fixtures = root().join("tests/fixtures/demo");
-    let config = root().join("demo/demo.toml");
-    let run = run_host(
-        &[
-            "sync",
-            &wasm(),
-            "--config",
-            config.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--no-cache",
-        ],
-        &[],
-    )
-    .await;
+    let run = sync_demo(&[], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recs = records(&run.stdout);
     assert_exact(&recs, &demo_org(), |_| true, true);
@@ -217,23 +203,7 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn models_select_record_kinds() {
-    let fixtures = root().join("tests/fixtures/demo");
-    let config = root().join("demo/demo.toml");
-    let run = run_host(
-        &[
-            "sync",
-            &wasm(),
-            "--config",
-            config.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--models",
-            "findings",
-            "--no-cache",
-        ],
-        &[],
-    )
-    .await;
+    let run = sync_demo(&["--models", "findings"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recs = records(&run.stdout);
     assert!(of_kind(&recs, "resource").is_empty() && of_kind(&recs, "issue").is_empty());
