@@ -489,6 +489,11 @@ fn open_sink(output: &Output, checkpoint: Option<&Checkpoint>) -> Result<Box<dyn
             1 << 16,
             std::io::stdout(),
         ))),
+        // A device or pipe (`/dev/null`, a FIFO) cannot be fsynced or truncated: stream to it.
+        Output::File(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) => {
+            let file = std::fs::OpenOptions::new().write(true).open(p).map_err(|e| io(p, e))?;
+            Box::new(StreamSink(std::io::BufWriter::with_capacity(1 << 16, file)))
+        }
         Output::File(p) => match checkpoint.and_then(|c| c.output_offset) {
             Some(offset) => Box::new(FileSink::resume(p, offset).map_err(|e| io(p, e))?),
             None if checkpoint.is_some() => Box::new(FileSink::resume(p, 0).map_err(|e| io(p, e))?),

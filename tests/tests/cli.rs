@@ -330,3 +330,10 @@ fn elapsed(ndjson: &str) -> String {
     let summary: Value = serde_json::from_str(ndjson.lines().last().unwrap()).unwrap();
     format!("\"elapsed_seconds\":{}", summary["elapsed_seconds"])
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_can_go_to_a_device() {
+    let run = sync_demo(&["--out", "/dev/null"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
