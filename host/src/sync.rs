@@ -491,7 +491,10 @@ fn open_sink(output: &Output, checkpoint: Option<&Checkpoint>) -> Result<Box<dyn
         ))),
         // A device or pipe (`/dev/null`, a FIFO) cannot be fsynced or truncated: stream to it.
         Output::File(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) => {
-            let file = std::fs::OpenOptions::new().write(true).open(p).map_err(|e| io(p, e))?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| io(p, e))?;
             Box::new(StreamSink(std::io::BufWriter::with_capacity(1 << 16, file)))
         }
         Output::File(p) => match checkpoint.and_then(|c| c.output_offset) {
