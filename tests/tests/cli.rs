@@ -337,3 +337,29 @@ async fn output_can_go_to_a_device() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_gets_a_progress_line_redrawn_per_page() {
+    let wasm = component("socket_connector").display().to_string();
+    let root = connector_tests::root();
+    let host = connector_tests::host_bin();
+    let out = scratch("progress").join("out.ndjson");
+    let command = format!(
+        "{} sync {wasm} --config {} --fixtures {} --no-cache --out {}",
+        host.display(),
+        root.join("demo/demo.toml").display(),
+        root.join("tests/fixtures/demo").display(),
+        out.display()
+    );
+    // `script` runs the command on a pseudo-terminal, as an operator's shell would.
+    let run = connector_tests::run_program(
+        std::path::Path::new("script"),
+        &["-qec", &command, "/dev/null"],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("\r\x1b[2K7 pages · 130 resources · 480 findings from 400 alerts · 7 requests · 0 retries"), "{:?}", run.stdout);
+    // Piped, as in the other tests, stderr stays empty.
+    assert!(sync_demo(&[], &[]).await.stderr.is_empty());
+}
