@@ -156,3 +156,37 @@ pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
     args.extend(extra);
     run_host(&args, env).await
 }
+
+/// `connector-host sync` of the Socket component for organisation `acme` at `base_url`, the token
+/// from `SOCKET_SECURITY_API_KEY`, plus `extra` arguments.
+pub async fn sync_acme(base_url: &str, token: &str, extra: &[&str]) -> HostRun {
+    let wasm = component("socket_connector").display().to_string();
+    let base = format!("base-url={base_url}");
+    let mut args = vec![
+        "sync",
+        wasm.as_str(),
+        "-s",
+        "org-slug=acme",
+        "-s",
+        base.as_str(),
+        "--no-cache",
+    ];
+    args.extend(extra);
+    run_host(&args, &[("SOCKET_SECURITY_API_KEY", token)]).await
+}
+
+/// Asserts the run failed with `code`, said `needle` on stderr, and still ended its output with
+/// a `complete: false` summary.
+pub fn assert_failed(run: &HostRun, code: i32, needle: &str) {
+    assert_eq!(run.code, code, "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains(needle),
+        "expected {needle:?} in: {}",
+        run.stderr
+    );
+    let last = records(&run.stdout).pop().expect("a summary line");
+    assert_eq!(
+        (last["kind"].as_str(), last["complete"].as_bool()),
+        (Some("summary"), Some(false))
+    );
+}

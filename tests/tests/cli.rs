@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use connector_tests::oracle::findings;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, of_kind, records, run_host, scratch, sync_demo};
+use connector_tests::{component, of_kind, records, run_host, scratch, sync_acme, sync_demo};
 use serde_json::Value;
 
 const TOKEN: &str = "sktsec_cli_token_1234";
@@ -22,8 +22,6 @@ async fn filters_are_pushed_to_socket_and_applied_to_every_record() {
     let org = Org::generate("acme", 40, 500, 0);
     // This server ignores every filter but the status: the connector must still filter.
     let sim = SocketSim::start(org.clone(), TOKEN, Behaviour::default()).await;
-    let wasm = component("socket_connector").display().to_string();
-    let base = format!("base-url={}", sim.base_url());
     type Keep = Box<dyn Fn(&Value) -> bool>;
     let cases: Vec<(&str, &str, Keep)> = vec![
         (
@@ -57,21 +55,7 @@ async fn filters_are_pushed_to_socket_and_applied_to_every_record() {
     ];
     for (setting, param, keep) in cases {
         let before = sim.requests().len();
-        let run = run_host(
-            &[
-                "sync",
-                &wasm,
-                "-s",
-                "org-slug=acme",
-                "-s",
-                &base,
-                "-s",
-                setting,
-                "--no-cache",
-            ],
-            &[("SOCKET_API_KEY", TOKEN)],
-        )
-        .await;
+        let run = sync_acme(&sim.base_url(), TOKEN, &["-s", setting]).await;
         assert_eq!(run.code, 0, "{setting}: {}", run.stderr);
         let asked = &sim.requests()[before..];
         assert!(

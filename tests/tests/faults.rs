@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 use connector_tests::oracle::{assert_exact, findings};
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, Fault, SocketSim};
-use connector_tests::{HostRun, component, host_bin, records, run_host, scratch};
+use connector_tests::{
+    HostRun, assert_failed, component, host_bin, records, run_host, scratch, sync_acme,
+};
 use serde_json::Value;
 
 const TOKEN: &str = "sktsec_faults_token_42";
@@ -28,19 +30,7 @@ async fn sim(org: Org) -> SocketSim {
 }
 
 async fn sync(sim: &SocketSim, extra: &[&str]) -> HostRun {
-    let wasm = component("socket_connector").display().to_string();
-    let base = format!("base-url={}", sim.base_url());
-    let mut args = vec![
-        "sync",
-        wasm.as_str(),
-        "-s",
-        "org-slug=acme",
-        "-s",
-        base.as_str(),
-        "--no-cache",
-    ];
-    args.extend(extra);
-    run_host(&args, &[("SOCKET_SECURITY_API_KEY", TOKEN)]).await
+    sync_acme(&sim.base_url(), TOKEN, extra).await
 }
 
 fn summary(run: &HostRun) -> Value {
@@ -96,14 +86,11 @@ async fn a_long_rate_limit_fails_fast_saying_when_the_quota_resets() {
         },
     );
     let run = sync(&sim, &[]).await;
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("GET /v0/orgs/acme/repos: quota exhausted, resets in 1843 s"),
-        "{}",
-        run.stderr
+    assert_failed(
+        &run,
+        4,
+        "GET /v0/orgs/acme/repos: quota exhausted, resets in 1843 s",
     );
-    assert_eq!(summary(&run)["complete"], false);
 
     let later = httpdate(SystemTime::now() + Duration::from_secs(3600));
     sim.fault(
@@ -232,12 +219,10 @@ async fn malformed_json_names_the_endpoint_and_page() {
         Fault::Body(r#"{"endCursor": "x", "items": [{"id": "a"#.into()),
     );
     let run = sync(&sim, &[]).await;
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("GET /v0/orgs/acme/alerts: malformed response: open pass, after cursor"),
-        "{}",
-        run.stderr
+    assert_failed(
+        &run,
+        4,
+        "GET /v0/orgs/acme/alerts: malformed response: open pass, after cursor",
     );
     assert!(
         run.stderr.contains("body is not the documented JSON"),

@@ -28,18 +28,8 @@ async fn rogue(sim: &SocketSim, settings: &[&str]) -> HostRun {
 }
 
 fn assert_guest_fault(run: &HostRun, needle: &str) {
-    assert_eq!(run.code, 5, "stderr: {}", run.stderr);
-    assert!(
-        run.stderr.contains(needle),
-        "expected {needle:?} in: {}",
-        run.stderr
-    );
+    connector_tests::assert_failed(run, 5, needle);
     assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
-    let last = records(&run.stdout).pop().expect("a summary line");
-    assert_eq!(
-        (last["kind"].as_str(), last["complete"].as_bool()),
-        (Some("summary"), Some(false))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,25 +202,8 @@ async fn https_works_with_an_extra_ca_and_fails_closed_without_it() {
     let dir = connector_tests::scratch("https");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, ca_pem).unwrap();
-    let wasm = component("socket_connector").display().to_string();
-    let base = format!("base-url={}", sim.base_url());
     let ca_arg = format!("ca-file={}", ca.display());
-    let env = [("SOCKET_SECURITY_API_KEY", TOKEN)];
-    let ok = run_host(
-        &[
-            "sync",
-            &wasm,
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &base,
-            "-s",
-            &ca_arg,
-            "--no-cache",
-        ],
-        &env,
-    )
-    .await;
+    let ok = connector_tests::sync_acme(&sim.base_url(), TOKEN, &["-s", &ca_arg]).await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     connector_tests::oracle::assert_exact(&records(&ok.stdout), &org, |s| s == "open", true);
     assert!(sim.base_url().starts_with("https://localhost:"));
@@ -238,27 +211,8 @@ async fn https_works_with_an_extra_ca_and_fails_closed_without_it() {
     // Without the CA the certificate is not trusted: no request gets through, nothing is retried
     // into success, and the run says it failed.
     let before = sim.requests().len();
-    let untrusted = run_host(
-        &[
-            "sync",
-            &wasm,
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &base,
-            "-s",
-            "max-retries=0",
-            "--no-cache",
-            "-v",
-        ],
-        &env,
-    )
-    .await;
-    assert_eq!(untrusted.code, 4, "{}", untrusted.stderr);
-    assert!(
-        untrusted.stderr.contains("TLS failed"),
-        "{}",
-        untrusted.stderr
-    );
+    let untrusted =
+        connector_tests::sync_acme(&sim.base_url(), TOKEN, &["-s", "max-retries=0", "-v"]).await;
+    connector_tests::assert_failed(&untrusted, 4, "TLS failed");
     assert_eq!(sim.requests().len(), before);
 }
