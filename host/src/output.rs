@@ -453,15 +453,15 @@ struct VulnerabilityLine<'a> {
     fixed_version: Option<&'a str>,
 }
 
-/// Where NDJSON goes. A page is written whole, then committed: after `commit` returns, the page
-/// survives a crash.
+/// Where NDJSON goes. A page is written in pieces of whole lines, then committed: after `commit`
+/// returns, the page survives a crash.
 pub trait Sink {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable; returns the output length, when it has one.
     fn commit(&mut self) -> io::Result<Option<u64>>;
 }
 
-/// A file: each page in one `write`, fsynced on commit. Reopened for a resumed run, it is cut
+/// A file, fsynced on commit. Reopened for a resumed run, it is cut
 /// back to the last checkpoint so a page is never in it twice, and never ends in a torn line.
 pub struct FileSink {
     file: File,

@@ -54,6 +54,15 @@ pub struct Counts {
     pub vendor_records: u64,
 }
 
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.resources += other.resources;
+        self.issues += other.issues;
+        self.findings += other.findings;
+        self.vendor_records += other.vendor_records;
+    }
+}
+
 impl State {
     pub fn new(fingerprint: String) -> State {
         State {

@@ -14,13 +14,16 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery};
 use crate::engine::{Runtime, Session};
 use crate::error::Failure;
-use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary, summary_line};
+use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::{Credential, SandboxHttp};
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::{HostSettings, Resolved};
 use crate::state::{Checkpoint, Counts, Phase, State};
+
+mod writer;
+use writer::{Page, PageWriter, Pipeline, Progress, Records};
 
 /// Where the component's requests go.
 #[derive(Debug, Clone)]
@@ -113,42 +116,49 @@ pub async fn run(
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let mut run = Run {
+        models: opts.models,
+        limits: PageLimits {
+            max_pages: resolved.host.max_pages,
+            max_records: resolved.host.max_page_records,
+        },
+        mode: "full",
+        resumed: false,
+        high_water_mark: None,
+        pipeline: Pipeline::default(),
+    };
+    let writer = |sink, state, counts| PageWriter {
         renderer: Renderer {
             vendor: spec.name.clone(),
             vendor_name: spec.vendor.clone(),
             models: opts.models,
             format: opts.format,
         },
-        limits: PageLimits {
-            max_pages: resolved.host.max_pages,
-            max_records: resolved.host.max_page_records,
-        },
+        sink,
+        state,
         token: resolved.token.clone().filter(|t| t.len() >= 4),
-        counts: Counts::default(),
-        mode: "full",
-        resumed: false,
-        high_water_mark: None,
-        state: None,
-        sink: None,
-        buf: Vec::with_capacity(1 << 20),
         progress: opts.progress.then(|| Progress {
             stats: stats.clone(),
             started,
             pages: 0,
         }),
+        counts,
+        buf: Vec::with_capacity(writer::CHUNK + (1 << 16)),
     };
-    let result = run.execute(runtime, resolved, opts, stats.clone()).await;
-    if let Some(p) = &run.progress {
-        p.done();
-    }
+    let result = run
+        .execute(runtime, resolved, opts, stats.clone(), writer)
+        .await;
+    // A page still being written finishes (or fails) before the summary says how far we got.
+    let settled = run.pipeline.settle().await;
     let failure = result
+        .and(settled.map(|_| ()))
         .err()
         .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
+    let writer = run.pipeline.settle().await.ok().flatten();
     let summary = Summary {
         kind: "summary",
         complete: failure.is_none(),
         mode: run.mode,
-        counts: run.counts,
+        counts: writer.as_ref().map(|w| w.counts).unwrap_or_default(),
         requests: stats.requests.load(Ordering::Relaxed),
         retries: stats.retries.load(Ordering::Relaxed),
         denied_requests: stats.denied.load(Ordering::Relaxed),
@@ -157,52 +167,21 @@ pub async fn run(
         resumed: run.resumed,
         error: failure.as_ref().map(|f| f.message().to_string()),
     };
-    let failure = match run.finish(&summary) {
-        Err(e) if failure.is_none() => Some(e),
+    let failure = match writer.map(|w| w.finish(&summary)) {
+        Some(Err(e)) if failure.is_none() => Some(e),
         _ => failure,
     };
     SyncReport { summary, failure }
 }
 
+/// The fetching half of a run; [`writer`] is the other.
 struct Run {
-    renderer: Renderer,
+    models: Models,
     limits: PageLimits,
-    token: Option<String>,
-    counts: Counts,
     mode: &'static str,
     resumed: bool,
     high_water_mark: Option<String>,
-    state: Option<(PathBuf, State)>,
-    sink: Option<Box<dyn Sink>>,
-    buf: Vec<u8>,
-    progress: Option<Progress>,
-}
-
-/// One status line on stderr, redrawn after every page.
-struct Progress {
-    stats: Arc<Stats>,
-    started: Instant,
-    pages: u64,
-}
-
-impl Progress {
-    fn page(&mut self, c: &Counts) {
-        self.pages += 1;
-        eprint!(
-            "\r\x1b[2K{} pages · {} resources · {} findings from {} alerts · {} requests · {} retries · {:.1} s",
-            self.pages,
-            c.resources,
-            c.findings.max(c.issues),
-            c.vendor_records,
-            self.stats.requests.load(Ordering::Relaxed),
-            self.stats.retries.load(Ordering::Relaxed),
-            self.started.elapsed().as_secs_f64()
-        );
-    }
-
-    fn done(&self) {
-        eprintln!();
-    }
+    pipeline: Pipeline,
 }
 
 impl Run {
@@ -212,6 +191,7 @@ impl Run {
         resolved: &Resolved,
         opts: &SyncOptions,
         stats: Arc<Stats>,
+        writer: impl FnOnce(Box<dyn Sink + Send>, Option<(PathBuf, State)>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
         let fingerprint = resolved.fingerprint();
         let mut state = match &opts.state {
@@ -254,15 +234,16 @@ impl Run {
         };
         self.resumed = checkpoint.is_some();
         if let Some(c) = &checkpoint {
-            self.counts = c.counts;
             tracing::info!(
                 "resuming an unfinished {} sync at its {:?} phase",
                 self.mode,
                 c.phase
             );
         }
-        self.sink = Some(open_sink(&opts.output, checkpoint.as_ref())?);
-        self.state = opts.state.clone().zip(state);
+        let sink = open_sink(&opts.output, checkpoint.as_ref())?;
+        let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
+        let state = opts.state.clone().zip(state);
+        self.pipeline = Pipeline::new(writer(sink, state, counts));
 
         let hooks = sandbox_http(
             &resolved.host,
@@ -284,7 +265,7 @@ impl Run {
             output_offset: None,
             counts: Counts::default(),
         });
-        if cp.phase == Phase::Resources && self.renderer.models.resources {
+        if cp.phase == Phase::Resources && self.models.resources {
             self.resources(&mut session, &mut cp).await?;
         }
         if cp.phase == Phase::Resources {
@@ -294,16 +275,14 @@ impl Run {
                 ..cp
             };
         }
-        if self.renderer.models.issues || self.renderer.models.findings {
+        if self.models.issues || self.models.findings {
             self.findings(&mut session, &mut cp).await?;
         }
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
         }
-        if let Some((path, state)) = &mut self.state {
-            state.high_water_mark = self.high_water_mark.clone();
-            state.checkpoint = None;
-            state.save(path)?;
+        if let Some(writer) = self.pipeline.settle().await? {
+            writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())
     }
@@ -327,18 +306,19 @@ impl Run {
                 cp.cursor.as_deref(),
                 page.next_cursor.as_deref(),
             )?;
-            self.buf.clear();
-            for asset in &page.items {
-                self.renderer.resource(asset, &mut self.buf);
-            }
-            self.counts.resources += page.items.len() as u64;
+            tracing::info!("resources: page of {}", page.items.len());
             cp.cursor = page.next_cursor;
-            self.commit_page(cp)?;
-            tracing::info!(
-                "resources: page of {}, {} so far",
-                page.items.len(),
-                self.counts.resources
-            );
+            let counts = Counts {
+                resources: page.items.len() as u64,
+                ..Counts::default()
+            };
+            self.pipeline
+                .submit(Page {
+                    records: Records::Resources(page.items),
+                    counts,
+                    checkpoint: cp.clone(),
+                })
+                .await?;
             if cp.cursor.is_none() {
                 return Ok(());
             }
@@ -358,7 +338,7 @@ impl Run {
                 cursor: cp.cursor.clone(),
                 updated_since: cp.updated_since.clone(),
             };
-            let page = match session.list_findings(&query).await? {
+            let mut page = match session.list_findings(&query).await? {
                 Ok(page) => page,
                 Err(ConnectorError::InvalidCursor(why)) if !restarted && cp.cursor.is_some() => {
                     tracing::warn!("{why}; restarting the findings listing once from the start");
@@ -379,68 +359,31 @@ impl Run {
             if query.cursor.is_none() && cp.query_started_at.is_none() {
                 cp.query_started_at = page.query_started_at.clone();
             }
-            self.buf.clear();
-            let mut written = 0u64;
-            for f in &page.items {
-                if !emitted.insert(id_key(&f.id)) && restarted {
-                    continue;
-                }
-                self.renderer.finding(f, &mut self.buf);
-                written += 1;
-            }
-            let m = self.renderer.models;
-            self.counts.issues += if m.issues { written } else { 0 };
-            self.counts.findings += if m.findings { written } else { 0 };
-            self.counts.vendor_records += u64::from(page.vendor_records);
-            cp.cursor = page.next_cursor;
-            self.commit_page(cp)?;
+            page.items
+                .retain(|f| emitted.insert(id_key(&f.id)) || !restarted);
+            let written = page.items.len() as u64;
             tracing::info!(
-                "findings: page of {} alerts → {} findings, {} so far",
-                page.vendor_records,
-                written,
-                self.counts.findings.max(self.counts.issues)
+                "findings: page of {} alerts → {written} findings",
+                page.vendor_records
             );
+            cp.cursor = page.next_cursor;
+            let counts = Counts {
+                issues: if self.models.issues { written } else { 0 },
+                findings: if self.models.findings { written } else { 0 },
+                vendor_records: u64::from(page.vendor_records),
+                ..Counts::default()
+            };
+            self.pipeline
+                .submit(Page {
+                    records: Records::Findings(page.items),
+                    counts,
+                    checkpoint: cp.clone(),
+                })
+                .await?;
             if cp.cursor.is_none() {
                 return Ok(());
             }
         }
-    }
-
-    /// Writes the page buffer, makes it durable, then saves the checkpoint that covers it.
-    fn commit_page(&mut self, cp: &mut Checkpoint) -> Result<(), Failure> {
-        if let Some(token) = &self.token
-            && memchr::memmem::find(&self.buf, token.as_bytes()).is_some()
-        {
-            // Unreachable by design (the guest never holds the token); kept as the last line.
-            tracing::error!("a record carried the credential; it was redacted");
-            self.buf = String::from_utf8_lossy(&self.buf)
-                .replace(token.as_str(), "[REDACTED]")
-                .into_bytes();
-        }
-        let sink = self.sink.as_mut().expect("sink opened before paging");
-        let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
-        sink.write(&self.buf).map_err(io)?;
-        cp.output_offset = sink.commit().map_err(io)?;
-        cp.counts = self.counts;
-        if let Some(p) = &mut self.progress {
-            p.page(&self.counts);
-        }
-        if let Some((path, state)) = &mut self.state {
-            state.checkpoint = Some(cp.clone());
-            state.save(path)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the summary as the last line.
-    fn finish(&mut self, summary: &Summary) -> Result<(), Failure> {
-        let Some(sink) = self.sink.as_mut() else {
-            return Ok(());
-        };
-        let io = |e: std::io::Error| Failure::Host(format!("writing output: {e}"));
-        sink.write(&summary_line(summary)).map_err(io)?;
-        sink.commit().map_err(io)?;
-        Ok(())
     }
 }
 
@@ -480,7 +423,10 @@ impl PageLimits {
     }
 }
 
-fn open_sink(output: &Output, checkpoint: Option<&Checkpoint>) -> Result<Box<dyn Sink>, Failure> {
+fn open_sink(
+    output: &Output,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Box<dyn Sink + Send>, Failure> {
     let io = |p: &PathBuf, e: std::io::Error| {
         Failure::Host(format!("cannot open output {}: {e}", p.display()))
     };

@@ -1,0 +1,206 @@
+//! The output half of a sync: render a page, write it, make it durable, then save the
+//! checkpoint that covers it.
+//!
+//! It runs on a blocking thread while the component fetches and maps the next page, so the two
+//! halves of a run overlap. Pages are committed strictly in order and at most one is in flight,
+//! so a run holds two pages at most whatever the organisation's size, and the crash-safety
+//! argument of [`super`] is unchanged: a checkpoint is saved only after its page is durable.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
+use crate::engine::wit::{Asset, Finding};
+use crate::error::Failure;
+use crate::output::{Renderer, Sink, Summary, summary_line};
+use crate::sandbox::Stats;
+use crate::state::{Checkpoint, Counts, State};
+
+/// Rendered output is handed to the sink in pieces of about this size, so the host never holds
+/// a whole page of text (two records per alert, each carrying its `vendor_data`).
+pub const CHUNK: usize = 1 << 20;
+
+/// One page of records and the checkpoint that covers it.
+pub struct Page {
+    pub records: Records,
+    /// What this page adds to the run's counts.
+    pub counts: Counts,
+    pub checkpoint: Checkpoint,
+}
+
+pub enum Records {
+    Resources(Vec<Asset>),
+    Findings(Vec<Finding>),
+}
+
+/// Owns everything a commit touches: the sink, the state file, the progress line.
+pub struct PageWriter {
+    pub renderer: Renderer,
+    pub sink: Box<dyn Sink + Send>,
+    pub state: Option<(PathBuf, State)>,
+    /// The credential, scrubbed from output should it ever appear (it cannot by design).
+    pub token: Option<String>,
+    pub progress: Option<Progress>,
+    /// Counts of what is durable in the output.
+    pub counts: Counts,
+    pub buf: Vec<u8>,
+}
+
+impl PageWriter {
+    /// Renders, writes and commits `page`, then saves its checkpoint.
+    pub fn commit(&mut self, page: Page) -> Result<(), Failure> {
+        self.buf.clear();
+        match &page.records {
+            Records::Resources(items) => {
+                for asset in items {
+                    self.renderer.resource(asset, &mut self.buf);
+                    self.flush_if_full()?;
+                }
+            }
+            Records::Findings(items) => {
+                for finding in items {
+                    self.renderer.finding(finding, &mut self.buf);
+                    self.flush_if_full()?;
+                }
+            }
+        }
+        drop(page.records);
+        self.flush()?;
+        let mut cp = page.checkpoint;
+        cp.output_offset = self.sink.commit().map_err(write_failed)?;
+        self.counts.add(&page.counts);
+        cp.counts = self.counts;
+        if let Some(p) = &mut self.progress {
+            p.page(&self.counts);
+        }
+        if let Some((path, state)) = &mut self.state {
+            state.checkpoint = Some(cp);
+            state.save(path)?;
+        }
+        Ok(())
+    }
+
+    /// The run is complete: keep its high-water mark and drop the checkpoint.
+    pub fn complete(&mut self, high_water_mark: Option<String>) -> Result<(), Failure> {
+        if let Some((path, state)) = &mut self.state {
+            state.high_water_mark = high_water_mark;
+            state.checkpoint = None;
+            state.save(path)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the summary as the last line.
+    pub fn finish(&mut self, summary: &Summary) -> Result<(), Failure> {
+        if let Some(p) = &self.progress {
+            p.done();
+        }
+        self.sink
+            .write(&summary_line(summary))
+            .map_err(write_failed)?;
+        self.sink.commit().map_err(write_failed)?;
+        Ok(())
+    }
+
+    fn flush_if_full(&mut self) -> Result<(), Failure> {
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the rendered records (whole lines only) to the sink.
+    fn flush(&mut self) -> Result<(), Failure> {
+        if let Some(token) = &self.token
+            && memchr::memmem::find(&self.buf, token.as_bytes()).is_some()
+        {
+            // Unreachable by design (the guest never holds the token); kept as the last line.
+            tracing::error!("a record carried the credential; it was redacted");
+            self.buf = String::from_utf8_lossy(&self.buf)
+                .replace(token.as_str(), "[REDACTED]")
+                .into_bytes();
+        }
+        self.sink.write(&self.buf).map_err(write_failed)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+fn write_failed(e: std::io::Error) -> Failure {
+    Failure::Host(format!("writing output: {e}"))
+}
+
+/// A commit in flight: the writer comes back with its result.
+type InFlight = JoinHandle<(Box<PageWriter>, Result<(), Failure>)>;
+
+/// Runs each commit on a blocking thread, one at a time, in order.
+#[derive(Default)]
+pub struct Pipeline {
+    idle: Option<Box<PageWriter>>,
+    busy: Option<InFlight>,
+}
+
+impl Pipeline {
+    pub fn new(writer: PageWriter) -> Pipeline {
+        Pipeline {
+            idle: Some(Box::new(writer)),
+            busy: None,
+        }
+    }
+
+    /// Starts committing `page` once the page before it is committed; returns that page's
+    /// failure, if it failed.
+    pub async fn submit(&mut self, page: Page) -> Result<(), Failure> {
+        self.settle().await?;
+        let Some(mut writer) = self.idle.take() else {
+            return Err(Failure::Host("no output is open".to_string()));
+        };
+        self.busy = Some(tokio::task::spawn_blocking(move || {
+            let result = writer.commit(page);
+            (writer, result)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the page in flight; then the writer is free (`None` if none was opened).
+    pub async fn settle(&mut self) -> Result<Option<&mut PageWriter>, Failure> {
+        if let Some(busy) = self.busy.take() {
+            let (writer, result) = busy
+                .await
+                .map_err(|e| Failure::Host(format!("the output writer stopped: {e}")))?;
+            self.idle = Some(writer);
+            result?;
+        }
+        Ok(self.idle.as_deref_mut())
+    }
+}
+
+/// One status line on stderr, redrawn after every page.
+pub struct Progress {
+    pub stats: Arc<Stats>,
+    pub started: Instant,
+    pub pages: u64,
+}
+
+impl Progress {
+    fn page(&mut self, c: &Counts) {
+        self.pages += 1;
+        eprint!(
+            "\r\x1b[2K{} pages · {} resources · {} findings from {} alerts · {} requests · {} retries · {:.1} s",
+            self.pages,
+            c.resources,
+            c.findings.max(c.issues),
+            c.vendor_records,
+            self.stats.requests.load(Ordering::Relaxed),
+            self.stats.retries.load(Ordering::Relaxed),
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn done(&self) {
+        eprintln!();
+    }
+}
