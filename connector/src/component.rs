@@ -67,13 +67,38 @@ impl Http for WasiHttp {
             .header("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.body().map_err(|e| format!("reading the body: {e}"))?;
+        let body = read_body(&resp).map_err(|e| format!("reading the body: {e}"))?;
         Ok(HttpResponse {
             status,
             retry_after,
             body,
         })
     }
+}
+
+/// Most bytes asked for in one read: a page of alerts arrives in one piece, yet a wrong
+/// `Content-Length` cannot make the guest reserve more than this up front.
+const MAX_READ: u64 = 64 << 20;
+
+/// Reads the body in as few pieces as it arrives in. The first read asks for the whole
+/// `Content-Length`, so a page usually lands in one allocation and is never copied again
+/// (waki's `body()` reads 1 MiB at a time into a growing buffer: two copies and twice the memory).
+fn read_body(resp: &waki::Response) -> Result<Vec<u8>, String> {
+    let declared = resp
+        .header("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let want = declared.clamp(1 << 16, MAX_READ);
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk(want).map_err(|e| e.to_string())? {
+        if body.is_empty() {
+            body = chunk;
+        } else {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    Ok(body)
 }
 
 crate::export!(SocketConnector with_types_in crate);
