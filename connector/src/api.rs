@@ -3,8 +3,6 @@
 //! Retries and waiting out `Retry-After` are the host's job (it sees every request); this layer
 //! turns each final response into a page or a [`ConnectorError`] that names the endpoint.
 
-use serde_json::value::RawValue;
-
 use crate::dates;
 use crate::percent::percent_encode;
 
@@ -14,6 +12,7 @@ use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
 use crate::normalize;
 use crate::paging::{self, AlertCursor};
 use crate::settings::Config;
+use crate::split;
 use crate::wit::{
     AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery, Malformed, RateLimit,
     UpstreamFailure,
@@ -178,9 +177,9 @@ pub fn list_alerts(
         Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
         None => format!("{} pass, first page", passes[cursor.pass]),
     };
-    let parsed: AlertPage = serde_json::from_slice(&body)
+    let page = alert_page(&body)
         .map_err(|e| call.malformed(format!("{}: body is not the documented JSON: {e}", at())))?;
-    let raw_items: Vec<&RawValue> = parsed
+    let raw_items = page
         .items
         .ok_or_else(|| call.malformed(format!("{}: no `items` array", at())))?;
     let mut items = Vec::with_capacity(raw_items.len());
@@ -189,9 +188,9 @@ pub fn list_alerts(
             .map_err(|e| call.malformed(format!("{}, items[{i}]: {e}", at())))?;
     }
     let next = cursor
-        .next(passes, parsed.end_cursor.as_deref())
+        .next(passes, page.end_cursor.as_deref())
         .map_err(|e| call.malformed(e))?;
-    let query_started_at = parsed
+    let query_started_at = page
         .meta
         .and_then(|m| m.query_start_timestamp)
         .and_then(dates::from_epoch_number)
@@ -202,6 +201,25 @@ pub fn list_alerts(
         query_started_at,
         vendor_records: raw_items.len() as u32,
     })
+}
+
+/// An alerts page, split by [`split`] (each item is parsed by the caller, which keeps its bytes).
+fn alert_page(body: &[u8]) -> Result<AlertPage<'_>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    let split = split::split_object(text, "items")?;
+    let mut page = AlertPage {
+        items: split.items,
+        ..AlertPage::default()
+    };
+    for (key, raw) in split.fields {
+        let field = |e: serde_json::Error| format!("`{key}`: {e}");
+        match key.as_str() {
+            "endCursor" => page.end_cursor = serde_json::from_str(raw).map_err(field)?,
+            "meta" => page.meta = serde_json::from_str(raw).map_err(field)?,
+            _ => {}
+        }
+    }
+    Ok(page)
 }
 
 /// `GET /quota`: free, needs no scope, so it validates the token without spending anything.

@@ -29,6 +29,7 @@ pub mod normalize;
 pub mod paging;
 mod percent;
 pub mod settings;
+pub mod split;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

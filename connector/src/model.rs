@@ -35,14 +35,11 @@ pub struct Repo {
     pub updated_at: Option<String>,
 }
 
-/// `GET /orgs/{org}/alerts` body.
-#[derive(Debug, Deserialize)]
+/// `GET /orgs/{org}/alerts` body, its items still raw text (see [`crate::split`]).
+#[derive(Debug, Default)]
 pub struct AlertPage<'a> {
-    #[serde(default, rename = "endCursor")]
     pub end_cursor: Option<String>,
-    #[serde(borrow, default)]
-    pub items: Option<Vec<&'a RawValue>>,
-    #[serde(default)]
+    pub items: Option<Vec<&'a str>>,
     pub meta: Option<AlertMeta>,
 }
 
@@ -53,8 +50,8 @@ pub struct AlertMeta {
     pub query_start_timestamp: Option<f64>,
 }
 
-/// One alert. `locations` stays raw: each location is parsed on its own and spliced into its
-/// finding's `vendor_data`.
+/// One alert. Each of its `locations` stays raw (split, not parsed, in the same pass): each is
+/// parsed on its own and spliced into its finding's `vendor_data`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Alert<'a> {
@@ -78,8 +75,8 @@ pub struct Alert<'a> {
     pub dashboard_url: Option<String>,
     pub fix: Option<Fix>,
     pub vulnerability: Option<Vulnerability>,
-    #[serde(borrow)]
-    pub locations: Option<&'a RawValue>,
+    #[serde(borrow, deserialize_with = "raw_items")]
+    pub locations: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +194,12 @@ pub struct ErrorBody {
 #[serde(default)]
 pub struct ErrorDetail {
     pub message: Option<String>,
+}
+
+/// An array's items as raw JSON (null is `None`); an error names the field as `locations`.
+fn raw_items<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
+    Option::<Vec<&'de RawValue>>::deserialize(d)
+        .map_err(|e| de::Error::custom(format!("locations: {e}")))
 }
 
 /// A string, or a number / bool rendered as text; anything else (or null) is `None`.

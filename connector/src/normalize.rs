@@ -4,6 +4,8 @@
 //! `vendor_data` keeps Socket's original bytes: the alert's JSON with its `locations` array
 //! narrowed to the one location, spliced from the body rather than re-serialized.
 
+use std::ops::Range;
+
 use serde_json::value::RawValue;
 
 use crate::model::{Alert, Location, Repo};
@@ -54,36 +56,30 @@ pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
 /// Returns how many findings were appended.
 pub fn alert_to_findings(
     org: &str,
-    raw: &RawValue,
+    text: &str,
     filter: &Filter,
     out: &mut Vec<Finding>,
 ) -> Result<usize, ItemError> {
-    let alert: Alert = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+    let alert: Alert = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if !filter.keeps_alert(&alert) {
         return Ok(0);
     }
-    let locations: Vec<&RawValue> = match alert.locations {
-        Some(l) if l.get() != "null" => {
-            serde_json::from_str(l.get()).map_err(|e| format!("locations: {e}"))?
-        }
-        _ => Vec::new(),
-    };
+    let locations = alert.locations.as_deref().unwrap_or_default();
     let common = AlertCommon::new(&alert)?;
     let before = out.len();
-    if locations.is_empty() {
+    let Some(span) = array_span(text, locations) else {
         if filter.keeps_unlocated() {
-            let vendor_data = splice_locations(raw, alert.locations, None);
-            out.push(common.finding(org, &alert, &Location::default(), vendor_data));
+            out.push(common.finding(org, &alert, &Location::default(), text.to_string()));
         }
         return Ok(out.len() - before);
-    }
+    };
     for (i, loc_raw) in locations.iter().enumerate() {
         let loc: Location =
             serde_json::from_str(loc_raw.get()).map_err(|e| format!("locations[{i}]: {e}"))?;
         if !filter.keeps_location(&loc) {
             continue;
         }
-        let vendor_data = splice_locations(raw, alert.locations, Some(loc_raw));
+        let vendor_data = splice(text, span.clone(), loc_raw.get());
         out.push(common.finding(org, &alert, &loc, vendor_data));
     }
     Ok(out.len() - before)
@@ -261,30 +257,27 @@ impl AlertCommon {
     }
 }
 
-/// The alert's raw JSON with its `locations` value replaced by `[location]` (or `[]`).
-///
-/// `locations` borrows from `alert`'s text, so its position is found by pointer offset: the
-/// original bytes of every other field are kept exactly.
-fn splice_locations(
-    alert: &RawValue,
-    locations: Option<&RawValue>,
-    location: Option<&RawValue>,
-) -> String {
-    let text = alert.get();
-    let replacement_len = location.map_or(2, |l| l.get().len() + 2);
-    let Some(locs) = locations else {
-        return text.to_string();
-    };
-    let start = locs.get().as_ptr() as usize - text.as_ptr() as usize;
-    let end = start + locs.get().len();
-    let mut out = String::with_capacity(text.len() - (end - start) + replacement_len);
-    out.push_str(&text[..start]);
+/// Where the array holding `items` (borrowed from `text`, in order) sits in `text`, brackets
+/// included; `None` when there are no items. Items are found by pointer offset, so every other
+/// byte of the alert is kept exactly.
+fn array_span(text: &str, items: &[&RawValue]) -> Option<Range<usize>> {
+    let (first, last) = (items.first()?.get(), items.last()?.get());
+    let first_at = first.as_ptr() as usize - text.as_ptr() as usize;
+    let last_end = last.as_ptr() as usize - text.as_ptr() as usize + last.len();
+    // Only whitespace lies between an array's brackets and its first and last items.
+    let start = text[..first_at].rfind('[')?;
+    let end = last_end + text[last_end..].find(']')? + 1;
+    Some(start..end)
+}
+
+/// `text` with the bytes in `span` replaced by `[item]`.
+fn splice(text: &str, span: Range<usize>, item: &str) -> String {
+    let mut out = String::with_capacity(text.len() - span.len() + item.len() + 2);
+    out.push_str(&text[..span.start]);
     out.push('[');
-    if let Some(l) = location {
-        out.push_str(l.get());
-    }
+    out.push_str(item);
     out.push(']');
-    out.push_str(&text[end..]);
+    out.push_str(&text[span.end..]);
     out
 }
 

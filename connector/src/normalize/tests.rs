@@ -41,7 +41,7 @@ fn raw(s: &str) -> &RawValue {
 
 fn findings(alert: &str, filter: &Filter) -> Vec<Finding> {
     let mut out = Vec::new();
-    alert_to_findings("acme", raw(alert), filter, &mut out).unwrap();
+    alert_to_findings("acme", alert, filter, &mut out).unwrap();
     out
 }
 
@@ -234,13 +234,8 @@ fn filters_apply_per_alert_and_per_location() {
 #[test]
 fn alert_without_any_id_is_an_error_not_a_silent_drop() {
     let mut out = Vec::new();
-    let err = alert_to_findings(
-        "acme",
-        raw(r#"{"type": "x"}"#),
-        &Filter::default(),
-        &mut out,
-    )
-    .unwrap_err();
+    let err =
+        alert_to_findings("acme", r#"{"type": "x"}"#, &Filter::default(), &mut out).unwrap_err();
     assert!(err.contains("id"), "{err}");
 }
 
