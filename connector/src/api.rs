@@ -12,7 +12,7 @@ use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
 use crate::normalize;
 use crate::paging::{self, AlertCursor};
 use crate::settings::Config;
-use crate::split;
+use crate::split::{self, SplitError};
 use crate::wit::{
     AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery, Malformed, RateLimit,
     UpstreamFailure,
@@ -177,16 +177,28 @@ pub fn list_alerts(
         Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
         None => format!("{} pass, first page", passes[cursor.pass]),
     };
-    let page = alert_page(&body)
-        .map_err(|e| call.malformed(format!("{}: body is not the documented JSON: {e}", at())))?;
-    let raw_items = page
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| call.malformed(format!("{}: body is not UTF-8 text: {e}", at())))?;
+    let mut items = Vec::new();
+    let mut index = 0;
+    let split = split::split_object(text, "items", |rest| {
+        let (alert, raw) = normalize::read_alert(rest).map_err(|e| (index, e))?;
+        normalize::alert_to_findings(&cfg.org, raw, &alert, &filter, &mut items)
+            .map_err(|e| (index, e))?;
+        index += 1;
+        Ok(raw.len())
+    })
+    .map_err(|e| match e {
+        SplitError::Syntax(e) => {
+            call.malformed(format!("{}: body is not the documented JSON: {e}", at()))
+        }
+        SplitError::Item((i, e)) => call.malformed(format!("{}, items[{i}]: {e}", at())),
+    })?;
+    let vendor_records = split
         .items
         .ok_or_else(|| call.malformed(format!("{}: no `items` array", at())))?;
-    let mut items = Vec::with_capacity(raw_items.len());
-    for (i, raw) in raw_items.iter().enumerate() {
-        normalize::alert_to_findings(&cfg.org, raw, &filter, &mut items)
-            .map_err(|e| call.malformed(format!("{}, items[{i}]: {e}", at())))?;
-    }
+    let page = envelope(&split.fields)
+        .map_err(|e| call.malformed(format!("{}: body is not the documented JSON: {e}", at())))?;
     let next = cursor
         .next(passes, page.end_cursor.as_deref())
         .map_err(|e| call.malformed(e))?;
@@ -199,19 +211,14 @@ pub fn list_alerts(
         items,
         next_cursor: next.map(|c| c.encode(passes)),
         query_started_at,
-        vendor_records: raw_items.len() as u32,
+        vendor_records: vendor_records as u32,
     })
 }
 
-/// An alerts page, split by [`split`] (each item is parsed by the caller, which keeps its bytes).
-fn alert_page(body: &[u8]) -> Result<AlertPage<'_>, String> {
-    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    let split = split::split_object(text, "items")?;
-    let mut page = AlertPage {
-        items: split.items,
-        ..AlertPage::default()
-    };
-    for (key, raw) in split.fields {
+/// The fields of an alerts page other than its items.
+fn envelope(fields: &[(String, &str)]) -> Result<AlertPage, String> {
+    let mut page = AlertPage::default();
+    for (key, raw) in fields {
         let field = |e: serde_json::Error| format!("`{key}`: {e}");
         match key.as_str() {
             "endCursor" => page.end_cursor = serde_json::from_str(raw).map_err(field)?,

@@ -35,11 +35,10 @@ pub struct Repo {
     pub updated_at: Option<String>,
 }
 
-/// `GET /orgs/{org}/alerts` body, its items still raw text (see [`crate::split`]).
+/// `GET /orgs/{org}/alerts` body, less its items (read one by one, see [`crate::split`]).
 #[derive(Debug, Default)]
-pub struct AlertPage<'a> {
+pub struct AlertPage {
     pub end_cursor: Option<String>,
-    pub items: Option<Vec<&'a str>>,
     pub meta: Option<AlertMeta>,
 }
 

@@ -52,24 +52,35 @@ pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
     })
 }
 
-/// Alert to its findings, one per location kept by `filter`, appended to `out`.
-/// Returns how many findings were appended.
+/// Parses the alert at the start of `rest` (a page's text from that item on): the alert, and
+/// its own text, found where the parser stopped, so it is read once.
+pub fn read_alert(rest: &str) -> Result<(Alert<'_>, &str), ItemError> {
+    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Alert>();
+    let alert = stream
+        .next()
+        .ok_or("expected an alert, found the end")?
+        .map_err(|e| e.to_string())?;
+    Ok((alert, &rest[..stream.byte_offset()]))
+}
+
+/// Alert (`text` is its JSON, `alert` that parsed) to its findings, one per location kept by
+/// `filter`, appended to `out`. Returns how many findings were appended.
 pub fn alert_to_findings(
     org: &str,
     text: &str,
+    alert: &Alert,
     filter: &Filter,
     out: &mut Vec<Finding>,
 ) -> Result<usize, ItemError> {
-    let alert: Alert = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if !filter.keeps_alert(&alert) {
+    if !filter.keeps_alert(alert) {
         return Ok(0);
     }
     let locations = alert.locations.as_deref().unwrap_or_default();
-    let common = AlertCommon::new(&alert)?;
+    let common = AlertCommon::new(alert)?;
     let before = out.len();
     let Some(span) = array_span(text, locations) else {
         if filter.keeps_unlocated() {
-            out.push(common.finding(org, &alert, &Location::default(), text.to_string()));
+            out.push(common.finding(org, alert, &Location::default(), text.to_string()));
         }
         return Ok(out.len() - before);
     };
@@ -80,7 +91,7 @@ pub fn alert_to_findings(
             continue;
         }
         let vendor_data = splice(text, span.clone(), loc_raw.get());
-        out.push(common.finding(org, &alert, &loc, vendor_data));
+        out.push(common.finding(org, alert, &loc, vendor_data));
     }
     Ok(out.len() - before)
 }

@@ -1,27 +1,41 @@
-//! Splits a JSON object's text into its top-level fields, and one array field into its items,
-//! without parsing any of them.
+//! Walks a JSON object's top level: hands each item of one array field to a parser as it is
+//! reached, and keeps every other field's raw text.
 //!
-//! A page of alerts must be read twice over in any case: once to find where each alert starts
-//! and ends (its bytes are kept for `vendor_data`), once to read its fields. serde_json's
-//! `&RawValue` finds the boundaries by running the full parser over every byte; this only tracks
-//! strings and nesting, jumping through strings with `memchr`. It does not validate: every item
-//! and field it yields is then parsed by serde_json, which rejects anything malformed, so a
-//! broken body still fails with a clear error rather than a wrong record.
+//! A page of alerts must yield, for each alert, both its fields and its exact bytes (kept for
+//! `vendor_data`). serde_json's `&RawValue` finds the bytes by running the parser over the whole
+//! page, after which each alert is parsed again. Here the item parser reads an alert once and
+//! says how many bytes it took, so every alert is parsed once and its bytes come for free. The
+//! rest of the object is only scanned (strings and nesting, jumping through strings with
+//! `memchr`), not validated: the fields the caller reads are parsed by serde_json, which rejects
+//! anything malformed, so a broken body still fails with a clear error rather than a wrong record.
 
 use memchr::memchr2;
 
-/// The top level of an object: the items of the array under one key, and every other field.
+/// The top level of an object, once its array field has been handed over item by item.
 #[derive(Debug, PartialEq)]
 pub struct Split<'a> {
-    /// The items of the array field asked for, as raw JSON text; `None` if the field is absent
-    /// or null.
-    pub items: Option<Vec<&'a str>>,
-    /// Every other field: its key (unescaped only if it had escapes) and raw value text.
+    /// How many items the array field held; `None` if it was absent or not an array.
+    pub items: Option<usize>,
+    /// Every other field: its key (unescaped) and raw value text.
     pub fields: Vec<(String, &'a str)>,
 }
 
-/// Splits `text`, a JSON object, taking the array under `array_key` apart item by item.
-pub fn split_object<'a>(text: &'a str, array_key: &str) -> Result<Split<'a>, String> {
+/// Why an object could not be walked.
+#[derive(Debug, PartialEq)]
+pub enum SplitError<E> {
+    /// The text is not shaped like a JSON object; says what was expected where.
+    Syntax(String),
+    /// The item parser refused an item.
+    Item(E),
+}
+
+/// Walks `text`, a JSON object. Each item of the array under `array_key` is handed to `item` as
+/// the text from its first byte on; `item` returns how many bytes the item took.
+pub fn split_object<'a, E>(
+    text: &'a str,
+    array_key: &str,
+    mut item: impl FnMut(&'a str) -> Result<usize, E>,
+) -> Result<Split<'a>, SplitError<E>> {
     let mut s = Scanner {
         text,
         bytes: text.as_bytes(),
@@ -45,12 +59,11 @@ pub fn split_object<'a>(text: &'a str, array_key: &str) -> Result<Split<'a>, Str
         s.expect(b':', "`:` after a key")?;
         s.skip_ws();
         if key == array_key && s.peek() == Some(b'[') {
-            split.items = Some(s.array_items()?);
+            split.items = Some(s.array_items(&mut item)?);
         } else {
             let start = s.at;
-            let end = s.value_end()?;
-            s.at = end;
-            split.fields.push((key, &text[start..end]));
+            s.at = s.value_end()?;
+            split.fields.push((key, &text[start..s.at]));
         }
         s.skip_ws();
         match s.next() {
@@ -59,6 +72,19 @@ pub fn split_object<'a>(text: &'a str, array_key: &str) -> Result<Split<'a>, Str
             _ => return Err(s.unexpected("`,` or `}` after a field")),
         }
     }
+}
+
+/// The length of the JSON value at the start of `text`, found by scanning, not parsing.
+pub fn value_len(text: &str) -> Result<usize, String> {
+    let s = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    s.value_end().map_err(|e| match e {
+        SplitError::Syntax(m) => m,
+        SplitError::Item(never) => never,
+    })
 }
 
 struct Scanner<'a> {
@@ -84,7 +110,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+    fn expect<E>(&mut self, byte: u8, what: &str) -> Result<(), SplitError<E>> {
         if self.next() == Some(byte) {
             Ok(())
         } else {
@@ -93,14 +119,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn unexpected(&self, what: &str) -> String {
-        match self.peek() {
+    fn unexpected<E>(&self, what: &str) -> SplitError<E> {
+        SplitError::Syntax(match self.peek() {
             Some(b) => format!("expected {what} at byte {}, found {:?}", self.at, b as char),
             None => format!("expected {what} at byte {}, found the end", self.at),
-        }
+        })
     }
 
-    fn finish(mut self, split: Split<'a>) -> Result<Split<'a>, String> {
+    fn finish<E>(mut self, split: Split<'a>) -> Result<Split<'a>, SplitError<E>> {
         self.skip_ws();
         match self.peek() {
             None => Ok(split),
@@ -109,7 +135,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A key, unescaped when it has escapes.
-    fn key(&mut self) -> Result<String, String> {
+    fn key<E>(&mut self) -> Result<String, SplitError<E>> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a quoted key"));
         }
@@ -118,38 +144,43 @@ impl<'a> Scanner<'a> {
         self.at = end;
         let quoted = &self.text[start..end];
         if quoted.contains('\\') {
-            serde_json::from_str(quoted).map_err(|e| format!("key at byte {start}: {e}"))
+            serde_json::from_str(quoted)
+                .map_err(|e| SplitError::Syntax(format!("key at byte {start}: {e}")))
         } else {
             Ok(quoted[1..quoted.len() - 1].to_string())
         }
     }
 
-    /// The items of the array starting here.
-    fn array_items(&mut self) -> Result<Vec<&'a str>, String> {
+    /// Hands each item of the array starting here to `item`; how many there were.
+    fn array_items<E>(
+        &mut self,
+        item: &mut impl FnMut(&'a str) -> Result<usize, E>,
+    ) -> Result<usize, SplitError<E>> {
         self.expect(b'[', "`[`")?;
-        let mut items = Vec::new();
+        let mut count = 0;
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(items);
+            return Ok(count);
         }
         loop {
             self.skip_ws();
-            let start = self.at;
-            let end = self.value_end()?;
-            items.push(&self.text[start..end]);
-            self.at = end;
+            if matches!(self.peek(), Some(b',' | b']') | None) {
+                return Err(self.unexpected("a value"));
+            }
+            self.at += item(&self.text[self.at..]).map_err(SplitError::Item)?;
+            count += 1;
             self.skip_ws();
             match self.next() {
                 Some(b',') => continue,
-                Some(b']') => return Ok(items),
+                Some(b']') => return Ok(count),
                 _ => return Err(self.unexpected("`,` or `]` after an array item")),
             }
         }
     }
 
     /// Where the value starting here ends.
-    fn value_end(&self) -> Result<usize, String> {
+    fn value_end<E>(&self) -> Result<usize, SplitError<E>> {
         match self.peek() {
             Some(b'"') => self.string_end(self.at + 1),
             Some(b'{' | b'[') => self.nested_end(),
@@ -162,7 +193,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Where the object or array starting here ends.
-    fn nested_end(&self) -> Result<usize, String> {
+    fn nested_end<E>(&self) -> Result<usize, SplitError<E>> {
         let mut depth = 0usize;
         let mut i = self.at;
         while let Some(&b) = self.bytes.get(i) {
@@ -182,22 +213,22 @@ impl<'a> Scanner<'a> {
             }
             i += 1;
         }
-        Err(format!(
+        Err(SplitError::Syntax(format!(
             "the value at byte {} is not closed before the end",
             self.at
-        ))
+        )))
     }
 
     /// Just past the closing quote of a string whose contents start at `from`.
-    fn string_end(&self, mut from: usize) -> Result<usize, String> {
+    fn string_end<E>(&self, mut from: usize) -> Result<usize, SplitError<E>> {
         loop {
             match memchr2(b'"', b'\\', &self.bytes[from.min(self.bytes.len())..]) {
                 Some(n) if self.bytes[from + n] == b'\\' => from += n + 2,
                 Some(n) => return Ok(from + n + 1),
                 None => {
-                    return Err(format!(
+                    return Err(SplitError::Syntax(format!(
                         "a string is not closed before the end (byte {from})"
-                    ));
+                    )));
                 }
             }
         }
@@ -208,13 +239,27 @@ impl<'a> Scanner<'a> {
 mod tests {
     use super::*;
 
+    /// Walks `text` taking each item verbatim (its length found by scanning).
+    fn raw_split(text: &str) -> Result<(Vec<&str>, Split<'_>), String> {
+        let mut items = Vec::new();
+        let split = split_object(text, "items", |rest| {
+            let n = value_len(rest)?;
+            items.push(&rest[..n]);
+            Ok(n)
+        })
+        .map_err(|e| match e {
+            SplitError::Syntax(m) | SplitError::Item(m) => m,
+        })?;
+        Ok((items, split))
+    }
+
     #[test]
     fn items_and_fields_are_split_verbatim() {
         let text = r#" { "endCursor" : "a\"b" , "items": [ {"id": "x", "s": "q]}\\"} ,[1, {"a": []}], 7 ,null,"s,"],
             "meta": {"n": 1e3, "t": true} } "#;
-        let split = split_object(text, "items").unwrap();
+        let (items, split) = raw_split(text).unwrap();
         assert_eq!(
-            split.items.unwrap(),
+            items,
             vec![
                 r#"{"id": "x", "s": "q]}\\"}"#,
                 r#"[1, {"a": []}]"#,
@@ -223,6 +268,7 @@ mod tests {
                 r#""s,""#
             ]
         );
+        assert_eq!(split.items, Some(5));
         assert_eq!(
             split.fields,
             vec![
@@ -234,21 +280,31 @@ mod tests {
 
     #[test]
     fn absent_null_and_empty_arrays() {
-        assert_eq!(split_object("{}", "items").unwrap().items, None);
-        let null = split_object(r#"{"items": null}"#, "items").unwrap();
-        assert_eq!(null.items, None);
+        assert_eq!(raw_split("{}").unwrap().1.items, None);
+        let (items, null) = raw_split(r#"{"items": null}"#).unwrap();
+        assert_eq!((items.len(), null.items), (0, None));
         assert_eq!(null.fields, vec![("items".to_string(), "null")]);
-        assert_eq!(
-            split_object(r#"{"items":[]}"#, "items").unwrap().items,
-            Some(vec![])
-        );
+        assert_eq!(raw_split(r#"{"items":[]}"#).unwrap().1.items, Some(0));
     }
 
     #[test]
     fn escaped_keys_are_unescaped() {
-        let split = split_object(r#"{"\u0069tems": [1], "k\"": 2}"#, "items").unwrap();
-        assert_eq!(split.items, Some(vec!["1"]));
+        let (items, split) = raw_split(r#"{"\u0069tems": [1], "k\"": 2}"#).unwrap();
+        assert_eq!(items, vec!["1"]);
         assert_eq!(split.fields, vec![("k\"".to_string(), "2")]);
+    }
+
+    #[test]
+    fn the_item_parser_decides_where_an_item_ends_and_may_refuse_it() {
+        let mut seen = Vec::new();
+        let split = split_object(r#"{"items": [{"a": 1}, {"b": 2}]}"#, "items", |rest| {
+            seen.push(rest.len());
+            Ok::<_, ()>(8)
+        })
+        .unwrap();
+        assert_eq!((split.items, seen), (Some(2), vec![20, 10]));
+        let refused = split_object(r#"{"items": [1]}"#, "items", |_| Err("no"));
+        assert_eq!(refused, Err(SplitError::Item("no")));
     }
 
     #[test]
@@ -278,7 +334,7 @@ mod tests {
             (r#"{"a": }"#, "expected a value at byte 6"),
             (r#"{"items": [1,]}"#, "expected a value at byte 13"),
         ] {
-            let err = split_object(text, "items").unwrap_err();
+            let err = raw_split(text).unwrap_err();
             assert!(err.contains(want), "{text:?}: {err}");
         }
     }

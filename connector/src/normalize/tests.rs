@@ -41,7 +41,9 @@ fn raw(s: &str) -> &RawValue {
 
 fn findings(alert: &str, filter: &Filter) -> Vec<Finding> {
     let mut out = Vec::new();
-    alert_to_findings("acme", alert, filter, &mut out).unwrap();
+    let (parsed, text) = read_alert(alert).unwrap();
+    assert_eq!(text, alert.trim_end(), "the alert's own text");
+    alert_to_findings("acme", text, &parsed, filter, &mut out).unwrap();
     out
 }
 
@@ -234,8 +236,9 @@ fn filters_apply_per_alert_and_per_location() {
 #[test]
 fn alert_without_any_id_is_an_error_not_a_silent_drop() {
     let mut out = Vec::new();
-    let err =
-        alert_to_findings("acme", r#"{"type": "x"}"#, &Filter::default(), &mut out).unwrap_err();
+    let text = r#"{"type": "x"}"#;
+    let (alert, _) = read_alert(text).unwrap();
+    let err = alert_to_findings("acme", text, &alert, &Filter::default(), &mut out).unwrap_err();
     assert!(err.contains("id"), "{err}");
 }
 
