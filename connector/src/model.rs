@@ -5,9 +5,52 @@
 //! strings or numbers. Items are first split as raw JSON (borrowed from the body, no copy) so each
 //! can keep its original bytes for `vendor_data` and report its own index on a parse error.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::value::RawValue;
+
+/// A string field: borrowed from the body when it has no escapes (nearly always), so reading an
+/// alert allocates for the findings it makes, not for the fields it reads. (serde borrows a bare
+/// `Cow<str>` field but not one inside an `Option`, hence this type.)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
 
 /// `GET /orgs/{org}/repos` body.
 #[derive(Debug, Deserialize)]
@@ -56,102 +99,130 @@ pub struct AlertMeta {
 pub struct Alert<'a> {
     #[serde(deserialize_with = "lenient_string")]
     pub id: Option<String>,
-    pub key: Option<String>,
-    #[serde(rename = "type")]
-    pub alert_type: Option<String>,
-    pub category: Option<String>,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub severity: Option<String>,
-    pub status: Option<String>,
-    #[serde(rename = "createdAt")]
-    pub created_at: Option<String>,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: Option<String>,
-    #[serde(rename = "clearedAt")]
-    pub cleared_at: Option<String>,
-    #[serde(rename = "dashboardUrl")]
-    pub dashboard_url: Option<String>,
-    pub fix: Option<Fix>,
-    pub vulnerability: Option<Vulnerability>,
+    #[serde(borrow)]
+    pub key: Option<Text<'a>>,
+    #[serde(borrow, rename = "type")]
+    pub alert_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub category: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub title: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub description: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub severity: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
+    #[serde(borrow, rename = "createdAt")]
+    pub created_at: Option<Text<'a>>,
+    #[serde(borrow, rename = "updatedAt")]
+    pub updated_at: Option<Text<'a>>,
+    #[serde(borrow, rename = "clearedAt")]
+    pub cleared_at: Option<Text<'a>>,
+    #[serde(borrow, rename = "dashboardUrl")]
+    pub dashboard_url: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub fix: Option<Fix<'a>>,
+    #[serde(borrow)]
+    pub vulnerability: Option<Vulnerability<'a>>,
     #[serde(borrow, deserialize_with = "raw_items")]
     pub locations: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Fix {
-    #[serde(rename = "type")]
-    pub fix_type: Option<String>,
-    pub description: Option<String>,
+pub struct Fix<'a> {
+    #[serde(borrow, rename = "type")]
+    pub fix_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub description: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Vulnerability {
-    pub cve_id: Option<String>,
-    pub cve_title: Option<String>,
-    pub cve_description: Option<String>,
+pub struct Vulnerability<'a> {
+    #[serde(borrow)]
+    pub cve_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub cve_title: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub cve_description: Option<Text<'a>>,
     #[serde(deserialize_with = "lenient_f64")]
     pub cvss_score: Option<f64>,
-    pub cvss_vector_string: Option<String>,
-    pub cwe_ids: Option<Vec<String>>,
-    pub ghsa_ids: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub cvss_vector_string: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub cwe_ids: Option<Vec<Text<'a>>>,
+    #[serde(borrow)]
+    pub ghsa_ids: Option<Vec<Text<'a>>>,
     #[serde(deserialize_with = "lenient_f64")]
     pub epss_score: Option<f64>,
     #[serde(deserialize_with = "lenient_f64")]
     pub epss_percentile: Option<f64>,
     pub is_kev: Option<bool>,
-    pub first_patched_version_identifier: Option<String>,
-    pub url: Option<String>,
+    #[serde(borrow)]
+    pub first_patched_version_identifier: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub url: Option<Text<'a>>,
 }
 
 /// One `locations[]` entry: where an alert occurs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Location {
-    pub action: Option<String>,
-    pub repository: Option<LocationRepo>,
-    pub branch: Option<Branch>,
-    pub patch: Option<Patch>,
-    pub dependency: Option<Dependency>,
-    pub artifact: Option<Artifact>,
+pub struct Location<'a> {
+    #[serde(borrow)]
+    pub action: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub repository: Option<LocationRepo<'a>>,
+    #[serde(borrow)]
+    pub branch: Option<Branch<'a>>,
+    #[serde(borrow)]
+    pub patch: Option<Patch<'a>>,
+    #[serde(borrow)]
+    pub dependency: Option<Dependency<'a>>,
+    #[serde(borrow)]
+    pub artifact: Option<Artifact<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct LocationRepo {
-    #[serde(rename = "fullName")]
-    pub full_name: Option<String>,
+pub struct LocationRepo<'a> {
+    #[serde(borrow, rename = "fullName")]
+    pub full_name: Option<Text<'a>>,
     #[serde(deserialize_with = "lenient_string")]
     pub id: Option<String>,
-    pub slug: Option<String>,
-    pub workspace: Option<String>,
+    #[serde(borrow)]
+    pub slug: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub workspace: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Branch {
-    pub name: Option<String>,
+pub struct Branch<'a> {
+    #[serde(borrow)]
+    pub name: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Patch {
-    pub status: Option<String>,
+pub struct Patch<'a> {
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Dependency {
-    #[serde(rename = "manifestFiles")]
-    pub manifest_files: Option<Vec<ManifestFile>>,
+pub struct Dependency<'a> {
+    #[serde(borrow, rename = "manifestFiles")]
+    pub manifest_files: Option<Vec<ManifestFile<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct ManifestFile {
-    pub file: Option<String>,
+pub struct ManifestFile<'a> {
+    #[serde(borrow)]
+    pub file: Option<Text<'a>>,
     #[serde(deserialize_with = "lenient_i64")]
     pub start: Option<i64>,
     #[serde(deserialize_with = "lenient_i64")]
@@ -160,11 +231,13 @@ pub struct ManifestFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Artifact {
-    #[serde(rename = "type")]
-    pub artifact_type: Option<String>,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
+pub struct Artifact<'a> {
+    #[serde(borrow, rename = "type")]
+    pub artifact_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub namespace: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub name: Option<Text<'a>>,
     #[serde(deserialize_with = "lenient_string")]
     pub id: Option<String>,
     #[serde(deserialize_with = "lenient_string")]
@@ -306,6 +379,16 @@ mod tests {
         assert_eq!(v.cvss_score, Some(7.5));
         assert_eq!(v.epss_score, None);
         assert_eq!(v.is_kev, Some(true));
+    }
+
+    #[test]
+    fn text_is_borrowed_unless_it_has_escapes() {
+        let a: Alert =
+            serde_json::from_str(r#"{"title": "plain", "description": "tab\there"}"#).unwrap();
+        assert!(matches!(a.title.unwrap().0, Cow::Borrowed("plain")));
+        assert!(matches!(a.description.unwrap().0, Cow::Owned(d) if d == "tab\there"));
+        let wrong: Result<Alert, _> = serde_json::from_str(r#"{"title": 7}"#);
+        assert!(wrong.unwrap_err().to_string().contains("expected a string"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use serde_json::value::RawValue;
 
-use crate::model::{Alert, Location, Repo};
+use crate::model::{Alert, Location, Repo, Text};
 use crate::percent::percent_encode;
 use crate::settings::Filter;
 use crate::wit::{AffectedCode, AffectedPackage, Analytic, Asset, Finding, Vulnerability};
@@ -112,14 +112,19 @@ impl AlertCommon {
             .id
             .clone()
             .filter(|s| !s.is_empty())
-            .or_else(|| alert.key.clone().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                alert
+                    .key
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
             .ok_or("alert has neither `id` nor `key`")?;
         let title = [&alert.title, &alert.alert_type]
             .into_iter()
             .flatten()
             .find(|s| !s.trim().is_empty())
-            .cloned()
-            .unwrap_or_else(|| "Socket alert".to_string());
+            .map_or_else(|| "Socket alert".to_string(), |s| s.to_string());
         let vuln = alert.vulnerability.as_ref();
         let description = non_empty(&alert.description)
             .or_else(|| vuln.and_then(|v| non_empty(&v.cve_description)));
@@ -148,7 +153,7 @@ impl AlertCommon {
                     epss_score: v.epss_score,
                     epss_percentile: v.epss_percentile,
                     is_kev: v.is_kev,
-                    cwe_ids: v.cwe_ids.clone().unwrap_or_default(),
+                    cwe_ids: v.cwe_ids.iter().flatten().map(|s| s.to_string()).collect(),
                     fixed_version: fixed_version.clone(),
                 }]
             })
@@ -166,13 +171,17 @@ impl AlertCommon {
     fn finding(&self, org: &str, alert: &Alert, loc: &Location, vendor_data: String) -> Finding {
         let repo = loc.repository.as_ref();
         let repo_id = repo.and_then(|r| non_empty(&r.id));
-        let branch = loc.branch.as_ref().and_then(|b| b.name.clone());
+        let branch = loc
+            .branch
+            .as_ref()
+            .and_then(|b| b.name.as_deref())
+            .map(str::to_string);
         let artifact = loc.artifact.as_ref();
         let artifact_id = artifact.and_then(|a| non_empty(&a.id));
         let (issue_type, finding_type) = mapping::category(alert.category.as_deref());
         let state = mapping::state(loc.action.as_deref(), alert.status.as_deref());
         let cleared = matches!(state, crate::wit::State::Closed);
-        let timestamp = |t: &Option<String>| t.as_deref().and_then(dates::to_rfc3339_utc);
+        let timestamp = |t: &Option<Text>| t.as_deref().and_then(dates::to_rfc3339_utc);
         let updated_at = timestamp(&alert.updated_at);
         let patch_status = loc.patch.as_ref().and_then(|p| p.status.as_deref());
         let has_fix = alert.fix.is_some()
@@ -211,7 +220,7 @@ impl AlertCommon {
                     .find(|f| f.file.as_deref().is_some_and(|p| !p.is_empty()))
             })
             .map(|f| AffectedCode {
-                file_path: f.file.clone().unwrap_or_default(),
+                file_path: f.file.as_deref().unwrap_or_default().to_string(),
                 start_line: f.start,
                 end_line: f.end,
             });
@@ -258,11 +267,11 @@ impl AlertCommon {
             vulnerability_identifiers: self.vulnerability_identifiers.clone(),
             vulnerabilities: self.vulnerabilities.clone(),
             analytic: Analytic {
-                uid: alert.alert_type.clone().unwrap_or_default(),
+                uid: alert.alert_type.as_deref().unwrap_or_default().to_string(),
                 name: self.title.clone(),
-                url: alert.dashboard_url.clone(),
+                url: alert.dashboard_url.as_deref().map(str::to_string),
             },
-            kb_url: alert.dashboard_url.clone(),
+            kb_url: alert.dashboard_url.as_deref().map(str::to_string),
             vendor_data,
         }
     }
@@ -318,17 +327,17 @@ pub fn purl(
     out
 }
 
-fn non_empty(s: &Option<String>) -> Option<String> {
+fn non_empty<S: AsRef<str>>(s: &Option<S>) -> Option<String> {
     s.as_ref()
-        .map(|s| s.trim())
+        .map(|s| s.as_ref().trim())
         .filter(|s| !s.is_empty())
         .map(str::to_string)
 }
 
-fn first_non_empty(list: &Option<Vec<String>>) -> Option<String> {
+fn first_non_empty<S: AsRef<str>>(list: &Option<Vec<S>>) -> Option<String> {
     list.iter()
         .flatten()
-        .map(|s| s.trim())
+        .map(|s| s.as_ref().trim())
         .find(|s| !s.is_empty())
         .map(str::to_string)
 }

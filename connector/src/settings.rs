@@ -54,15 +54,20 @@ impl Filter {
         self.categories.is_empty()
             || alert
                 .category
-                .as_ref()
-                .is_some_and(|c| self.categories.contains(c))
+                .as_deref()
+                .is_some_and(|c| self.categories.iter().any(|x| x == c))
     }
 
     pub fn keeps_location(&self, loc: &Location) -> bool {
-        let slug = loc.repository.as_ref().and_then(|r| r.slug.as_ref());
-        let eco = loc.artifact.as_ref().and_then(|a| a.artifact_type.as_ref());
-        (self.repo_slugs.is_empty() || slug.is_some_and(|s| self.repo_slugs.contains(s)))
-            && (self.ecosystems.is_empty() || eco.is_some_and(|e| self.ecosystems.contains(e)))
+        let slug = loc.repository.as_ref().and_then(|r| r.slug.as_deref());
+        let eco = loc
+            .artifact
+            .as_ref()
+            .and_then(|a| a.artifact_type.as_deref());
+        let listed = |list: &[String], v: Option<&str>| {
+            list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v))
+        };
+        listed(&self.repo_slugs, slug) && listed(&self.ecosystems, eco)
     }
 
     /// An alert without locations has no repository or ecosystem to match.
