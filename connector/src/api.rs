@@ -182,17 +182,24 @@ pub fn list_alerts(
     let mut items = Vec::new();
     let mut index = 0;
     let split = split::split_object(text, "items", |rest| {
-        let (alert, raw) = normalize::read_alert(rest).map_err(|e| (index, e))?;
+        let (alert, raw) = normalize::read_alert(rest).map_err(|e| match e.is_eof() {
+            true => ItemFault::Truncated(index, e.to_string()),
+            false => ItemFault::Invalid(index, e.to_string()),
+        })?;
         normalize::alert_to_findings(&cfg.org, raw, &alert, &filter, &mut items)
-            .map_err(|e| (index, e))?;
+            .map_err(|e| ItemFault::Invalid(index, e))?;
         index += 1;
         Ok(raw.len())
     })
-    .map_err(|e| match e {
-        SplitError::Syntax(e) => {
-            call.malformed(format!("{}: body is not the documented JSON: {e}", at()))
-        }
-        SplitError::Item((i, e)) => call.malformed(format!("{}, items[{i}]: {e}", at())),
+    .map_err(|e| {
+        call.malformed(match e {
+            SplitError::Syntax(e) => format!("{}: body is not the documented JSON: {e}", at()),
+            SplitError::Item(ItemFault::Truncated(i, e)) => format!(
+                "{}: body is not the documented JSON: it ends inside items[{i}] ({e})",
+                at()
+            ),
+            SplitError::Item(ItemFault::Invalid(i, e)) => format!("{}, items[{i}]: {e}", at()),
+        })
     })?;
     let vendor_records = split
         .items
@@ -213,6 +220,13 @@ pub fn list_alerts(
         query_started_at,
         vendor_records: vendor_records as u32,
     })
+}
+
+/// Why an item of a page (by index) could not be read.
+enum ItemFault {
+    /// The body ends inside it: the page is cut short, not the alert wrong.
+    Truncated(usize, String),
+    Invalid(usize, String),
 }
 
 /// The fields of an alerts page other than its items.

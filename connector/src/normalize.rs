@@ -54,12 +54,12 @@ pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
 
 /// Parses the alert at the start of `rest` (a page's text from that item on): the alert, and
 /// its own text, found where the parser stopped, so it is read once.
-pub fn read_alert(rest: &str) -> Result<(Alert<'_>, &str), ItemError> {
+/// An error that [`serde_json::Error::is_eof`] means the text ended inside the alert.
+pub fn read_alert(rest: &str) -> Result<(Alert<'_>, &str), serde_json::Error> {
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Alert>();
     let alert = stream
         .next()
-        .ok_or("expected an alert, found the end")?
-        .map_err(|e| e.to_string())?;
+        .unwrap_or_else(|| Err(serde::de::Error::custom("expected an alert, found the end")))?;
     Ok((alert, &rest[..stream.byte_offset()]))
 }
 

@@ -178,8 +178,35 @@ fn statuses_map_to_errors_that_name_the_endpoint() {
     match case(200, r#"{"endCursor": null, "items": [{"id": "a", "locat"#) {
         ConnectorError::MalformedResponse(m) => {
             assert_eq!(m.endpoint, "GET /v0/orgs/acme/alerts");
-            assert!(m.detail.contains("open pass, first page"), "{}", m.detail);
+            assert!(
+                m.detail.contains(
+                    "open pass, first page: body is not the documented JSON: it ends inside items[0]"
+                ),
+                "{}",
+                m.detail
+            );
         }
+        e => panic!("{e:?}"),
+    }
+    match case(
+        200,
+        r#"{"endCursor": null, "items": [{"id": "a"}, {"id": "b", "title": 7}]}"#,
+    ) {
+        ConnectorError::MalformedResponse(m) => assert!(
+            m.detail
+                .contains("open pass, first page, items[1]: invalid type: integer `7`"),
+            "{}",
+            m.detail
+        ),
+        e => panic!("{e:?}"),
+    }
+    match case(200, r#"{"endCursor": null, "items": [{"id": "a"}] "#) {
+        ConnectorError::MalformedResponse(m) => assert!(
+            m.detail
+                .contains("body is not the documented JSON: expected `,` or `}` after a field"),
+            "{}",
+            m.detail
+        ),
         e => panic!("{e:?}"),
     }
     match case(
