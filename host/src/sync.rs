@@ -150,10 +150,10 @@ pub async fn run(
     // A page still being written finishes (or fails) before the summary says how far we got.
     let settled = run.pipeline.settle().await;
     let failure = result
-        .and(settled.map(|_| ()))
+        .and(settled)
         .err()
         .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
-    let writer = run.pipeline.settle().await.ok().flatten();
+    let writer = run.pipeline.writer();
     let summary = Summary {
         kind: "summary",
         complete: failure.is_none(),
@@ -281,7 +281,8 @@ impl Run {
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
         }
-        if let Some(writer) = self.pipeline.settle().await? {
+        self.pipeline.settle().await?;
+        if let Some(writer) = self.pipeline.writer() {
             writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())

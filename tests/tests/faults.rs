@@ -430,24 +430,26 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
     );
 }
 
+/// `connector-host check` of the Socket component for `acme`, `base` being `base-url=...`.
+async fn check(base: &str, env: &[(&str, &str)]) -> connector_tests::HostRun {
+    let wasm = component("socket_connector").display().to_string();
+    let args = [
+        "check",
+        &wasm,
+        "-s",
+        "org-slug=acme",
+        "-s",
+        base,
+        "--no-cache",
+    ];
+    run_host(&args, env).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_validates_the_token_and_reports_quota_and_cost() {
     let sim = sim(org()).await;
-    let wasm = component("socket_connector").display().to_string();
     let base = format!("base-url={}", sim.base_url());
-    let ok = run_host(
-        &[
-            "check",
-            &wasm,
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &base,
-            "--no-cache",
-        ],
-        &[("SOCKET_API_KEY", TOKEN)],
-    )
-    .await;
+    let ok = check(&base, &[("SOCKET_API_KEY", TOKEN)]).await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains("quota: 990 of 1000 units left"),
@@ -466,34 +468,10 @@ async fn check_validates_the_token_and_reports_quota_and_cost() {
             .collect::<Vec<_>>(),
         ["/v0/quota"]
     );
-    let bad = run_host(
-        &[
-            "check",
-            &wasm,
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &base,
-            "--no-cache",
-        ],
-        &[("SOCKET_API_KEY", "wrong-token")],
-    )
-    .await;
+    let bad = check(&base, &[("SOCKET_API_KEY", "wrong-token")]).await;
     assert_eq!(bad.code, 3, "{}", bad.stderr);
     assert!(bad.stderr.contains("invalid or expired"));
-    let missing = run_host(
-        &[
-            "check",
-            &wasm,
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &base,
-            "--no-cache",
-        ],
-        &[],
-    )
-    .await;
+    let missing = check(&base, &[]).await;
     assert_eq!(missing.code, 2);
     assert!(
         missing

@@ -4,7 +4,7 @@
 use connector_tests::oracle::assert_exact;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, of_kind, records, run_host, scratch, sync_demo};
+use connector_tests::{component, of_kind, records, run_host, scratch, sync_acme, sync_demo};
 
 const TOKEN: &str = "sktsec_e2e_token_0123456789";
 
@@ -44,20 +44,7 @@ async fn loopback_sync_emits_the_spec_records_and_keeps_the_token_in_the_host() 
         },
     )
     .await;
-    let run = run_host(
-        &[
-            "sync",
-            &wasm(),
-            "-s",
-            "org-slug=acme",
-            "-s",
-            &format!("base-url={}", sim.base_url()),
-            "--no-cache",
-            "-v",
-        ],
-        &[("SOCKET_SECURITY_API_KEY", TOKEN)],
-    )
-    .await;
+    let run = sync_acme(&sim.base_url(), TOKEN, &["-v"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recs = records(&run.stdout);
     assert_exact(&recs, &org, |s| s == "open", true);

@@ -165,8 +165,8 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Waits for the page in flight; then the writer is free (`None` if none was opened).
-    pub async fn settle(&mut self) -> Result<Option<&mut PageWriter>, Failure> {
+    /// Waits for the page in flight, if any; its failure, if it failed.
+    pub async fn settle(&mut self) -> Result<(), Failure> {
         if let Some(busy) = self.busy.take() {
             let (writer, result) = busy
                 .await
@@ -174,7 +174,12 @@ impl Pipeline {
             self.idle = Some(writer);
             result?;
         }
-        Ok(self.idle.as_deref_mut())
+        Ok(())
+    }
+
+    /// The writer, once settled (`None` if no output was opened, or it is still busy).
+    pub fn writer(&mut self) -> Option<&mut PageWriter> {
+        self.idle.as_deref_mut()
     }
 }
 
