@@ -3,16 +3,23 @@
 //! Retries and waiting out `Retry-After` are the host's job (it sees every request); this layer
 //! turns each final response into a page or a [`ConnectorError`] that names the endpoint.
 
-use crate::dates;
-use crate::percent::percent_encode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Characters a query value keeps as they are: unreserved ones and `,`, Socket's list separator.
-const QUERY_KEEP: &[u8] = b"-._~,";
+use crate::dates;
+
+/// Bytes a query value keeps as they are, beside ASCII letters and digits: RFC 3986's unreserved
+/// ones and `,`, Socket's list separator.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b',');
 use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
-use crate::normalize;
+use crate::normalize::CALL_OUTPUT_BUDGET;
 use crate::paging::{self, AlertCursor};
+use crate::records::{self, PageFault};
 use crate::settings::Config;
-use crate::split::{self, SplitError};
 use crate::wit::{
     AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery, Malformed, RateLimit,
     UpstreamFailure,
@@ -51,7 +58,7 @@ impl Call {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(k);
             url.push('=');
-            url.push_str(&percent_encode(v, QUERY_KEEP));
+            url.extend(utf8_percent_encode(v, QUERY_VALUE));
         }
         let base_path = cfg
             .base_url
@@ -110,19 +117,13 @@ pub fn list_repos(
     let results = parsed
         .results
         .ok_or_else(|| call.malformed(format!("page {page}: no `results` array")))?;
-    let items = results
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            normalize::repo_to_asset(&cfg.org, raw)
-                .map_err(|e| call.malformed(format!("page {page}, results[{i}]: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (items, skipped) = records::read_repos(&cfg.org, &results);
     let next = paging::next_repo_page(page, results.len(), parsed.next_page)
         .map_err(|e| call.malformed(e))?;
     Ok(AssetPage {
         items,
         next_cursor: next.map(|p| p.to_string()),
+        skipped,
     })
 }
 
@@ -179,54 +180,49 @@ pub fn list_alerts(
     };
     let text = std::str::from_utf8(&body)
         .map_err(|e| call.malformed(format!("{}: body is not UTF-8 text: {e}", at())))?;
-    let mut items = Vec::new();
-    let mut index = 0;
-    let split = split::split_object(text, "items", |rest| {
-        let (alert, raw) = normalize::read_alert(rest).map_err(|e| match e.is_eof() {
-            true => ItemFault::Truncated(index, e.to_string()),
-            false => ItemFault::Invalid(index, e.to_string()),
+    let read = records::read_alerts(&cfg.org, text, &filter, cursor.skip, CALL_OUTPUT_BUDGET)
+        .map_err(|e| {
+            call.malformed(match e {
+                PageFault::Syntax(e) => format!("{}: body is not the documented JSON: {e}", at()),
+                PageFault::Truncated(i, e) => format!(
+                    "{}: body is not the documented JSON: it ends inside items[{i}] ({e})",
+                    at()
+                ),
+                PageFault::Broken(i, e) => {
+                    format!("{}: body is not the documented JSON: items[{i}]: {e}", at())
+                }
+            })
         })?;
-        normalize::alert_to_findings(&cfg.org, raw, &alert, &filter, &mut items)
-            .map_err(|e| ItemFault::Invalid(index, e))?;
-        index += 1;
-        Ok(raw.len())
-    })
-    .map_err(|e| {
-        call.malformed(match e {
-            SplitError::Syntax(e) => format!("{}: body is not the documented JSON: {e}", at()),
-            SplitError::Item(ItemFault::Truncated(i, e)) => format!(
-                "{}: body is not the documented JSON: it ends inside items[{i}] ({e})",
-                at()
-            ),
-            SplitError::Item(ItemFault::Invalid(i, e)) => format!("{}, items[{i}]: {e}", at()),
-        })
-    })?;
-    let vendor_records = split
+    let items = read
         .items
         .ok_or_else(|| call.malformed(format!("{}: no `items` array", at())))?;
-    let page = envelope(&split.fields)
+    if cursor.skip > items {
+        return Err(ConnectorError::InvalidCursor(format!(
+            "{}: the cursor resumes at item {} of a page of {items}",
+            at(),
+            cursor.skip
+        )));
+    }
+    let page = envelope(&read.fields)
         .map_err(|e| call.malformed(format!("{}: body is not the documented JSON: {e}", at())))?;
-    let next = cursor
-        .next(passes, page.end_cursor.as_deref())
-        .map_err(|e| call.malformed(e))?;
+    let next = match read.resume_at {
+        Some(index) => Some(cursor.resume_at(index)),
+        None => cursor
+            .next(passes, page.end_cursor.as_deref())
+            .map_err(|e| call.malformed(e))?,
+    };
     let query_started_at = page
         .meta
         .and_then(|m| m.query_start_timestamp)
         .and_then(dates::from_epoch_number)
         .map(dates::format_rfc3339);
     Ok(FindingPage {
-        items,
+        items: read.findings,
         next_cursor: next.map(|c| c.encode(passes)),
         query_started_at,
-        vendor_records: vendor_records as u32,
+        vendor_records: read.vendor_records as u32,
+        skipped: read.skipped,
     })
-}
-
-/// Why an item of a page (by index) could not be read.
-enum ItemFault {
-    /// The body ends inside it: the page is cut short, not the alert wrong.
-    Truncated(usize, String),
-    Invalid(usize, String),
 }
 
 /// The fields of an alerts page other than its items.

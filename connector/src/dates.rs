@@ -10,6 +10,20 @@ pub struct Instant {
     pub nanos: u32,
 }
 
+impl Instant {
+    /// 0000-01-01T00:00:00Z: RFC 3339 writes years with four digits, so none before this.
+    pub const FIRST_SECOND: i64 = -62_167_219_200;
+    /// 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
+    pub const LAST_SECOND: i64 = 253_402_300_799;
+
+    /// An instant RFC 3339 can write (years 0000 to 9999, in UTC), else `None`.
+    pub fn new(secs: i64, nanos: u32) -> Option<Instant> {
+        (Self::FIRST_SECOND..=Self::LAST_SECOND)
+            .contains(&secs)
+            .then_some(Instant { secs, nanos })
+    }
+}
+
 /// Normalizes a timestamp to RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SS[.fff]Z`).
 ///
 /// A value already in UTC `Z` form is returned unchanged (keeping its precision); an offset is
@@ -61,8 +75,8 @@ pub fn parse(s: &str) -> Option<Instant> {
     let offset_secs: i64 = match rest {
         [] | [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let h = digits(&[*h1, *h2])?;
-            let m = digits(&[*m1, *m2])?;
+            let h = digits(&[*h1, *h2]).filter(|h| *h <= 23)?;
+            let m = digits(&[*m1, *m2]).filter(|m| *m <= 59)?;
             let off = h * 3600 + m * 60;
             if *sign == b'+' { off } else { -off }
         }
@@ -70,7 +84,7 @@ pub fn parse(s: &str) -> Option<Instant> {
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(Instant { secs, nanos })
+    Instant::new(secs, nanos)
 }
 
 /// Formats as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds when there is a fraction).
@@ -97,11 +111,14 @@ pub fn from_epoch_number(n: f64) -> Option<Instant> {
         return None;
     }
     let millis = if n >= 1e11 { n } else { n * 1000.0 };
+    if millis > (Instant::LAST_SECOND as f64 + 1.0) * 1000.0 {
+        return None;
+    }
     let millis = millis as i64;
-    Some(Instant {
-        secs: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) as u32) * 1_000_000,
-    })
+    Instant::new(
+        millis.div_euclid(1000),
+        (millis.rem_euclid(1000) as u32) * 1_000_000,
+    )
 }
 
 fn split(secs: i64) -> (String, String) {
@@ -221,6 +238,30 @@ mod tests {
         assert_eq!(format_rfc3339(s), "2026-08-11T09:20:02Z");
         assert_eq!(from_epoch_number(f64::NAN), None);
         assert_eq!(from_epoch_number(-1.0), None);
+    }
+
+    #[test]
+    fn instants_outside_years_0000_to_9999_are_unparseable() {
+        for bad in [
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+05:60",
+        ] {
+            assert_eq!(to_rfc3339_utc(bad), None, "{bad}");
+        }
+        assert_eq!(
+            to_rfc3339_utc("0000-01-01T00:30:00+00:30").as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            to_rfc3339_utc("9999-12-31T23:59:59+00:00").as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        for n in [1e99, 1e300, f64::MAX, 253_402_300_800_000.0] {
+            assert_eq!(from_epoch_number(n), None, "{n}");
+        }
+        assert!(from_epoch_number(253_402_300_799_000.0).is_some());
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //!
 //! - [`api`]: the Socket REST client, one call per page, over an [`api::Http`] seam;
 //! - [`model`]: Socket's JSON shapes, parsed leniently;
-//! - [`normalize`] and [`mapping`]: Socket records to the unified model;
+//! - [`records`], [`normalize`] and [`mapping`]: Socket records to the unified model, an
+//!   unreadable record left out with its reason;
 //! - [`paging`]: when a listing continues and when it is done;
 //! - [`settings`]: the connector's settings, their validation and the filters they make;
-//! - [`ids`] and [`dates`]: deterministic ids and RFC 3339 timestamps.
+//! - [`ids`], [`dates`] and [`purl`]: deterministic ids, RFC 3339 timestamps, Package URLs.
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -27,7 +28,8 @@ pub mod mapping;
 pub mod model;
 pub mod normalize;
 pub mod paging;
-mod percent;
+pub mod purl;
+pub mod records;
 pub mod settings;
 pub mod split;
 

@@ -8,14 +8,34 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
+use serde::de::{self, DeserializeSeed, Deserializer};
 use serde_json::value::RawValue;
 
-/// A string field: borrowed from the body when it has no escapes (nearly always), so reading an
-/// alert allocates for the findings it makes, not for the fields it reads. (serde borrows a bare
-/// `Cow<str>` field but not one inside an `Option`, hence this type.)
+/// A text field, as the API sends it: borrowed from the body when it is a plain string without
+/// escapes (nearly always), so reading an alert allocates for the findings it makes, not for the
+/// fields it reads. (serde borrows a bare `Cow<str>` field but not one inside an `Option`.)
+///
+/// Socket's responses vary in shape where its OpenAPI says "string": the same field arrives as
+/// `"main"` on one record and `{"name": "main", "type": null}` on the next. This is the one place
+/// that decides what counts as text, for every such field:
+/// - a string, as it is;
+/// - a number or a boolean, as JSON writes it;
+/// - an object, by the first of its keys [`TEXT_KEYS`] that holds text (for ids, [`ID_KEYS`]);
+///   an object with none of them is no value;
+/// - `null` is no value (the field is an `Option`).
+///
+/// An array (or an object nested too deep) is an error that says what was found, and the record
+/// holding it is skipped by the caller, not the page.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Text<'a>(pub Cow<'a, str>);
+
+/// Keys that carry an object's text, most telling first.
+pub const TEXT_KEYS: &[&str] = &["name", "value", "id"];
+/// The same for identifiers: an object's `id` is its identity, its name only a label.
+pub const ID_KEYS: &[&str] = &["id", "value", "name"];
+
+/// How deep an object may wrap text before it is refused (`{"name": {"name": "x"}}` is 2).
+const MAX_WRAP_DEPTH: usize = 4;
 
 impl std::ops::Deref for Text<'_> {
     type Target = str;
@@ -32,23 +52,120 @@ impl AsRef<str> for Text<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
+        Ok(TextSeed::new(TEXT_KEYS).deserialize(d)?.unwrap_or_default())
+    }
+}
+
+/// An identifier: [`Text`] that reads an object by [`ID_KEYS`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Id<'a>(pub Text<'a>);
+
+impl std::ops::Deref for Id<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Id<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Id<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Id(TextSeed::new(ID_KEYS)
+            .deserialize(d)?
+            .unwrap_or_default()))
+    }
+}
+
+/// Reads one text-like value; `None` for null or an object without a text key.
+struct TextSeed {
+    keys: &'static [&'static str],
+    depth: usize,
+}
+
+impl TextSeed {
+    fn new(keys: &'static [&'static str]) -> TextSeed {
+        TextSeed { keys, depth: 0 }
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for TextSeed {
+    type Value = Option<Text<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for TextSeed {
+    type Value = Option<Text<'de>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "text (a string, a number, or an object with `{}`)",
+            self.keys[0]
+        )
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Owned(v))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Owned(v.to_string()))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Owned(v.to_string()))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // JSON numbers are finite; render them as JSON does (`7.0`, `1e+99`).
+        Ok(serde_json::Number::from_f64(v).map(|n| Text(Cow::Owned(n.to_string()))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(Text(Cow::Borrowed(if v { "true" } else { "false" }))))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if self.depth >= MAX_WRAP_DEPTH {
+            return Err(de::Error::custom(format_args!(
+                "text wrapped in more than {MAX_WRAP_DEPTH} nested objects"
+            )));
+        }
+        // The best key seen so far: its rank in `keys`, and its text.
+        let mut best: Option<(usize, Text<'de>)> = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let rank = self.keys.iter().position(|k| *k == key);
+            match rank {
+                Some(r) if best.as_ref().is_none_or(|(b, _)| r < *b) => {
+                    let inner = TextSeed {
+                        keys: self.keys,
+                        depth: self.depth + 1,
+                    };
+                    if let Some(text) = map.next_value_seed(inner)? {
+                        best = Some((r, text));
+                    }
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
             }
         }
-        d.deserialize_str(V)
+        Ok(best.map(|(_, t)| t))
     }
 }
 
@@ -64,18 +181,28 @@ pub struct RepoPage<'a> {
 /// One repository list item.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Repo {
-    #[serde(deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub workspace: Option<String>,
-    pub html_url: Option<String>,
-    pub default_branch: Option<String>,
-    pub visibility: Option<String>,
+pub struct Repo<'a> {
+    #[serde(borrow)]
+    pub id: Option<Id<'a>>,
+    #[serde(borrow)]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub slug: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub workspace: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub html_url: Option<Text<'a>>,
+    /// A string, or `{"name": "main", "type": null}` (both seen from the same endpoint).
+    #[serde(borrow)]
+    pub default_branch: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub visibility: Option<Text<'a>>,
+    #[serde(deserialize_with = "lenient_bool")]
     pub archived: Option<bool>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    #[serde(borrow)]
+    pub created_at: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub updated_at: Option<Text<'a>>,
 }
 
 /// `GET /orgs/{org}/alerts` body, less its items (read one by one, see [`crate::split`]).
@@ -97,8 +224,8 @@ pub struct AlertMeta {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Alert<'a> {
-    #[serde(deserialize_with = "lenient_string")]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Id<'a>>,
     #[serde(borrow)]
     pub key: Option<Text<'a>>,
     #[serde(borrow, rename = "type")]
@@ -159,6 +286,7 @@ pub struct Vulnerability<'a> {
     pub epss_score: Option<f64>,
     #[serde(deserialize_with = "lenient_f64")]
     pub epss_percentile: Option<f64>,
+    #[serde(deserialize_with = "lenient_bool")]
     pub is_kev: Option<bool>,
     #[serde(borrow)]
     pub first_patched_version_identifier: Option<Text<'a>>,
@@ -174,14 +302,51 @@ pub struct Location<'a> {
     pub action: Option<Text<'a>>,
     #[serde(borrow)]
     pub repository: Option<LocationRepo<'a>>,
+    /// A string, or an object carrying `name` (both seen on one page).
     #[serde(borrow)]
-    pub branch: Option<Branch<'a>>,
+    pub branch: Option<Text<'a>>,
     #[serde(borrow)]
     pub patch: Option<Patch<'a>>,
     #[serde(borrow)]
     pub dependency: Option<Dependency<'a>>,
     #[serde(borrow)]
     pub artifact: Option<Artifact<'a>>,
+    /// Flat spellings of the repository, seen instead of `repository` on some locations.
+    #[serde(borrow, rename = "repoSlug")]
+    pub repo_slug: Option<Text<'a>>,
+    #[serde(borrow, rename = "repoFullName")]
+    pub repo_full_name: Option<Text<'a>>,
+}
+
+impl Location<'_> {
+    /// The repository's slug, from `repository` or the flat `repoSlug`.
+    pub fn repo_slug(&self) -> Option<&str> {
+        let nested = self.repository.as_ref().and_then(|r| r.slug.as_deref());
+        non_blank(nested).or_else(|| non_blank(self.repo_slug.as_deref()))
+    }
+
+    /// The repository's full name: `repository.fullName`, else `workspace/slug`, else the flat
+    /// `repoFullName`.
+    pub fn repo_full_name(&self) -> Option<String> {
+        let repo = self.repository.as_ref();
+        if let Some(full) = non_blank(repo.and_then(|r| r.full_name.as_deref())) {
+            return Some(full.to_string());
+        }
+        if let Some(slug) = non_blank(repo.and_then(|r| r.slug.as_deref())) {
+            return Some(match non_blank(repo.and_then(|r| r.workspace.as_deref())) {
+                Some(ws) => format!("{ws}/{slug}"),
+                None => slug.to_string(),
+            });
+        }
+        non_blank(self.repo_full_name.as_deref())
+            .or_else(|| non_blank(self.repo_slug.as_deref()))
+            .map(str::to_string)
+    }
+}
+
+/// `s` trimmed, unless that leaves nothing.
+pub fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,19 +354,12 @@ pub struct Location<'a> {
 pub struct LocationRepo<'a> {
     #[serde(borrow, rename = "fullName")]
     pub full_name: Option<Text<'a>>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Id<'a>>,
     #[serde(borrow)]
     pub slug: Option<Text<'a>>,
     #[serde(borrow)]
     pub workspace: Option<Text<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Branch<'a> {
-    #[serde(borrow)]
-    pub name: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -238,10 +396,10 @@ pub struct Artifact<'a> {
     pub namespace: Option<Text<'a>>,
     #[serde(borrow)]
     pub name: Option<Text<'a>>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub version: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Id<'a>>,
+    #[serde(borrow)]
+    pub version: Option<Text<'a>>,
 }
 
 /// `GET /quota` body.
@@ -274,13 +432,13 @@ fn raw_items<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue
         .map_err(|e| de::Error::custom(format!("locations: {e}")))
 }
 
-/// A string, or a number / bool rendered as text; anything else (or null) is `None`.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+/// A boolean, or a string spelling one (`"true"`, `"False"`); anything else is `None`.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Ok(match Scalar::deserialize(d)? {
-        Scalar::Str(s) => Some(s),
-        Scalar::Num(n) => Some(n.to_string()),
-        Scalar::Bool(b) => Some(b.to_string()),
-        Scalar::Other => None,
+        Scalar::Bool(b) => Some(b),
+        Scalar::Str(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Scalar::Str(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     })
 }
 
@@ -387,8 +545,129 @@ mod tests {
             serde_json::from_str(r#"{"title": "plain", "description": "tab\there"}"#).unwrap();
         assert!(matches!(a.title.unwrap().0, Cow::Borrowed("plain")));
         assert!(matches!(a.description.unwrap().0, Cow::Owned(d) if d == "tab\there"));
-        let wrong: Result<Alert, _> = serde_json::from_str(r#"{"title": 7}"#);
-        assert!(wrong.unwrap_err().to_string().contains("expected a string"));
+        let nested: Location = serde_json::from_str(r#"{"branch": {"name": "main"}}"#).unwrap();
+        assert!(matches!(nested.branch.unwrap().0, Cow::Borrowed("main")));
+    }
+
+    fn text(json: &str) -> Result<Option<String>, String> {
+        #[derive(Deserialize)]
+        struct One<'a> {
+            #[serde(borrow)]
+            v: Option<Text<'a>>,
+        }
+        let doc = format!(r#"{{"v": {json}}}"#);
+        serde_json::from_str::<One>(&doc)
+            .map(|o| o.v.map(|t| t.0.into_owned()).filter(|t| !t.is_empty()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn text_accepts_every_shape_the_api_sends() {
+        let rows = [
+            (r#""main""#, Some("main")),
+            (r#"null"#, None),
+            (r#"42"#, Some("42")),
+            (r#"4.5"#, Some("4.5")),
+            (r#"-3"#, Some("-3")),
+            (r#"true"#, Some("true")),
+            (r#"{"name": "main", "type": null}"#, Some("main")),
+            (r#"{"type": "default", "name": "main"}"#, Some("main")),
+            (r#"{"value": "1.2.3"}"#, Some("1.2.3")),
+            (r#"{"id": 9}"#, Some("9")),
+            (r#"{"id": 9, "value": "v", "name": "n"}"#, Some("n")),
+            (r#"{"name": null, "value": "v"}"#, Some("v")),
+            (r#"{"name": {"name": "deep"}}"#, Some("deep")),
+            (r#"{"type": "default"}"#, None),
+            (r#"{}"#, None),
+        ];
+        for (json, want) in rows {
+            assert_eq!(text(json), Ok(want.map(str::to_string)), "{json}");
+        }
+    }
+
+    #[test]
+    fn text_refuses_arrays_and_deep_wrapping_with_a_clear_message() {
+        let err = text(r#"["main"]"#).unwrap_err();
+        assert!(
+            err.contains("invalid type: sequence, expected text (a string, a number, or an object with `name`)"),
+            "{err}"
+        );
+        let err = text(r#"{"name": ["main"]}"#).unwrap_err();
+        assert!(err.contains("invalid type: sequence"), "{err}");
+        let deep = r#"{"name": {"name": {"name": {"name": {"name": "x"}}}}}"#;
+        assert!(text(deep).unwrap_err().contains("nested objects"));
+    }
+
+    #[test]
+    fn ids_read_an_object_by_its_id_first() {
+        let a: Alert =
+            serde_json::from_str(r#"{"id": {"name": "label", "id": 77}, "key": {"name": "k"}}"#)
+                .unwrap();
+        assert_eq!(a.id.as_deref(), Some("77"));
+        assert_eq!(a.key.as_deref(), Some("k"));
+        let r: Repo = serde_json::from_str(r#"{"id": 48000.0}"#).unwrap();
+        assert_eq!(r.id.as_deref(), Some("48000.0"));
+    }
+
+    #[test]
+    fn every_field_read_as_text_takes_the_object_shape() {
+        let loc: Location = serde_json::from_str(
+            r#"{"action": {"name": "ignore"}, "branch": {"name": "dev"},
+                "repository": {"fullName": {"name": "a/b"}, "id": {"id": 5}, "slug": {"name": "b"}},
+                "artifact": {"type": {"name": "npm"}, "namespace": {"name": "@s"}, "name": {"name": "p"},
+                             "id": {"id": "a1"}, "version": {"name": "1.0"}},
+                "patch": {"status": {"name": "patch_available"}},
+                "repoSlug": {"name": "b"}, "repoFullName": {"name": "a/b"}}"#,
+        )
+        .unwrap();
+        let art = loc.artifact.as_ref().unwrap();
+        assert_eq!(
+            [
+                loc.action.as_deref(),
+                loc.branch.as_deref(),
+                art.artifact_type.as_deref(),
+                art.namespace.as_deref(),
+                art.name.as_deref(),
+                art.id.as_deref(),
+                art.version.as_deref(),
+                loc.patch.as_ref().unwrap().status.as_deref(),
+            ],
+            [
+                Some("ignore"),
+                Some("dev"),
+                Some("npm"),
+                Some("@s"),
+                Some("p"),
+                Some("a1"),
+                Some("1.0"),
+                Some("patch_available")
+            ]
+        );
+        assert_eq!(loc.repo_slug(), Some("b"));
+        assert_eq!(loc.repo_full_name().as_deref(), Some("a/b"));
+        let v: Vulnerability = serde_json::from_str(
+            r#"{"cveId": {"name": "CVE-1"}, "firstPatchedVersionIdentifier": {"name": "2.0"},
+                "ghsaIds": [{"name": "GHSA-1"}, "GHSA-2"], "isKev": "true"}"#,
+        )
+        .unwrap();
+        assert_eq!(v.cve_id.as_deref(), Some("CVE-1"));
+        assert_eq!(v.first_patched_version_identifier.as_deref(), Some("2.0"));
+        assert_eq!(v.ghsa_ids.unwrap().len(), 2);
+        assert_eq!(v.is_kev, Some(true));
+    }
+
+    #[test]
+    fn flat_repository_fields_stand_in_for_a_missing_repository() {
+        let loc: Location =
+            serde_json::from_str(r#"{"repoSlug": "web", "repoFullName": "acme/web"}"#).unwrap();
+        assert_eq!(loc.repo_slug(), Some("web"));
+        assert_eq!(loc.repo_full_name().as_deref(), Some("acme/web"));
+        let both: Location = serde_json::from_str(
+            r#"{"repository": {"slug": "api", "workspace": "acme"}, "repoSlug": "web"}"#,
+        )
+        .unwrap();
+        assert_eq!(both.repo_slug(), Some("api"));
+        assert_eq!(both.repo_full_name().as_deref(), Some("acme/api"));
     }
 
     #[test]

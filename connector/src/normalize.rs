@@ -4,52 +4,104 @@
 //! `vendor_data` keeps Socket's original bytes: the alert's JSON with its `locations` array
 //! narrowed to the one location, spliced from the body rather than re-serialized.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::{Alert, Location, Repo, Text};
-use crate::percent::percent_encode;
+use crate::model::{Alert, Location, Repo, Text, non_blank};
 use crate::settings::Filter;
-use crate::wit::{AffectedCode, AffectedPackage, Analytic, Asset, Finding, Vulnerability};
-use crate::{dates, ids, mapping};
+use crate::wit::{
+    AffectedCode, AffectedPackage, Analytic, Asset, Finding, SkippedRecord, Vulnerability,
+};
+use crate::{dates, ids, mapping, purl};
 
-/// Characters a purl component keeps as they are, beside ASCII letters and digits.
-const PURL_KEEP: &[u8] = b".-_~+";
-
-/// Why one vendor record could not be read.
+/// Why one vendor record could not be read: the field and what was wrong with it.
 pub type ItemError = String;
+
+/// The most finding text one call may hold, estimated before an alert is mapped. One alert fans
+/// out to one finding per location, each repeating the alert's text (as the contract says), so
+/// the output of a page is not bounded by its size: a 32 KB alert with a long title and
+/// thousands of locations makes hundreds of megabytes. Past this budget the call ends early and
+/// its cursor resumes at the next alert (see [`crate::paging::AlertCursor::skip`]); one alert
+/// that alone exceeds it is skipped with its reason.
+pub const CALL_OUTPUT_BUDGET: usize = 64 << 20;
+
+/// Fixed per-finding cost beside its text: ids, enums, timestamps, small fields.
+const FINDING_OVERHEAD: usize = 512;
 
 /// Repository list item to a Resource.
 pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
-    let repo: Repo = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-    let vendor_id = repo
-        .id
-        .filter(|s| !s.is_empty())
-        .ok_or("repository has no `id`")?;
-    let workspace = repo.workspace.filter(|w| !w.is_empty());
-    let full_name = repo.slug.as_deref().map(|slug| match &workspace {
+    let repo: Repo = serde_json::from_str(raw.get()).map_err(|_| explain::<Repo>(raw.get()))?;
+    let vendor_id = text(&repo.id.map(|i| i.0)).ok_or("id: missing or empty")?;
+    let slug = text(&repo.slug);
+    let workspace = text(&repo.workspace);
+    let full_name = slug.as_deref().map(|slug| match &workspace {
         Some(ws) => format!("{ws}/{slug}"),
         None => slug.to_string(),
     });
     Ok(Asset {
         id: ids::resource_id(org, &vendor_id),
-        name: repo
-            .name
-            .or_else(|| repo.slug.clone())
+        name: text(&repo.name)
+            .or_else(|| slug.clone())
             .unwrap_or_else(|| vendor_id.clone()),
         vendor_id,
-        slug: repo.slug,
+        slug,
         full_name,
         workspace,
-        url: repo.html_url,
-        default_branch: repo.default_branch,
-        visibility: repo.visibility,
+        url: text(&repo.html_url),
+        default_branch: text(&repo.default_branch),
+        visibility: text(&repo.visibility),
         archived: repo.archived.unwrap_or(false),
         created_at: repo.created_at.as_deref().and_then(dates::to_rfc3339_utc),
         updated_at: repo.updated_at.as_deref().and_then(dates::to_rfc3339_utc),
         vendor_data: raw.get().to_string(),
     })
+}
+
+/// A record left out: `what` it was (`items[3]`), its id when that much reads, and `why`.
+pub fn skipped(what: &str, record: &str, why: &str) -> SkippedRecord {
+    let vendor_id = vendor_id_of(record);
+    let reason = match &vendor_id {
+        Some(id) => format!("{what} (id {id:?}): {why}"),
+        None => format!("{what}: {why}"),
+    };
+    SkippedRecord { vendor_id, reason }
+}
+
+/// Bytes of the JSON value at the start of `text`; `Err` when it is not JSON.
+pub fn value_len(text: &str) -> Result<usize, serde_json::Error> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+    match stream.next() {
+        Some(Ok(_)) => Ok(stream.byte_offset()),
+        Some(Err(e)) => Err(e),
+        None => Err(serde::de::Error::custom("expected a value, found the end")),
+    }
+}
+
+/// A record's `id` (else `key`), read as leniently as the model reads ids, for naming it.
+fn vendor_id_of(record: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(record).ok()?;
+    ["id", "key"].iter().find_map(|k| match &v[k] {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Why `text` does not read as `T`, with the path of the field at fault
+/// (`locations[0].branch: expected text ..., found an array`). Only called on the error path:
+/// tracking the path costs time on every field.
+pub fn explain<'a, T: Deserialize<'a>>(text: &'a str) -> String {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(_) => "unreadable".to_string(),
+        Err(e) => match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            path => format!("{path}: {}", e.inner()),
+        },
+    }
 }
 
 /// Parses the alert at the start of `rest` (a page's text from that item on): the alert, and
@@ -63,37 +115,87 @@ pub fn read_alert(rest: &str) -> Result<(Alert<'_>, &str), serde_json::Error> {
     Ok((alert, &rest[..stream.byte_offset()]))
 }
 
+/// What one alert became.
+#[derive(Debug, PartialEq)]
+pub enum Fanout {
+    /// Its findings were appended: how many, and their estimated bytes.
+    Mapped { findings: usize, bytes: usize },
+    /// Its findings would take `bytes`, more than the `room` the caller has left; nothing was
+    /// appended.
+    NoRoom { bytes: usize },
+}
+
 /// Alert (`text` is its JSON, `alert` that parsed) to its findings, one per location kept by
-/// `filter`, appended to `out`. Returns how many findings were appended.
+/// `filter`, appended to `out`, if their estimated size fits in `room` bytes. A location that
+/// cannot be read is left out and reported in `skipped`; an alert that cannot be read at all
+/// (no id) is an error.
 pub fn alert_to_findings(
     org: &str,
     text: &str,
     alert: &Alert,
     filter: &Filter,
+    room: usize,
     out: &mut Vec<Finding>,
-) -> Result<usize, ItemError> {
+    skipped: &mut Vec<SkippedRecord>,
+) -> Result<Fanout, ItemError> {
     if !filter.keeps_alert(alert) {
-        return Ok(0);
+        return Ok(Fanout::Mapped {
+            findings: 0,
+            bytes: 0,
+        });
     }
-    let locations = alert.locations.as_deref().unwrap_or_default();
     let common = AlertCommon::new(alert)?;
-    let before = out.len();
-    let Some(span) = array_span(text, locations) else {
-        if filter.keeps_unlocated() {
-            out.push(common.finding(org, alert, &Location::default(), text.to_string()));
+    let raw_locations = alert.locations.as_deref().unwrap_or_default();
+    let Some(span) = array_span(text, raw_locations) else {
+        if !filter.keeps_unlocated() {
+            return Ok(Fanout::Mapped {
+                findings: 0,
+                bytes: 0,
+            });
         }
-        return Ok(out.len() - before);
+        let bytes = common.shared_bytes() + text.len();
+        if bytes > room {
+            return Ok(Fanout::NoRoom { bytes });
+        }
+        out.push(common.finding(org, alert, &Location::default(), text.to_string()));
+        return Ok(Fanout::Mapped { findings: 1, bytes });
     };
-    for (i, loc_raw) in locations.iter().enumerate() {
-        let loc: Location =
-            serde_json::from_str(loc_raw.get()).map_err(|e| format!("locations[{i}]: {e}"))?;
-        if !filter.keeps_location(&loc) {
-            continue;
+    let mut locations = Vec::with_capacity(raw_locations.len());
+    let mut unreadable = Vec::new();
+    for (i, raw) in raw_locations.iter().enumerate() {
+        match serde_json::from_str::<Location>(raw.get()) {
+            Ok(loc) if filter.keeps_location(&loc) => locations.push((loc, raw.get())),
+            Ok(_) => {}
+            Err(_) => unreadable.push(SkippedRecord {
+                vendor_id: Some(common.vendor_id.clone()),
+                reason: format!(
+                    "alert {:?}, locations[{i}]: {}",
+                    common.vendor_id,
+                    explain::<Location>(raw.get())
+                ),
+            }),
         }
-        let vendor_data = splice(text, span.clone(), loc_raw.get());
-        out.push(common.finding(org, alert, &loc, vendor_data));
     }
-    Ok(out.len() - before)
+    // Each finding is the alert less its locations, plus its own location, plus the text
+    // every finding repeats.
+    let per_finding = text.len() - span.len() + 2 + common.shared_bytes();
+    let bytes = locations
+        .iter()
+        .map(|(_, raw)| per_finding + raw.len())
+        .sum::<usize>();
+    if bytes > room {
+        return Ok(Fanout::NoRoom { bytes });
+    }
+    // Reported only now: an alert with no room is read again by the next call.
+    skipped.append(&mut unreadable);
+    for (loc, raw) in &locations {
+        let vendor_data = splice(text, span.clone(), raw);
+        out.push(common.finding(org, alert, loc, vendor_data));
+    }
+    Ok(Fanout::Mapped {
+        findings: locations.len(),
+        bytes,
+    })
 }
 
 /// The parts of a finding that are the same for every location of an alert.
@@ -108,48 +210,35 @@ struct AlertCommon {
 
 impl AlertCommon {
     fn new(alert: &Alert) -> Result<Self, ItemError> {
-        let vendor_id = alert
-            .id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| {
-                alert
-                    .key
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-            })
+        let vendor_id = text(&alert.id.as_ref().map(|i| i.0.clone()))
+            .or_else(|| text(&alert.key))
             .ok_or("alert has neither `id` nor `key`")?;
         let title = [&alert.title, &alert.alert_type]
             .into_iter()
-            .flatten()
-            .find(|s| !s.trim().is_empty())
-            .map_or_else(|| "Socket alert".to_string(), |s| s.to_string());
+            .find_map(text)
+            .unwrap_or_else(|| "Socket alert".to_string());
         let vuln = alert.vulnerability.as_ref();
-        let description = non_empty(&alert.description)
-            .or_else(|| vuln.and_then(|v| non_empty(&v.cve_description)));
-        let fixed_version = vuln.and_then(|v| non_empty(&v.first_patched_version_identifier));
-        let mut identifiers: Vec<String> = Vec::new();
-        if let Some(v) = vuln {
-            let all = v
-                .cve_id
-                .iter()
-                .chain(v.ghsa_ids.iter().flatten())
-                .chain(v.cwe_ids.iter().flatten());
-            for id in all.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-                if !identifiers.iter().any(|x| x == id) {
-                    identifiers.push(id.to_string());
-                }
-            }
-        }
+        let description =
+            text(&alert.description).or_else(|| vuln.and_then(|v| text(&v.cve_description)));
+        let fixed_version = vuln.and_then(|v| text(&v.first_patched_version_identifier));
+        let vulnerability_identifiers = vuln
+            .map(|v| {
+                unique(
+                    v.cve_id
+                        .iter()
+                        .chain(v.ghsa_ids.iter().flatten())
+                        .chain(v.cwe_ids.iter().flatten()),
+                )
+            })
+            .unwrap_or_default();
         let vulnerabilities = vuln
             .map(|v| {
                 vec![Vulnerability {
-                    uid: non_empty(&v.cve_id)
-                        .or_else(|| first_non_empty(&v.ghsa_ids))
-                        .or_else(|| first_non_empty(&v.cwe_ids)),
+                    uid: text(&v.cve_id)
+                        .or_else(|| first_text(&v.ghsa_ids))
+                        .or_else(|| first_text(&v.cwe_ids)),
                     cvss_score: v.cvss_score,
-                    cvss_vector: non_empty(&v.cvss_vector_string),
+                    cvss_vector: text(&v.cvss_vector_string),
                     epss_score: v.epss_score,
                     epss_percentile: v.epss_percentile,
                     is_kev: v.is_kev,
@@ -162,22 +251,34 @@ impl AlertCommon {
             vendor_id,
             title,
             description,
-            vulnerability_identifiers: identifiers,
+            vulnerability_identifiers,
             vulnerabilities,
             fixed_version,
         })
     }
 
+    /// Bytes of text every finding of this alert repeats, beside `vendor_data`.
+    fn shared_bytes(&self) -> usize {
+        let list = |l: &[String]| l.iter().map(|s| s.len() + 3).sum::<usize>();
+        FINDING_OVERHEAD
+            + 2 * self.title.len()
+            + self.description.as_ref().map_or(0, String::len)
+            + self.fixed_version.as_ref().map_or(0, String::len) * 3
+            + list(&self.vulnerability_identifiers)
+            + self
+                .vulnerabilities
+                .iter()
+                .map(|v| list(&v.cwe_ids) + v.cvss_vector.as_ref().map_or(0, String::len))
+                .sum::<usize>()
+    }
+
     fn finding(&self, org: &str, alert: &Alert, loc: &Location, vendor_data: String) -> Finding {
         let repo = loc.repository.as_ref();
-        let repo_id = repo.and_then(|r| non_empty(&r.id));
-        let branch = loc
-            .branch
-            .as_ref()
-            .and_then(|b| b.name.as_deref())
-            .map(str::to_string);
+        let repo_id = repo.and_then(|r| text(&r.id.as_ref().map(|i| i.0.clone())));
+        let code_repo = loc.repo_full_name();
+        let branch = text(&loc.branch);
         let artifact = loc.artifact.as_ref();
-        let artifact_id = artifact.and_then(|a| non_empty(&a.id));
+        let artifact_id = artifact.and_then(|a| text(&a.id.as_ref().map(|i| i.0.clone())));
         let (issue_type, finding_type) = mapping::category(alert.category.as_deref());
         let state = mapping::state(loc.action.as_deref(), alert.status.as_deref());
         let cleared = matches!(state, crate::wit::State::Closed);
@@ -190,59 +291,50 @@ impl AlertCommon {
         let remediation = alert
             .fix
             .as_ref()
-            .and_then(|f| non_empty(&f.description))
+            .and_then(|f| text(&f.description))
             .or_else(|| {
                 self.fixed_version
                     .as_ref()
                     .map(|v| format!("Upgrade to version {v} or later."))
             });
         let affected_package = artifact.and_then(|a| {
-            let name = non_empty(&a.name)?;
+            let name = text(&a.name)?;
+            let kind = text(&a.artifact_type);
+            let version = text(&a.version);
             Some(AffectedPackage {
-                purl: Some(purl(
-                    a.artifact_type.as_deref(),
+                purl: purl::build(
+                    kind.as_deref(),
                     a.namespace.as_deref(),
                     &name,
-                    a.version.as_deref(),
-                )),
+                    version.as_deref(),
+                ),
                 name,
-                version: non_empty(&a.version),
-                package_manager: non_empty(&a.artifact_type),
+                version,
+                package_manager: kind,
             })
         });
         let affected_code = loc
             .dependency
             .as_ref()
             .and_then(|d| d.manifest_files.as_ref())
-            .and_then(|files| {
-                files
-                    .iter()
-                    .find(|f| f.file.as_deref().is_some_and(|p| !p.is_empty()))
-            })
-            .map(|f| AffectedCode {
-                file_path: f.file.as_deref().unwrap_or_default().to_string(),
+            .and_then(|files| files.iter().find_map(|f| Some((f, text(&f.file)?))))
+            .map(|(f, file_path)| AffectedCode {
+                file_path,
                 start_line: f.start,
                 end_line: f.end,
             });
-        let code_repo = repo.and_then(|r| {
-            non_empty(&r.full_name).or_else(|| {
-                let slug = non_empty(&r.slug)?;
-                Some(match non_empty(&r.workspace) {
-                    Some(ws) => format!("{ws}/{slug}"),
-                    None => slug,
-                })
-            })
-        });
         let state_updated_at = if cleared {
             timestamp(&alert.cleared_at).or_else(|| updated_at.clone())
         } else {
             updated_at.clone()
         };
+        // Without a repository id, the repository's name keeps two locations apart.
+        let repo_part = repo_id.clone().or_else(|| code_repo.clone());
         Finding {
             id: ids::finding_id(
                 org,
                 &self.vendor_id,
-                repo_id.as_deref(),
+                repo_part.as_deref(),
                 branch.as_deref(),
                 artifact_id.as_deref(),
             ),
@@ -269,9 +361,9 @@ impl AlertCommon {
             analytic: Analytic {
                 uid: alert.alert_type.as_deref().unwrap_or_default().to_string(),
                 name: self.title.clone(),
-                url: alert.dashboard_url.as_deref().map(str::to_string),
+                url: text(&alert.dashboard_url),
             },
-            kb_url: alert.dashboard_url.as_deref().map(str::to_string),
+            kb_url: text(&alert.dashboard_url),
             vendor_data,
         }
     }
@@ -301,45 +393,23 @@ fn splice(text: &str, span: Range<usize>, item: &str) -> String {
     out
 }
 
-/// A Package URL: `pkg:type/namespace/name@version`, components percent-encoded.
-pub fn purl(
-    kind: Option<&str>,
-    namespace: Option<&str>,
-    name: &str,
-    version: Option<&str>,
-) -> String {
-    let kind = kind
-        .filter(|k| !k.is_empty())
-        .unwrap_or("generic")
-        .to_ascii_lowercase();
-    let mut out = format!("pkg:{kind}/");
-    if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
-        for segment in ns.split('/') {
-            out.push_str(&percent_encode(segment, PURL_KEEP));
-            out.push('/');
-        }
-    }
-    out.push_str(&percent_encode(name, PURL_KEEP));
-    if let Some(v) = version.filter(|v| !v.is_empty()) {
-        out.push('@');
-        out.push_str(&percent_encode(v, PURL_KEEP));
-    }
-    out
+/// A text field trimmed, unless that leaves nothing.
+fn text<S: AsRef<str>>(s: &Option<S>) -> Option<String> {
+    non_blank(s.as_ref().map(AsRef::as_ref)).map(str::to_string)
 }
 
-fn non_empty<S: AsRef<str>>(s: &Option<S>) -> Option<String> {
-    s.as_ref()
-        .map(|s| s.as_ref().trim())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+fn first_text<S: AsRef<str>>(list: &Option<Vec<S>>) -> Option<String> {
+    list.iter().flatten().find_map(|s| text(&Some(s)))
 }
 
-fn first_non_empty<S: AsRef<str>>(list: &Option<Vec<S>>) -> Option<String> {
-    list.iter()
-        .flatten()
-        .map(|s| s.as_ref().trim())
-        .find(|s| !s.is_empty())
+/// Each non-blank value once, in first-seen order (a set: one alert may carry many thousands).
+fn unique<'a, S: AsRef<str> + 'a>(values: impl Iterator<Item = &'a S>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    values
+        .filter_map(|s| non_blank(Some(s.as_ref())))
+        .filter(|s| seen.insert(*s))
         .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! Repositories use offset pages; the host-visible cursor is the page number. Alerts use Socket's
 //! `endCursor`; the host-visible cursor is `<pass>:<endCursor>`, where a pass is one
-//! `filters.alertStatus` value. Listing each status separately gets every status whether or not
+//! `filters.alertStatus` value, or `<pass>+<n>:<endCursor>` to read the same page again from its
+//! item `n` (when a page's findings did not fit one call's output budget). Listing each status separately gets every status whether or not
 //! the server includes cleared alerts by default, and each pass keeps only its own status.
 
 pub const REPOS_PER_PAGE: usize = 100;
@@ -69,6 +70,8 @@ pub struct AlertCursor {
     pub pass: usize,
     /// Socket's `startAfterCursor`; `None` starts the pass.
     pub after: Option<String>,
+    /// Items of the page already mapped by an earlier call, read past without mapping.
+    pub skip: usize,
 }
 
 impl AlertCursor {
@@ -77,24 +80,41 @@ impl AlertCursor {
             return Ok(AlertCursor {
                 pass: 0,
                 after: None,
+                skip: 0,
             });
         };
         let bad =
             || format!("{c:?} is not an alerts cursor issued by this connector for these settings");
-        let (name, after) = c.split_once(':').ok_or_else(bad)?;
+        let (position, after) = c.split_once(':').ok_or_else(bad)?;
+        let (name, skip) = match position.split_once('+') {
+            Some((name, n)) => (
+                name,
+                n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+            ),
+            None => (position, 0),
+        };
         let pass = passes.iter().position(|p| *p == name).ok_or_else(bad)?;
         Ok(AlertCursor {
             pass,
             after: (!after.is_empty()).then(|| after.to_string()),
+            skip,
         })
     }
 
     pub fn encode(&self, passes: &[&str]) -> String {
-        format!(
-            "{}:{}",
-            passes[self.pass],
-            self.after.as_deref().unwrap_or("")
-        )
+        let after = self.after.as_deref().unwrap_or("");
+        match self.skip {
+            0 => format!("{}:{after}", passes[self.pass]),
+            n => format!("{}+{n}:{after}", passes[self.pass]),
+        }
+    }
+
+    /// The cursor that reads this same page again from its item `index` on.
+    pub fn resume_at(&self, index: usize) -> AlertCursor {
+        AlertCursor {
+            skip: index,
+            ..self.clone()
+        }
     }
 
     /// The cursor after a page that answered `end_cursor`, or `None` when every pass is done.
@@ -111,10 +131,12 @@ impl AlertCursor {
             Some(end) => Ok(Some(AlertCursor {
                 pass: self.pass,
                 after: Some(end.to_string()),
+                skip: 0,
             })),
             None if self.pass + 1 < passes.len() => Ok(Some(AlertCursor {
                 pass: self.pass + 1,
                 after: None,
+                skip: 0,
             })),
             None => Ok(None),
         }
@@ -179,7 +201,8 @@ mod tests {
             c,
             AlertCursor {
                 pass: 1,
-                after: None
+                after: None,
+                skip: 0,
             }
         );
         assert_eq!(c.encode(p), "cleared:");
@@ -197,7 +220,32 @@ mod tests {
     #[test]
     fn foreign_cursors_are_refused() {
         let p = passes(false, false);
-        assert!(AlertCursor::parse(Some("cleared:x"), p).is_err());
-        assert!(AlertCursor::parse(Some("nonsense"), p).is_err());
+        for bad in [
+            "cleared:x",
+            "nonsense",
+            "open+0:x",
+            "open+-1:x",
+            "open+x:y",
+            "+3:x",
+        ] {
+            assert!(AlertCursor::parse(Some(bad), p).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_resumed_mid_way_keeps_its_socket_cursor() {
+        let p = passes(true, false);
+        let c = AlertCursor::parse(Some("open:a:b"), p).unwrap();
+        let resumed = c.resume_at(1200);
+        assert_eq!(resumed.encode(p), "open+1200:a:b");
+        assert_eq!(
+            AlertCursor::parse(Some("open+1200:a:b"), p),
+            Ok(resumed.clone())
+        );
+        let first = AlertCursor::parse(None, p).unwrap().resume_at(7);
+        assert_eq!(first.encode(p), "open+7:");
+        assert_eq!(AlertCursor::parse(Some("open+7:"), p), Ok(first));
+        // The next page starts at its first item again.
+        assert_eq!(resumed.next(p, Some("c")).unwrap().unwrap().skip, 0);
     }
 }

@@ -59,7 +59,7 @@ impl Filter {
     }
 
     pub fn keeps_location(&self, loc: &Location) -> bool {
-        let slug = loc.repository.as_ref().and_then(|r| r.slug.as_deref());
+        let slug = loc.repo_slug();
         let eco = loc
             .artifact
             .as_ref()

@@ -140,9 +140,11 @@ pub fn main() -> ! {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("connector_host={default_level},warn")));
+    // Colour only for a terminal: a log file or pipe gets plain lines.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let code = match tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,8 @@
 //!   replay, record) behind retries, and the memory / CPU meters;
 //! - [`engine`]: loading (through [`cache`]) and calling a component under those limits;
 //! - [`settings`], [`state`], [`output`]: configuration in, checkpoints and NDJSON out;
-//! - [`sync`]: the page loop that ties them together; [`cli`]: the command line.
+//! - [`sync`]: the page loop that ties them together; [`cli`]: the command line;
+//! - [`text`]: a component's text made safe for a terminal or a log.
 
 pub mod cache;
 pub mod cli;
@@ -16,3 +17,4 @@ pub mod sandbox;
 pub mod settings;
 pub mod state;
 pub mod sync;
+pub mod text;

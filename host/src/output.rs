@@ -224,6 +224,12 @@ pub struct Summary {
     pub denied_requests: u64,
     pub elapsed_seconds: f64,
     pub high_water_mark: Option<String>,
+    /// Where the high-water mark came from: `server` (the vendor's clock, as reported by the
+    /// component) or `host-clock` (the vendor did not say; the host's clock at the start of the
+    /// listing). `null` when the run has no mark.
+    pub high_water_mark_source: Option<&'static str>,
+    /// The first reasons records were skipped for (`counts.skipped_records` counts them all).
+    pub skipped: Vec<String>,
     pub resumed: bool,
     pub error: Option<String>,
 }

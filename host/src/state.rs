@@ -42,7 +42,16 @@ pub struct Checkpoint {
     /// Output file length after the last completed page; a resumed run truncates back to it.
     pub output_offset: Option<u64>,
     pub counts: Counts,
+    /// `query_started_at` is the host's clock: the component did not report the server's.
+    #[serde(default)]
+    pub mark_from_host_clock: bool,
+    /// The first reasons records were skipped for (at most [`MAX_SKIP_REASONS`]).
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
+
+/// Skip reasons a run keeps for its summary; the count goes on past them.
+pub const MAX_SKIP_REASONS: usize = 10;
 
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -52,6 +61,10 @@ pub struct Counts {
     pub issues: u64,
     pub findings: u64,
     pub vendor_records: u64,
+    /// Vendor records (or parts of one, such as an alert's location) the component could not
+    /// read and left out; the rest of their page was written.
+    #[serde(default)]
+    pub skipped_records: u64,
 }
 
 impl Counts {
@@ -60,6 +73,7 @@ impl Counts {
         self.issues += other.issues;
         self.findings += other.findings;
         self.vendor_records += other.vendor_records;
+        self.skipped_records += other.skipped_records;
     }
 }
 
@@ -143,7 +157,10 @@ mod tests {
                 issues: 2,
                 findings: 2,
                 vendor_records: 2,
+                skipped_records: 1,
             },
+            mark_from_host_clock: true,
+            skipped: vec!["items[3] (id \"a-1\"): title: expected text".into()],
         });
         s.save(&path).unwrap();
         assert_eq!(State::load(&path).unwrap(), Some(s));

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery};
+use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery, SkippedRecord};
 use crate::engine::{Runtime, Session};
 use crate::error::Failure;
 use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
@@ -20,7 +20,8 @@ use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::{Credential, SandboxHttp};
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::{HostSettings, Resolved};
-use crate::state::{Checkpoint, Counts, Phase, State};
+use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State};
+use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 mod writer;
 use writer::{Page, PageWriter, Pipeline, Progress, Records};
@@ -124,6 +125,8 @@ pub async fn run(
         mode: "full",
         resumed: false,
         high_water_mark: None,
+        mark_source: None,
+        skips_logged: 0,
         pipeline: Pipeline::default(),
     };
     let writer = |sink, state, counts| PageWriter {
@@ -142,6 +145,7 @@ pub async fn run(
             pages: 0,
         }),
         counts,
+        skipped: Vec::new(),
         buf: Vec::with_capacity(writer::CHUNK + (1 << 16)),
     };
     let result = run
@@ -164,6 +168,11 @@ pub async fn run(
         denied_requests: stats.denied.load(Ordering::Relaxed),
         elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         high_water_mark: run.high_water_mark.clone(),
+        high_water_mark_source: run.high_water_mark.as_ref().and(run.mark_source),
+        skipped: writer
+            .as_ref()
+            .map(|w| w.skipped.clone())
+            .unwrap_or_default(),
         resumed: run.resumed,
         error: failure.as_ref().map(|f| f.message().to_string()),
     };
@@ -181,8 +190,15 @@ struct Run {
     mode: &'static str,
     resumed: bool,
     high_water_mark: Option<String>,
+    /// Where this run's new high-water mark came from (see [`Summary::high_water_mark_source`]).
+    mark_source: Option<&'static str>,
+    /// Skip warnings logged so far: past [`MAX_SKIP_LOGS`] they are only counted.
+    skips_logged: usize,
     pipeline: Pipeline,
 }
+
+/// Skipped records logged one by one per run; the summary counts them all.
+const MAX_SKIP_LOGS: usize = 20;
 
 impl Run {
     async fn execute(
@@ -243,7 +259,12 @@ impl Run {
         let sink = open_sink(&opts.output, checkpoint.as_ref())?;
         let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
         let state = opts.state.clone().zip(state);
-        self.pipeline = Pipeline::new(writer(sink, state, counts));
+        let mut writer = writer(sink, state, counts);
+        writer.skipped = checkpoint
+            .as_ref()
+            .map(|c| c.skipped.clone())
+            .unwrap_or_default();
+        self.pipeline = Pipeline::new(writer);
 
         let hooks = sandbox_http(
             &resolved.host,
@@ -264,6 +285,8 @@ impl Run {
             query_started_at: None,
             output_offset: None,
             counts: Counts::default(),
+            mark_from_host_clock: false,
+            skipped: Vec::new(),
         });
         if cp.phase == Phase::Resources && self.models.resources {
             self.resources(&mut session, &mut cp).await?;
@@ -280,6 +303,11 @@ impl Run {
         }
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
+            self.mark_source = Some(if cp.mark_from_host_clock {
+                "host-clock"
+            } else {
+                "server"
+            });
         }
         self.pipeline.settle().await?;
         if let Some(writer) = self.pipeline.writer() {
@@ -303,7 +331,7 @@ impl Run {
             self.limits.check_page(
                 "list-resources",
                 pages,
-                page.items.len(),
+                page.items.len() + page.skipped.len(),
                 cp.cursor.as_deref(),
                 page.next_cursor.as_deref(),
             )?;
@@ -311,13 +339,16 @@ impl Run {
             cp.cursor = page.next_cursor;
             let counts = Counts {
                 resources: page.items.len() as u64,
+                skipped_records: page.skipped.len() as u64,
                 ..Counts::default()
             };
+            let skipped = self.note_skipped("resources", page.skipped);
             self.pipeline
                 .submit(Page {
                     records: Records::Resources(page.items),
                     counts,
                     checkpoint: cp.clone(),
+                    skipped,
                 })
                 .await?;
             if cp.cursor.is_none() {
@@ -339,6 +370,7 @@ impl Run {
                 cursor: cp.cursor.clone(),
                 updated_since: cp.updated_since.clone(),
             };
+            let listing_started = SystemTime::now();
             let mut page = match session.list_findings(&query).await? {
                 Ok(page) => page,
                 Err(ConnectorError::InvalidCursor(why)) if !restarted && cp.cursor.is_some() => {
@@ -353,12 +385,15 @@ impl Run {
             self.limits.check_page(
                 "list-findings",
                 pages,
-                page.items.len(),
+                page.items.len() + page.skipped.len(),
                 query.cursor.as_deref(),
                 page.next_cursor.as_deref(),
             )?;
             if query.cursor.is_none() && cp.query_started_at.is_none() {
-                cp.query_started_at = page.query_started_at.clone();
+                let (mark, from_host_clock) =
+                    high_water_mark(page.query_started_at.as_deref(), listing_started);
+                cp.query_started_at = Some(mark);
+                cp.mark_from_host_clock = from_host_clock;
             }
             page.items
                 .retain(|f| emitted.insert(id_key(&f.id)) || !restarted);
@@ -372,13 +407,16 @@ impl Run {
                 issues: if self.models.issues { written } else { 0 },
                 findings: if self.models.findings { written } else { 0 },
                 vendor_records: u64::from(page.vendor_records),
+                skipped_records: page.skipped.len() as u64,
                 ..Counts::default()
             };
+            let skipped = self.note_skipped("findings", page.skipped);
             self.pipeline
                 .submit(Page {
                     records: Records::Findings(page.items),
                     counts,
                     checkpoint: cp.clone(),
+                    skipped,
                 })
                 .await?;
             if cp.cursor.is_none() {
@@ -386,6 +424,68 @@ impl Run {
             }
         }
     }
+}
+
+impl Run {
+    /// Logs a page's skipped records (the first [`MAX_SKIP_LOGS`] of the run) and returns the
+    /// reasons the summary may keep, each made printable and bounded.
+    fn note_skipped(&mut self, listing: &str, skipped: Vec<SkippedRecord>) -> Vec<String> {
+        let mut reasons = Vec::new();
+        for record in skipped {
+            let reason = printable(&record.reason, MAX_MESSAGE_CHARS);
+            if self.skips_logged < MAX_SKIP_LOGS {
+                tracing::warn!(
+                    "{listing}: skipped a record the connector could not read: {reason}"
+                );
+                self.skips_logged += 1;
+                if self.skips_logged == MAX_SKIP_LOGS {
+                    tracing::warn!(
+                        "further skipped records are counted in the summary, not logged"
+                    );
+                }
+            }
+            if reasons.len() < MAX_SKIP_REASONS {
+                reasons.push(reason);
+            }
+        }
+        reasons
+    }
+}
+
+/// The high-water mark a listing leaves, and whether it is the host's clock: the server time the
+/// component reported, if it is a plausible RFC 3339 instant (after 2000, at most a day ahead of
+/// this host), else this host's clock when the listing started. Either way the next run asks for
+/// what changed since then (less the overlap), and never stays a full sync by accident.
+fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (String, bool) {
+    let host_clock = || humantime::format_rfc3339_seconds(listing_started).to_string();
+    let Some(reported) = reported else {
+        tracing::warn!(
+            "the connector reported no server time for the findings listing; the next \
+             incremental sync starts from this host's clock at the listing's start ({})",
+            host_clock()
+        );
+        return (host_clock(), true);
+    };
+    let earliest = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
+    let latest = listing_started + Duration::from_secs(86_400);
+    match parse_rfc3339(reported) {
+        Some(t) if (earliest..=latest).contains(&t) => (reported.to_string(), false),
+        _ => {
+            tracing::warn!(
+                "the connector reported an implausible server time {:?} for the findings \
+                 listing; using this host's clock at the listing's start ({})",
+                printable(reported, 64),
+                host_clock()
+            );
+            (host_clock(), true)
+        }
+    }
+}
+
+/// An RFC 3339 UTC instant (`...Z`).
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let body = s.strip_suffix('Z')?;
+    humantime::parse_rfc3339_weak(body).ok()
 }
 
 /// The paging contract a component must keep.
@@ -499,9 +599,10 @@ fn id_key(id: &str) -> u128 {
 
 /// `mark - overlap`, as RFC 3339 UTC.
 fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
-    let t = humantime::parse_rfc3339_weak(mark.trim_end_matches('Z')).map_err(|e| {
+    let t = parse_rfc3339(mark).ok_or_else(|| {
         Failure::Config(format!(
-            "state: high-water mark {mark:?} is not RFC 3339 ({e}); pass --full"
+            "state: high-water mark {:?} is not an RFC 3339 UTC time; pass --full",
+            printable(mark, 64)
         ))
     })?;
     let since = t.checked_sub(overlap).unwrap_or(SystemTime::UNIX_EPOCH);

@@ -48,12 +48,30 @@ fn state(location: &Value, alert: &Value) -> &'static str {
     }
 }
 
+/// A field the API sends as text or as an object carrying it (`{"name": "main", "type": null}`),
+/// read as its text.
+fn flat(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => ["name", "value", "id"]
+            .iter()
+            .find_map(|k| o.get(*k).filter(|v| !v.is_null()).map(flat))
+            .unwrap_or(Value::Null),
+        other => other.clone(),
+    }
+}
+
+/// A record the connector must leave out: a field it reads as text is an array.
+fn unreadable(record: &Value, text_fields: &[&str]) -> bool {
+    text_fields.iter().any(|f| record[*f].is_array())
+}
+
 /// Expected resource records, keyed by id.
 pub fn resources(org: &Org) -> BTreeMap<String, Value> {
     org.repos
         .iter()
-        .map(|text| {
-            let r: Value = serde_json::from_str(text).unwrap();
+        .map(|text| serde_json::from_str::<Value>(text).unwrap())
+        .filter(|r| !unreadable(r, &["id", "name", "slug", "default_branch"]))
+        .map(|r| {
             let rid = resource_id(&org.slug, r["id"].as_str().unwrap());
             let ws = r["workspace"].as_str().filter(|w| !w.is_empty());
             let slug = r["slug"].as_str().unwrap();
@@ -61,7 +79,7 @@ pub fn resources(org: &Org) -> BTreeMap<String, Value> {
                 "kind": "resource", "id": rid, "vendor": "socket", "vendor_id": r["id"], "type": "repository",
                 "name": r["name"], "slug": slug,
                 "full_name": ws.map_or(slug.to_string(), |w| format!("{w}/{slug}")),
-                "workspace": ws, "url": r["html_url"], "default_branch": r["default_branch"],
+                "workspace": ws, "url": r["html_url"], "default_branch": flat(&r["default_branch"]),
                 "visibility": r["visibility"], "archived": r["archived"], "created_at": r["created_at"],
                 "updated_at": r["updated_at"], "vendor_data": r,
             });
@@ -75,6 +93,12 @@ pub fn findings(org: &Org, keep: impl Fn(&str) -> bool) -> BTreeMap<String, (Val
     let mut out = BTreeMap::new();
     for row in org.alerts.iter().filter(|a| keep(&a.status)) {
         let alert: Value = serde_json::from_str(&row.json).unwrap();
+        if unreadable(
+            &alert,
+            &["id", "title", "description", "severity", "status"],
+        ) {
+            continue;
+        }
         let locations = alert["locations"].as_array().cloned().unwrap_or_default();
         let each: Vec<Option<Value>> = if locations.is_empty() {
             vec![None]
@@ -93,13 +117,30 @@ fn expected_pair(org: &str, alert: &Value, loc: Option<&Value>) -> (Value, Value
     let null = Value::Null;
     let loc_v = loc.unwrap_or(&null);
     let repo = &loc_v["repository"];
+    let code_repo = if repo["fullName"].is_string() {
+        repo["fullName"].clone()
+    } else {
+        loc_v["repoFullName"].clone()
+    };
+    let branch = flat(&loc_v["branch"]);
     let artifact = &loc_v["artifact"];
+    let (art_name, art_version, art_type) = (
+        flat(&artifact["name"]),
+        flat(&artifact["version"]),
+        flat(&artifact["type"]),
+    );
+    // Without a repository id, the repository's name keeps two locations apart.
+    let repo_part = if repo["id"].is_null() {
+        code_repo.clone()
+    } else {
+        repo["id"].clone()
+    };
     let fid = id(&[
         json!("finding"),
         json!(org),
         alert["id"].clone(),
-        repo["id"].clone(),
-        loc_v["branch"]["name"].clone(),
+        repo_part,
+        branch.clone(),
         artifact["id"].clone(),
     ]);
     let resource = repo["id"].as_str().map(|r| resource_id(org, r));
@@ -115,7 +156,7 @@ fn expected_pair(org: &str, alert: &Value, loc: Option<&Value>) -> (Value, Value
             }
         }
     }
-    let fixed = &vuln["firstPatchedVersionIdentifier"];
+    let fixed = &flat(&vuln["firstPatchedVersionIdentifier"]);
     let has_fix = !alert["fix"].is_null()
         || fixed.is_string()
         || loc_v["patch"]["status"] == "patch_available";
@@ -140,17 +181,17 @@ fn expected_pair(org: &str, alert: &Value, loc: Option<&Value>) -> (Value, Value
     let mut vendor_data = alert.clone();
     vendor_data["locations"] = json!(loc.into_iter().cloned().collect::<Vec<_>>());
     let manifest = &loc_v["dependency"]["manifestFiles"][0];
-    let package = artifact["name"].as_str().map(|name| {
+    let package = art_name.as_str().map(|name| {
         let ns = artifact["namespace"].as_str().map(|n| format!("{n}/")).unwrap_or_default();
-        json!({"name": name, "version": artifact["version"], "package_manager": artifact["type"],
-               "purl": format!("pkg:{}/{ns}{name}@{}", artifact["type"].as_str().unwrap(), artifact["version"].as_str().unwrap())})
+        json!({"name": name, "version": art_version, "package_manager": art_type,
+               "purl": format!("pkg:{}/{ns}{name}@{}", art_type.as_str().unwrap(), art_version.as_str().unwrap())})
     });
     let issue = json!({
         "kind": "issue", "id": fid, "vendor": "socket", "vendor_id": alert["id"], "name": title,
         "description": description, "type": v1, "severity": sev, "state": st,
         "first_seen": alert["createdAt"], "last_seen": alert["updatedAt"], "state_updated_at": state_updated_at,
-        "resource_id": resource, "code_repo": repo["fullName"], "repo_branch_name": loc_v["branch"]["name"],
-        "package_name": artifact["name"], "package_version": artifact["version"], "package_manager": artifact["type"],
+        "resource_id": resource, "code_repo": code_repo, "repo_branch_name": branch,
+        "package_name": art_name, "package_version": art_version, "package_manager": art_type,
         "is_patchable": has_fix, "remediation": remediation,
         "cvss_score": vuln["cvssScore"], "vulnerability_identifiers": ids, "kb_url": alert["dashboardUrl"],
         "vendor_data": vendor_data,

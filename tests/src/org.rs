@@ -179,3 +179,80 @@ impl Org {
         row.json = v.to_string();
     }
 }
+
+/// Wraps text in the object shape the real API sometimes sends instead of a string.
+fn named(v: &Value) -> Value {
+    json!({"name": v, "type": null})
+}
+
+impl Org {
+    /// Gives the organisation the shapes the real API varies in, as a different ingester's
+    /// recorded responses show them: `default_branch` as `{"name", "type"}` on every third
+    /// repository; on every fourth alert a branch as a plain string, `firstPatchedVersionIdentifier`
+    /// and the artifact's `name` / `version` / `type` wrapped in `{"name": ...}`, and on every
+    /// seventh the repository as flat `repoSlug` / `repoFullName`; plus one unreadable repository
+    /// (`name` an array) and one unreadable alert (`title` an array). Returns how many records
+    /// are unreadable.
+    pub fn with_shape_variants(&mut self) -> usize {
+        for (i, text) in self.repos.iter_mut().enumerate() {
+            let mut r: Value = serde_json::from_str(text).unwrap();
+            if i % 3 == 1 {
+                r["default_branch"] = named(&r["default_branch"]);
+            }
+            if i == 5 {
+                r["name"] = json!(["unreadable"]);
+            }
+            *text = r.to_string();
+        }
+        for (i, row) in self.alerts.iter_mut().enumerate() {
+            let mut a: Value = serde_json::from_str(&row.json).unwrap();
+            if i % 4 == 1 {
+                if a["vulnerability"]["firstPatchedVersionIdentifier"].is_string() {
+                    let v = a["vulnerability"]["firstPatchedVersionIdentifier"].clone();
+                    a["vulnerability"]["firstPatchedVersionIdentifier"] = named(&v);
+                }
+                for loc in a["locations"].as_array_mut().into_iter().flatten() {
+                    loc["branch"] = loc["branch"]["name"].clone();
+                    for field in ["name", "version", "type"] {
+                        loc["artifact"][field] = named(&loc["artifact"][field]);
+                    }
+                }
+            }
+            if i % 7 == 2 {
+                for loc in a["locations"].as_array_mut().into_iter().flatten() {
+                    let repo = loc["repository"].take();
+                    let obj = loc.as_object_mut().unwrap();
+                    obj.remove("repository");
+                    if repo.is_object() {
+                        obj.insert("repoSlug".into(), repo["slug"].clone());
+                        obj.insert("repoFullName".into(), repo["fullName"].clone());
+                    }
+                }
+            }
+            if i == 9 {
+                a["title"] = json!(["unreadable"]);
+            }
+            row.json = a.to_string();
+        }
+        2
+    }
+}
+
+/// A pathological alert: `locations` locations (each in its own branch) and a title of
+/// `title_len` bytes, which every one of its findings repeats.
+pub fn wide_alert(id: &str, title_len: usize, locations: usize) -> AlertRow {
+    let location = |n: usize| {
+        json!({"action": "error",
+               "repository": {"id": "48000", "slug": "repo-000", "fullName": "acme/repo-000"},
+               "branch": {"name": format!("b-{n}")},
+               "artifact": {"type": "npm", "name": "p", "id": format!("{n}"), "version": "1"}})
+    };
+    AlertRow {
+        status: "open".into(),
+        updated_at: "2026-08-01T00:00:00".into(),
+        json:
+            json!({"id": id, "title": "T".repeat(title_len), "severity": "high", "status": "open",
+                     "locations": (0..locations).map(location).collect::<Vec<Value>>()})
+            .to_string(),
+    }
+}

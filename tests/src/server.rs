@@ -65,6 +65,8 @@ pub struct Behaviour {
     pub repos_next_page_on_last: bool,
     /// Delay before every answer.
     pub delay: Duration,
+    /// Leave `meta` (and its `queryStartTimestamp`) out of alerts pages, as some servers do.
+    pub omit_meta: bool,
 }
 
 impl Default for Behaviour {
@@ -74,6 +76,7 @@ impl Default for Behaviour {
             empty_page_after: Some(1),
             repos_next_page_on_last: true,
             delay: Duration::ZERO,
+            omit_meta: false,
         }
     }
 }
@@ -381,10 +384,17 @@ impl Ctx {
         } else {
             "null".to_string()
         };
+        let meta = if self.behaviour.omit_meta {
+            String::new()
+        } else {
+            format!(
+                r#","meta":{{"organizationId":"8912","queryStartTimestamp":{},"filters":{{}}}}"#,
+                org.now_ms
+            )
+        };
         Some(format!(
-            r#"{{"endCursor":{end_cursor},"items":[{}],"meta":{{"organizationId":"8912","queryStartTimestamp":{},"filters":{{}}}}}}"#,
-            items.join(","),
-            org.now_ms
+            r#"{{"endCursor":{end_cursor},"items":[{}]{meta}}}"#,
+            items.join(",")
         ))
     }
 }

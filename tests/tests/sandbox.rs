@@ -216,3 +216,42 @@ async fn https_works_with_an_extra_ca_and_fails_closed_without_it() {
     connector_tests::assert_failed(&untrusted, 4, "TLS failed");
     assert_eq!(sim.requests().len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_reasons_cannot_drive_the_terminal_or_fill_the_log() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=skip-escape"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\x1b') && !run.stderr.contains('\x07'),
+        "an escape sequence reached the terminal: {:?}",
+        &run.stderr[..run.stderr.len().min(400)]
+    );
+    // 50 skips: 20 logged, then one line saying the rest are only counted.
+    let logged = run.stderr.matches("skipped a record").count();
+    assert_eq!(logged, 20, "{}", run.stderr.len());
+    assert!(run.stderr.contains("further skipped records are counted"));
+    assert!(
+        run.stderr.len() < 40_000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+    let summary = records(&run.stdout).pop().unwrap();
+    assert_eq!(summary["counts"]["skipped_records"], 50);
+    let reasons = summary["skipped"].as_array().unwrap();
+    assert_eq!(reasons.len(), 10);
+    for r in reasons {
+        let r = r.as_str().unwrap();
+        assert!(
+            r.chars().count() <= 501 && !r.contains(['\x1b', '\x07', '\r', '\n']),
+            "{r:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_skipped_records_counts_against_the_page_limit() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=skip-flood"]).await;
+    assert_guest_fault(&run, "returned a page of 300000 records");
+}

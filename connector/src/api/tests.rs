@@ -190,11 +190,12 @@ fn statuses_map_to_errors_that_name_the_endpoint() {
     }
     match case(
         200,
-        r#"{"endCursor": null, "items": [{"id": "a"}, {"id": "b", "title": 7}]}"#,
+        r#"{"endCursor": null, "items": [{"id": "a"}, {"id": "b", "title": tru}]}"#,
     ) {
         ConnectorError::MalformedResponse(m) => assert!(
-            m.detail
-                .contains("open pass, first page, items[1]: invalid type: integer `7`"),
+            m.detail.contains(
+                "open pass, first page: body is not the documented JSON: items[1]: expected ident"
+            ),
             "{}",
             m.detail
         ),
@@ -209,15 +210,32 @@ fn statuses_map_to_errors_that_name_the_endpoint() {
         ),
         e => panic!("{e:?}"),
     }
-    match case(
-        200,
-        r#"{"endCursor": null, "items": [{"id": "a", "locations": [7]}]}"#,
-    ) {
-        ConnectorError::MalformedResponse(m) => {
-            assert!(m.detail.contains("items[0]: locations[0]"), "{}", m.detail)
+    for no_items in [r#"{"endCursor": null}"#, r#"{"items": {"a": 1}}"#] {
+        match case(200, no_items) {
+            ConnectorError::MalformedResponse(m) => {
+                assert!(m.detail.contains("no `items` array"), "{}", m.detail)
+            }
+            e => panic!("{e:?}"),
         }
-        e => panic!("{e:?}"),
     }
+}
+
+#[test]
+fn unreadable_records_are_reported_beside_the_page() {
+    let c = cfg(&[]);
+    let mut http = Script::default().reply(
+        200,
+        r#"{"endCursor": null, "items": [{"id": "a", "locations": [7, {"branch": "main"}]},
+            {"id": "b", "severity": ["high"]}, {"id": "c"}]}"#,
+    );
+    let page = list_alerts(&c, &mut http, &alerts(None, None)).unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|f| f.vendor_id.as_str()).collect();
+    assert_eq!(ids, ["a", "c"]);
+    assert_eq!(page.vendor_records, 3);
+    let reasons: Vec<&str> = page.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert!(reasons[0].starts_with(r#"alert "a", locations[0]: invalid type: integer `7`"#));
+    assert!(reasons[1].starts_with(r#"items[1] (id "b"): severity: invalid type: sequence"#));
+    assert_eq!(reasons.len(), 2);
 }
 
 #[test]

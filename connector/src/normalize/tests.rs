@@ -40,11 +40,27 @@ fn raw(s: &str) -> &RawValue {
 }
 
 fn findings(alert: &str, filter: &Filter) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let (out, skipped) = findings_and_skips(alert, filter);
+    assert_eq!(skipped, Vec::<SkippedRecord>::new());
+    out
+}
+
+fn findings_and_skips(alert: &str, filter: &Filter) -> (Vec<Finding>, Vec<SkippedRecord>) {
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
     let (parsed, text) = read_alert(alert).unwrap();
     assert_eq!(text, alert.trim_end(), "the alert's own text");
-    alert_to_findings("acme", text, &parsed, filter, &mut out).unwrap();
-    out
+    let fanout = alert_to_findings(
+        "acme",
+        text,
+        &parsed,
+        filter,
+        CALL_OUTPUT_BUDGET,
+        &mut out,
+        &mut skipped,
+    )
+    .unwrap();
+    assert!(matches!(fanout, Fanout::Mapped { findings, .. } if findings == out.len()));
+    (out, skipped)
 }
 
 #[test]
@@ -235,10 +251,19 @@ fn filters_apply_per_alert_and_per_location() {
 
 #[test]
 fn alert_without_any_id_is_an_error_not_a_silent_drop() {
-    let mut out = Vec::new();
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
     let text = r#"{"type": "x"}"#;
     let (alert, _) = read_alert(text).unwrap();
-    let err = alert_to_findings("acme", text, &alert, &Filter::default(), &mut out).unwrap_err();
+    let err = alert_to_findings(
+        "acme",
+        text,
+        &alert,
+        &Filter::default(),
+        CALL_OUTPUT_BUDGET,
+        &mut out,
+        &mut skipped,
+    )
+    .unwrap_err();
     assert!(err.contains("id"), "{err}");
 }
 
@@ -276,16 +301,149 @@ fn repo_maps_every_field() {
 }
 
 #[test]
-fn purls_encode_their_parts() {
+fn repo_default_branch_may_be_an_object_and_fields_may_vary_in_shape() {
+    let repo = r#"{"id": {"id": 7, "name": "ignored"}, "slug": "x", "name": 42,
+        "default_branch": {"name": "main", "type": null}, "archived": "true",
+        "visibility": null, "created_at": "2024-01-15T10:30:00Z"}"#;
+    let a = repo_to_asset("acme", raw(repo)).unwrap();
+    assert_eq!(a.vendor_id, "7");
+    assert_eq!(a.name, "42");
+    assert_eq!(a.default_branch.as_deref(), Some("main"));
+    assert!(a.archived);
+    assert_eq!(a.visibility, None);
+    let no_name = repo_to_asset("acme", raw(r#"{"id": 8, "default_branch": {"type": "x"}}"#));
+    assert_eq!(no_name.unwrap().default_branch, None);
+}
+
+#[test]
+fn unreadable_repo_names_its_field() {
+    let err = repo_to_asset("acme", raw(r#"{"id": 9, "name": ["a"]}"#)).unwrap_err();
+    assert!(err.starts_with("name: invalid type: sequence"), "{err}");
+    let err = repo_to_asset("acme", raw(r#"{"id": [1]}"#)).unwrap_err();
+    assert!(err.starts_with("id: "), "{err}");
+}
+
+/// The shapes seen from the real API: a branch as a string on one location and an object on the
+/// next, the repository as flat `repoSlug` / `repoFullName`, and artifact and fix fields wrapped in
+/// objects.
+const VARIANT_ALERT: &str = r#"{"id": "alert-001", "type": "criticalCVE", "category": "vulnerability",
+  "severity": "critical", "status": "open", "title": "Critical CVE in lodash",
+  "vulnerability": {"cveId": "CVE-2024-0001", "firstPatchedVersionIdentifier": {"name": "4.17.22"},
+                    "ghsaIds": ["GHSA-xxxx-yyyy-zzzz", "GHSA-xxxx-yyyy-zzzz"], "cweIds": ["CWE-1321"]},
+  "locations": [
+    {"action": "error", "repoSlug": "frontend-app", "repoFullName": "acme-corp/frontend-app",
+     "branch": {"name": "main", "type": null},
+     "artifact": {"name": {"name": "lodash"}, "version": {"value": "4.17.21"}, "type": {"name": "npm"}}},
+    {"action": "error", "repoSlug": "backend-api", "repoFullName": "acme-corp/backend-api",
+     "branch": "main",
+     "artifact": {"name": "lodash", "version": 4.17, "type": "npm", "namespace": null}}
+  ]}"#;
+
+#[test]
+fn shape_variants_read_to_the_same_values() {
+    let fs = findings(VARIANT_ALERT, &Filter::default());
+    assert_eq!(fs.len(), 2);
+    for f in &fs {
+        assert_eq!(f.branch.as_deref(), Some("main"));
+        let v = &f.vulnerabilities[0];
+        assert_eq!(v.fixed_version.as_deref(), Some("4.17.22"));
+        assert_eq!(
+            f.remediation.as_deref(),
+            Some("Upgrade to version 4.17.22 or later.")
+        );
+        assert!(f.has_fix);
+        assert_eq!(
+            f.vulnerability_identifiers,
+            ["CVE-2024-0001", "GHSA-xxxx-yyyy-zzzz", "CWE-1321"]
+        );
+    }
+    let pkg = |i: usize| fs[i].affected_package.clone().unwrap();
     assert_eq!(
-        purl(
-            Some("maven"),
-            Some("org.example"),
-            "pdf-render",
-            Some("2.0.1")
-        ),
-        "pkg:maven/org.example/pdf-render@2.0.1"
+        (pkg(0).name.as_str(), pkg(0).version.as_deref()),
+        ("lodash", Some("4.17.21"))
     );
-    assert_eq!(purl(Some("NPM"), None, "a b", None), "pkg:npm/a%20b");
-    assert_eq!(purl(None, None, "x", Some("1")), "pkg:generic/x@1");
+    assert_eq!(pkg(0).purl.as_deref(), Some("pkg:npm/lodash@4.17.21"));
+    assert_eq!(pkg(1).version.as_deref(), Some("4.17"));
+    assert_eq!(fs[0].code_repo.as_deref(), Some("acme-corp/frontend-app"));
+    assert_eq!(fs[1].code_repo.as_deref(), Some("acme-corp/backend-api"));
+    // No repository id: the repository's name keeps the two findings apart.
+    assert_ne!(fs[0].id, fs[1].id);
+    assert_eq!(fs[0].resource_id, None);
+    let only_backend = Filter {
+        repo_slugs: vec!["backend-api".into()],
+        ..Filter::default()
+    };
+    assert_eq!(findings(VARIANT_ALERT, &only_backend).len(), 1);
+}
+
+#[test]
+fn an_unreadable_location_costs_only_itself() {
+    let alert = VARIANT_ALERT.replace(r#""branch": "main""#, r#""branch": ["main"]"#);
+    let (fs, skipped) = findings_and_skips(&alert, &Filter::default());
+    assert_eq!(fs.len(), 1);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].vendor_id.as_deref(), Some("alert-001"));
+    assert!(
+        skipped[0]
+            .reason
+            .starts_with(r#"alert "alert-001", locations[1]: branch: invalid type: sequence"#),
+        "{}",
+        skipped[0].reason
+    );
+}
+
+#[test]
+fn identifiers_are_deduplicated_in_linear_time() {
+    let ids: Vec<String> = (0..200_000)
+        .map(|i| format!("\"CWE-{}\"", i % 100_000))
+        .collect();
+    let alert = format!(
+        r#"{{"id": "many", "vulnerability": {{"cweIds": [{}]}}}}"#,
+        ids.join(",")
+    );
+    let started = std::time::Instant::now();
+    let fs = findings(&alert, &Filter::default());
+    assert_eq!(fs[0].vulnerability_identifiers.len(), 100_000);
+    assert_eq!(fs[0].vulnerability_identifiers[99_999], "CWE-99999");
+    // Quadratic comparison took seconds for a tenth of this; a set takes milliseconds.
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+}
+
+#[test]
+fn an_alert_whose_fanout_exceeds_the_room_is_not_mapped() {
+    let locations = vec![r#"{"branch": "b"}"#; 1000].join(",");
+    let alert = format!(
+        r#"{{"id": "wide", "title": "{}", "locations": [{locations}]}}"#,
+        "t".repeat(10_000)
+    );
+    let (parsed, text) = read_alert(&alert).unwrap();
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    let fanout = alert_to_findings(
+        "acme",
+        text,
+        &parsed,
+        &Filter::default(),
+        1 << 20,
+        &mut out,
+        &mut skipped,
+    )
+    .unwrap();
+    // 1000 findings each repeating a 10 KB title (twice) and the 10 KB alert text.
+    assert!(
+        matches!(fanout, Fanout::NoRoom { bytes } if bytes > 30_000_000),
+        "{fanout:?}"
+    );
+    assert!(out.is_empty() && skipped.is_empty());
+}
+
+#[test]
+fn a_field_that_cannot_be_text_is_explained_by_its_path() {
+    let why = explain::<Alert>(r#"{"id": "a", "vulnerability": {"cveId": [1]}}"#);
+    assert!(
+        why.starts_with("vulnerability.cveId: invalid type: sequence"),
+        "{why}"
+    );
+    let s = skipped("items[4]", r#"{"id": 12, "title": []}"#, "title: bad");
+    assert_eq!(s.vendor_id.as_deref(), Some("12"));
+    assert_eq!(s.reason, r#"items[4] (id "12"): title: bad"#);
 }

@@ -17,7 +17,7 @@ use crate::engine::wit::{Asset, Finding};
 use crate::error::Failure;
 use crate::output::{Renderer, Sink, Summary, summary_line};
 use crate::sandbox::Stats;
-use crate::state::{Checkpoint, Counts, State};
+use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, State};
 
 /// Rendered output is handed to the sink in pieces of about this size, so the host never holds
 /// a whole page of text (two records per alert, each carrying its `vendor_data`).
@@ -29,6 +29,8 @@ pub struct Page {
     /// What this page adds to the run's counts.
     pub counts: Counts,
     pub checkpoint: Checkpoint,
+    /// Why records of this page were skipped (printable, bounded; the first few only).
+    pub skipped: Vec<String>,
 }
 
 pub enum Records {
@@ -46,6 +48,8 @@ pub struct PageWriter {
     pub progress: Option<Progress>,
     /// Counts of what is durable in the output.
     pub counts: Counts,
+    /// The run's first skip reasons, kept in the checkpoint for a resumed run's summary.
+    pub skipped: Vec<String>,
     pub buf: Vec<u8>,
 }
 
@@ -73,6 +77,9 @@ impl PageWriter {
         cp.output_offset = self.sink.commit().map_err(write_failed)?;
         self.counts.add(&page.counts);
         cp.counts = self.counts;
+        let room = MAX_SKIP_REASONS.saturating_sub(self.skipped.len());
+        self.skipped.extend(page.skipped.into_iter().take(room));
+        cp.skipped = self.skipped.clone();
         if let Some(p) = &mut self.progress {
             p.page(&self.counts);
         }

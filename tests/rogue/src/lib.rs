@@ -76,6 +76,7 @@ impl Guest for Rogue {
         Ok(AssetPage {
             items: vec![],
             next_cursor: None,
+            skipped: vec![],
         })
     }
 
@@ -85,6 +86,7 @@ impl Guest for Rogue {
             next_cursor: next,
             query_started_at: None,
             vendor_records: 0,
+            skipped: vec![],
         };
         match setting("mode").as_str() {
             "off-list" => get(&setting("target")).map(|_| page(vec![], None)),
@@ -140,6 +142,32 @@ impl Guest for Rogue {
                     None,
                 ))
             }
+            "skip-escape" => {
+                // Skip reasons that try to drive the terminal and fill the log and summary.
+                let reason = format!(
+                    "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07\r\nfake log line {}",
+                    "x".repeat(100_000)
+                );
+                let skipped = (0..50)
+                    .map(|i| SkippedRecord {
+                        vendor_id: Some(format!("\x1b[31m{i}")),
+                        reason: reason.clone(),
+                    })
+                    .collect();
+                Ok(FindingPage {
+                    skipped,
+                    ..page(vec![finding("kept", "")], None)
+                })
+            }
+            "skip-flood" => Ok(FindingPage {
+                skipped: (0..300_000)
+                    .map(|_| SkippedRecord {
+                        vendor_id: None,
+                        reason: "r".into(),
+                    })
+                    .collect(),
+                ..page(vec![], None)
+            }),
             other => Err(ConnectorError::InvalidConfig(format!(
                 "unknown mode {other:?}"
             ))),
