@@ -242,7 +242,12 @@ impl AlertCommon {
                     epss_score: v.epss_score,
                     epss_percentile: v.epss_percentile,
                     is_kev: v.is_kev,
-                    cwe_ids: v.cwe_ids.iter().flatten().map(|s| s.to_string()).collect(),
+                    cwe_ids: v
+                        .cwe_ids
+                        .iter()
+                        .flatten()
+                        .filter_map(|s| text(&Some(s)))
+                        .collect(),
                     fixed_version: fixed_version.clone(),
                 }]
             })

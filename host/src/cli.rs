@@ -1,14 +1,14 @@
 //! The `connector-host` command line.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::engine::wit::ConnectorSpec;
+use crate::engine::wit::{ConnectorSpec, SettingSpec};
 use crate::engine::{Runtime, default_cache_dir};
 use crate::error::Failure;
 use crate::output::{Format, Models};
@@ -17,8 +17,9 @@ use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::Policy;
 use crate::sandbox::transport::Offline;
-use crate::settings::{HOST_SETTINGS, RawSettings, Resolved, resolve};
+use crate::settings::{self, HOST_SETTINGS, RawSettings, resolve};
 use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
+use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,6 +125,12 @@ pub struct CheckArgs {
 pub struct DescribeArgs {
     #[command(flatten)]
     pub component: ComponentArgs,
+    /// TOML file with a [settings] table; only the limits apply here.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set a limit (repeatable): -s memory-limit-mb=64, -s cpu-limit-secs=5, -s call-timeout-secs=10.
+    #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -178,8 +185,9 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let spec = describe(&runtime).await?;
-    let resolved = settings(&a.settings, &spec)?;
+    let raw = raw_settings(a.settings.config.as_deref(), &a.settings.set)?;
+    let spec = describe(&runtime, settings::limits(&raw)?).await?;
+    let resolved = resolve(&raw, &spec, |name| std::env::var(name).ok())?;
     let models = Models::parse(&a.models).map_err(Failure::Config)?;
     let opts = SyncOptions {
         models,
@@ -217,8 +225,9 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
 
 async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let spec = describe(&runtime).await?;
-    let resolved = settings(&a.settings, &spec)?;
+    let raw = raw_settings(a.settings.config.as_deref(), &a.settings.set)?;
+    let spec = describe(&runtime, settings::limits(&raw)?).await?;
+    let resolved = resolve(&raw, &spec, |name| std::env::var(name).ok())?;
     let hooks = sandbox_http(
         &resolved.host,
         resolved.token.as_deref(),
@@ -235,15 +244,19 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
         .check()
         .await?
         .map_err(|e| redact(connector_failure(e, &session)))?;
-    for line in &report.messages {
-        println!("{}", resolved.secrets.redact(line));
+    for line in report.messages.iter().take(100) {
+        println!(
+            "{}",
+            printable(&resolved.secrets.redact(line), MAX_MESSAGE_CHARS)
+        );
     }
     Ok(0)
 }
 
 async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let spec = describe(&runtime).await?;
+    let raw = raw_settings(a.config.as_deref(), &a.set)?;
+    let spec = describe(&runtime, settings::limits(&raw)?).await?;
     if a.json {
         println!(
             "{}",
@@ -270,8 +283,8 @@ fn load(a: &ComponentArgs) -> Result<Runtime, Failure> {
     Ok(runtime)
 }
 
-/// The connector's spec, from an instance that has no network.
-pub async fn describe(runtime: &Runtime) -> Result<ConnectorSpec, Failure> {
+/// The connector's spec, from an instance that has no network, under the run's `limits`.
+pub async fn describe(runtime: &Runtime, limits: Limits) -> Result<ConnectorSpec, Failure> {
     let hooks = SandboxHttp {
         policy: Arc::new(Policy::default()),
         upstream: Arc::new(Offline),
@@ -279,20 +292,52 @@ pub async fn describe(runtime: &Runtime) -> Result<ConnectorSpec, Failure> {
         stats: Arc::new(Stats::default()),
         max_requests: 0,
     };
-    runtime
-        .instantiate(hooks, Limits::default())
-        .await?
-        .describe()
-        .await
+    let spec = runtime.instantiate(hooks, limits).await?.describe().await?;
+    printable_spec(spec)
 }
 
-fn settings(a: &SettingsArgs, spec: &ConnectorSpec) -> Result<Resolved, Failure> {
-    let mut raw = match &a.config {
+/// Most settings a connector may declare.
+const MAX_SETTINGS: usize = 256;
+
+/// The spec with every string made printable and bounded: its names and descriptions reach the
+/// terminal (`describe`, error messages) and the output (`vendor`).
+fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
+    if spec.settings.len() > MAX_SETTINGS {
+        return Err(Failure::Guest(format!(
+            "contract violation: `describe` declared {} settings; the limit is {MAX_SETTINGS}",
+            spec.settings.len()
+        )));
+    }
+    let p = |s: String| printable(&s, MAX_MESSAGE_CHARS);
+    Ok(ConnectorSpec {
+        name: p(spec.name),
+        version: p(spec.version),
+        vendor: p(spec.vendor),
+        description: p(spec.description),
+        base_url_setting: spec.base_url_setting.map(p),
+        settings: spec
+            .settings
+            .into_iter()
+            .map(|s| SettingSpec {
+                name: p(s.name),
+                description: p(s.description),
+                default_value: s.default_value.map(p),
+                env_vars: s.env_vars.into_iter().take(16).map(p).collect(),
+                value_type: p(s.value_type),
+                ..s
+            })
+            .collect(),
+    })
+}
+
+/// The config file's `[settings]`, overridden by `-s` values.
+fn raw_settings(config: Option<&Path>, set: &[String]) -> Result<RawSettings, Failure> {
+    let mut raw = match config {
         Some(p) => RawSettings::from_toml_file(p)?,
         None => RawSettings::default(),
     };
-    raw.apply_overrides(&a.set)?;
-    resolve(&raw, spec, |name| std::env::var(name).ok())
+    raw.apply_overrides(set)?;
+    Ok(raw)
 }
 
 fn network(a: &SettingsArgs) -> Network {

@@ -55,6 +55,11 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "unified-security:connector/types",
 ];
 
+/// Most random bytes one `get-random-bytes` call may ask for. The host fills them on its own
+/// CPU, which the epoch meter charges only between calls: small calls keep that charge honest
+/// (a loop of them meets the CPU limit), and a large one traps instead of burning host time.
+pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
 /// Store data: WASI with nothing granted, wasi-http behind the sandbox hook, the meters.
 pub struct GuestState {
     wasi: WasiCtx,
@@ -146,7 +151,7 @@ impl Runtime {
         hooks: SandboxHttp,
         limits: Limits,
     ) -> Result<Session, Failure> {
-        let wasi = WasiCtx::builder().build();
+        let wasi = WasiCtx::builder().max_random_size(MAX_RANDOM_BYTES).build();
         let state = GuestState {
             wasi,
             http: WasiHttpCtx::new(),

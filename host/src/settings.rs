@@ -169,6 +169,9 @@ impl Secrets {
 #[derive(Debug, Clone)]
 pub struct HostSettings {
     pub policy: Policy,
+    /// The origin of the connector's base URL: the only one its credential is sent to (every
+    /// allowed origin when the connector has no base URL).
+    pub credential_origin: Option<Origin>,
     pub ca_file: Option<PathBuf>,
     pub max_requests: u64,
     pub max_pages: u64,
@@ -296,18 +299,43 @@ pub fn resolve(
     })
 }
 
+/// The component's limits alone, from the host settings in `raw` (the rest is ignored): every
+/// call, `describe` included, runs under them, and `describe` comes before the connector's own
+/// settings can be checked.
+pub fn limits(raw: &RawSettings) -> Result<Limits, Failure> {
+    let values: BTreeMap<&str, &str> = raw
+        .0
+        .iter()
+        .filter(|(k, _)| HOST_SETTINGS.iter().any(|(h, _)| h == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    read_limits(&values)
+}
+
+fn read_limits(values: &BTreeMap<&str, &str>) -> Result<Limits, Failure> {
+    Ok(Limits {
+        memory_bytes: (number(values, "memory-limit-mb", 512)? as usize) << 20,
+        cpu_per_call: Duration::from_secs(number(values, "cpu-limit-secs", 60)?),
+        wall_per_call: Duration::from_secs(number(values, "call-timeout-secs", 900)?),
+    })
+}
+
+/// The whole number under `name`, else `default`.
+fn number(values: &BTreeMap<&str, &str>, name: &str, default: u64) -> Result<u64, Failure> {
+    match values.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| Failure::Config(format!("setting `{name}`: {v:?} is not a whole number"))),
+    }
+}
+
 fn host_settings(
     values: &BTreeMap<&str, &str>,
     base_url: Option<&str>,
 ) -> Result<HostSettings, Failure> {
-    let num = |name: &str, default: u64| -> Result<u64, Failure> {
-        match values.get(name) {
-            None => Ok(default),
-            Some(v) => v.trim().parse::<u64>().map_err(|_| {
-                Failure::Config(format!("setting `{name}`: {v:?} is not a whole number"))
-            }),
-        }
-    };
+    let num = |name: &str, default: u64| number(values, name, default);
     let secs = |name: &str, default: u64| num(name, default).map(Duration::from_secs);
     let allowed = match values.get("allowed-hosts") {
         Some(list) => list
@@ -327,6 +355,11 @@ fn host_settings(
             None => Vec::new(),
         },
     };
+    let credential_origin = base_url
+        .map(|url| {
+            Origin::parse(url).map_err(|e| Failure::Config(format!("setting `base-url`: {e}")))
+        })
+        .transpose()?;
     let policy = Policy::new(allowed)
         .map_err(|e| Failure::Config(format!("setting `allowed-hosts`: {e}")))?;
     let retry = RetryPolicy {
@@ -336,6 +369,7 @@ fn host_settings(
     };
     Ok(HostSettings {
         policy,
+        credential_origin,
         ca_file: values.get("ca-file").map(PathBuf::from),
         max_requests: num("max-requests", 10_000)?,
         max_pages: num("max-pages", 100_000)?,
@@ -347,11 +381,7 @@ fn host_settings(
             between_bytes: secs("between-bytes-timeout-secs", 30)?,
         },
         retry,
-        limits: Limits {
-            memory_bytes: (num("memory-limit-mb", 512)? as usize) << 20,
-            cpu_per_call: secs("cpu-limit-secs", 60)?,
-            wall_per_call: secs("call-timeout-secs", 900)?,
-        },
+        limits: read_limits(values)?,
     })
 }
 

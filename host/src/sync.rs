@@ -6,12 +6,15 @@
 //! checkpoint. So a page is in the output once, or not at all.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::wit::{ConnectorError, ConnectorSpec, FindingQuery, SkippedRecord};
+use crate::engine::wit::{
+    ConnectorError, ConnectorSpec, FindingQuery, Malformed, RateLimit, SkippedRecord,
+    UpstreamFailure,
+};
 use crate::engine::{Runtime, Session};
 use crate::error::Failure;
 use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
@@ -23,6 +26,7 @@ use crate::settings::{HostSettings, Resolved};
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
+mod admit;
 mod writer;
 use writer::{Page, PageWriter, Pipeline, Progress, Records};
 
@@ -95,7 +99,7 @@ pub fn sandbox_http(
         ),
     };
     let credential = token
-        .map(Credential::bearer)
+        .map(|t| Credential::bearer(t, host.credential_origin.clone()))
         .transpose()
         .map_err(Failure::Config)?;
     Ok(SandboxHttp {
@@ -270,7 +274,7 @@ impl Run {
             &resolved.host,
             resolved.token.as_deref(),
             &opts.network,
-            stats,
+            stats.clone(),
         )?;
         let mut session = runtime.instantiate(hooks, resolved.host.limits).await?;
         session
@@ -278,6 +282,11 @@ impl Run {
             .await?
             .map_err(|e| connector_failure(e, &session))?;
 
+        // Where the output stood when a resumed run's findings listing was interrupted.
+        let resumed_findings_at = checkpoint
+            .as_ref()
+            .filter(|c| c.phase == Phase::Findings)
+            .map(|c| c.output_offset.unwrap_or(0));
         let mut cp = checkpoint.unwrap_or(Checkpoint {
             phase: Phase::Resources,
             cursor: None,
@@ -299,7 +308,16 @@ impl Run {
             };
         }
         if self.models.issues || self.models.findings {
-            self.findings(&mut session, &mut cp).await?;
+            // A resumed run whose listing must restart writes none of these again.
+            let written = match (&opts.output, resumed_findings_at) {
+                (Output::File(path), Some(offset)) => {
+                    written_finding_ids(path, offset).map_err(|e| {
+                        Failure::Host(format!("reading output {}: {e}", path.display()))
+                    })?
+                }
+                _ => HashSet::new(),
+            };
+            self.findings(&mut session, &mut cp, written).await?;
         }
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
@@ -310,6 +328,7 @@ impl Run {
             });
         }
         self.pipeline.settle().await?;
+        refusals(&stats)?;
         if let Some(writer) = self.pipeline.writer() {
             writer.complete(self.high_water_mark.clone())?;
         }
@@ -322,8 +341,9 @@ impl Run {
         cp: &mut Checkpoint,
     ) -> Result<(), Failure> {
         let mut pages = 0;
+        let mut trail = CursorTrail::default();
         loop {
-            let page = session
+            let mut page = session
                 .list_resources(cp.cursor.as_deref())
                 .await?
                 .map_err(|e| connector_failure(e, session))?;
@@ -334,7 +354,9 @@ impl Run {
                 page.items.len() + page.skipped.len(),
                 cp.cursor.as_deref(),
                 page.next_cursor.as_deref(),
+                &mut trail,
             )?;
+            admit::assets(&mut page.items, &mut page.skipped);
             tracing::info!("resources: page of {}", page.items.len());
             cp.cursor = page.next_cursor;
             let counts = Counts {
@@ -357,14 +379,17 @@ impl Run {
         }
     }
 
+    /// Pages through the findings listing. `emitted` holds the ids already in the output (of a
+    /// resumed run): should the listing restart, none of them is written twice.
     async fn findings(
         &mut self,
         session: &mut Session,
         cp: &mut Checkpoint,
+        mut emitted: HashSet<u128>,
     ) -> Result<(), Failure> {
-        let mut emitted: HashSet<u128> = HashSet::new();
         let mut restarted = false;
         let mut pages = 0;
+        let mut trail = CursorTrail::default();
         loop {
             let query = FindingQuery {
                 cursor: cp.cursor.clone(),
@@ -374,9 +399,11 @@ impl Run {
             let mut page = match session.list_findings(&query).await? {
                 Ok(page) => page,
                 Err(ConnectorError::InvalidCursor(why)) if !restarted && cp.cursor.is_some() => {
+                    let why = printable(&why, MAX_MESSAGE_CHARS);
                     tracing::warn!("{why}; restarting the findings listing once from the start");
                     restarted = true;
                     cp.cursor = None;
+                    trail = CursorTrail::default();
                     continue;
                 }
                 Err(e) => return Err(connector_failure(e, session)),
@@ -388,6 +415,7 @@ impl Run {
                 page.items.len() + page.skipped.len(),
                 query.cursor.as_deref(),
                 page.next_cursor.as_deref(),
+                &mut trail,
             )?;
             if query.cursor.is_none() && cp.query_started_at.is_none() {
                 let (mark, from_host_clock) =
@@ -395,6 +423,7 @@ impl Run {
                 cp.query_started_at = Some(mark);
                 cp.mark_from_host_clock = from_host_clock;
             }
+            admit::findings(&mut page.items, &mut page.skipped);
             page.items
                 .retain(|f| emitted.insert(id_key(&f.id)) || !restarted);
             let written = page.items.len() as u64;
@@ -434,9 +463,7 @@ impl Run {
         for record in skipped {
             let reason = printable(&record.reason, MAX_MESSAGE_CHARS);
             if self.skips_logged < MAX_SKIP_LOGS {
-                tracing::warn!(
-                    "{listing}: skipped a record the connector could not read: {reason}"
-                );
+                tracing::warn!("{listing}: skipped a record: {reason}");
                 self.skips_logged += 1;
                 if self.skips_logged == MAX_SKIP_LOGS {
                     tracing::warn!(
@@ -488,11 +515,19 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(body).ok()
 }
 
+/// Longest cursor a component may hand back: it is stored in the state file and sent back on
+/// every call, so it must stay small.
+pub const MAX_CURSOR_BYTES: usize = 4096;
+
 /// The paging contract a component must keep.
 struct PageLimits {
     max_pages: u64,
     max_records: u64,
 }
+
+/// The cursors one listing has handed out, as digests: one handed out again is a cycle.
+#[derive(Default)]
+struct CursorTrail(HashSet<u128>);
 
 impl PageLimits {
     fn check_page(
@@ -502,6 +537,7 @@ impl PageLimits {
         records: usize,
         sent: Option<&str>,
         next: Option<&str>,
+        trail: &mut CursorTrail,
     ) -> Result<(), Failure> {
         if records as u64 > self.max_records {
             return Err(Failure::Guest(format!(
@@ -509,10 +545,23 @@ impl PageLimits {
                 self.max_records
             )));
         }
-        if next.is_some() && next == sent {
+        let shown = |c: &str| printable(c, 80);
+        if let Some(c) = next.filter(|c| c.len() > MAX_CURSOR_BYTES) {
+            return Err(Failure::Guest(format!(
+                "contract violation: `{call}` returned a cursor of {} bytes; the limit is {MAX_CURSOR_BYTES}",
+                c.len()
+            )));
+        }
+        if let Some(c) = next.filter(|_| next == sent) {
             return Err(Failure::Guest(format!(
                 "contract violation: `{call}` returned the cursor it was given ({:?}); it would never end",
-                next.unwrap_or_default()
+                shown(c)
+            )));
+        }
+        if let Some(c) = next.filter(|c| !trail.0.insert(id_key(c))) {
+            return Err(Failure::Guest(format!(
+                "contract violation: `{call}` returned a cursor it had returned before in this listing ({:?}, page {pages}); the listing cycles",
+                shown(c)
             )));
         }
         if next.is_some() && pages >= self.max_pages {
@@ -552,11 +601,13 @@ fn open_sink(
     })
 }
 
-/// Maps the connector's error to the exit-code family it belongs to.
+/// Maps the connector's error to the exit-code family it belongs to. Every text in it is the
+/// component's, so it is made printable and bounded before it reaches a terminal or a summary.
 pub fn connector_failure(e: ConnectorError, session: &Session) -> Failure {
     if let Some(why) = session.last_denial() {
         return Failure::Guest(format!("the sandbox refused a request: {why}"));
     }
+    let e = printable_error(e);
     match e {
         ConnectorError::InvalidConfig(m) => Failure::Config(m),
         ConnectorError::Unauthorized(m) | ConnectorError::Forbidden(m) => Failure::Auth(m),
@@ -584,6 +635,67 @@ pub fn connector_failure(e: ConnectorError, session: &Session) -> Failure {
     }
 }
 
+fn printable_error(e: ConnectorError) -> ConnectorError {
+    let p = |s: String| printable(&s, MAX_MESSAGE_CHARS);
+    match e {
+        ConnectorError::InvalidConfig(m) => ConnectorError::InvalidConfig(p(m)),
+        ConnectorError::Unauthorized(m) => ConnectorError::Unauthorized(p(m)),
+        ConnectorError::Forbidden(m) => ConnectorError::Forbidden(p(m)),
+        ConnectorError::NotFound(m) => ConnectorError::NotFound(p(m)),
+        ConnectorError::RateLimited(r) => ConnectorError::RateLimited(RateLimit {
+            endpoint: p(r.endpoint),
+            message: p(r.message),
+            ..r
+        }),
+        ConnectorError::Upstream(u) => ConnectorError::Upstream(UpstreamFailure {
+            endpoint: p(u.endpoint),
+            message: p(u.message),
+            ..u
+        }),
+        ConnectorError::Transport(m) => ConnectorError::Transport(p(m)),
+        ConnectorError::MalformedResponse(m) => ConnectorError::MalformedResponse(Malformed {
+            endpoint: p(m.endpoint),
+            detail: p(m.detail),
+        }),
+        ConnectorError::InvalidCursor(m) => ConnectorError::InvalidCursor(p(m)),
+    }
+}
+
+/// The ids of the findings (NDJSON `issue` / `finding` lines, or OCSF events) in the first
+/// `offset` bytes of the output at `path`.
+fn written_finding_ids(path: &Path, offset: u64) -> std::io::Result<HashSet<u128>> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        kind: Option<String>,
+        id: Option<String>,
+        finding_info: Option<Info>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Info {
+        uid: Option<String>,
+    }
+    let mut ids = HashSet::new();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(e),
+    };
+    let reader = std::io::BufReader::new(std::io::Read::take(file, offset));
+    for line in std::io::BufRead::split(reader, b'\n') {
+        let Ok(l) = serde_json::from_slice::<Line>(&line?) else {
+            continue;
+        };
+        let id = match l.kind.as_deref() {
+            Some("issue" | "finding") => l.id,
+            _ => l.finding_info.and_then(|i| i.uid),
+        };
+        if let Some(id) = id {
+            ids.insert(id_key(&id));
+        }
+    }
+    Ok(ids)
+}
+
 /// A finding id as a set key: the UUID's 128 bits, or a digest of any other text.
 fn id_key(id: &str) -> u128 {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
@@ -595,6 +707,32 @@ fn id_key(id: &str) -> u128 {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(id.as_bytes());
     u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+/// A run whose component had requests refused is not complete, even if the component carried
+/// on: what it meant to fetch is missing. Says how many, to where, and the last reason.
+fn refusals(stats: &Stats) -> Result<(), Failure> {
+    let denied = stats.denied.load(Ordering::Relaxed);
+    if denied == 0 {
+        return Ok(());
+    }
+    let by_origin = stats
+        .denied_by_origin
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(origin, n)| format!("{n} to {origin}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let last = stats
+        .last_denial
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_default();
+    Err(Failure::Guest(format!(
+        "the sandbox refused {denied} of the component's requests ({by_origin}); last: {last}"
+    )))
 }
 
 /// `mark - overlap`, as RFC 3339 UTC.

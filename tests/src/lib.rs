@@ -40,6 +40,8 @@ pub fn component(name: &str) -> PathBuf {
                 "rogue-connector",
                 "-p",
                 "fs-rogue-connector",
+                "-p",
+                "describe-rogue-connector",
                 "--target-dir",
             ])
             .arg(&target)

@@ -46,6 +46,7 @@ pub struct Seen {
     pub path: String,
     pub query: String,
     pub authorization: Option<String>,
+    pub accept_encoding: Option<String>,
 }
 
 #[derive(Default)]
@@ -67,6 +68,8 @@ pub struct Behaviour {
     pub delay: Duration,
     /// Leave `meta` (and its `queryStartTimestamp`) out of alerts pages, as some servers do.
     pub omit_meta: bool,
+    /// Gzip every answer whose request accepts it (`Accept-Encoding: gzip`).
+    pub gzip: bool,
 }
 
 impl Default for Behaviour {
@@ -77,6 +80,7 @@ impl Default for Behaviour {
             repos_next_page_on_last: true,
             delay: Duration::ZERO,
             omit_meta: false,
+            gzip: false,
         }
     }
 }
@@ -219,15 +223,21 @@ impl Ctx {
             .and_then(|l| l.split(' ').nth(1))
             .unwrap_or("/")
             .to_string();
-        let authorization = lines
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.trim().to_string());
+        let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let authorization = header("authorization");
+        let accept_encoding = header("accept-encoding");
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let seen = Seen {
             path: path.to_string(),
             query: query.to_string(),
             authorization: authorization.clone(),
+            accept_encoding: accept_encoding.clone(),
         };
         let fault = {
             let mut s = self.shared.lock().unwrap();
@@ -255,17 +265,28 @@ impl Ctx {
             }
             None => self.answer(path, query, authorization.as_deref()),
         };
+        let gzip = self.behaviour.gzip && accept_encoding.is_some_and(|a| a.contains("gzip"));
+        let body = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut enc, body.as_bytes())?;
+            enc.finish()?
+        } else {
+            body.into_bytes()
+        };
         let mut out = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
             reason(status),
             body.len()
         );
+        if gzip {
+            out.push_str("Content-Encoding: gzip\r\n");
+        }
         for (k, v) in headers {
             out.push_str(&format!("{k}: {v}\r\n"));
         }
         out.push_str("\r\n");
         stream.write_all(out.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
+        stream.write_all(&body).await?;
         stream.shutdown().await
     }
 

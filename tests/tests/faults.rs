@@ -486,3 +486,53 @@ async fn check_validates_the_token_and_reports_quota_and_cost() {
 fn httpdate(t: SystemTime) -> String {
     ::httpdate::fmt_http_date(t)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_run_whose_cursor_is_rejected_restarts_without_writing_anything_twice() {
+    let org = Org::generate("acme", 10, 900, 0);
+    let sim = SocketSim::start(
+        org.clone(),
+        TOKEN,
+        Behaviour {
+            alert_page_cap: 200,
+            empty_page_after: None,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let dir = scratch("resume-restart");
+    let (out, state) = (dir.join("out.ndjson"), dir.join("s.state"));
+    let args = [
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    // The third alerts page fails for good: two pages are in the output and checkpointed.
+    sim.fault(
+        "startAfterCursor=400.",
+        Fault::status(401, &json_error("Unauthorized")),
+    );
+    let first = sync(&sim, &args).await;
+    assert_eq!(first.code, 3, "{}", first.stderr);
+    // The resumed run's cursor is one the server no longer accepts: the listing restarts.
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("open:400.2"), "{text}");
+    std::fs::write(&state, text.replace("open:400.2", "open:expired.cursor")).unwrap();
+    let second = sync(&sim, &args).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("restarting the findings listing"),
+        "{}",
+        second.stderr
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    let recs = records(&written);
+    assert_exact(&recs, &org, |s| s == "open", true);
+    let summary = recs.last().unwrap();
+    let issues = recs.iter().filter(|r| r["kind"] == "issue").count() as u64;
+    assert_eq!(
+        summary["counts"]["issues"], issues,
+        "the summary counts what is in the output"
+    );
+}

@@ -255,3 +255,225 @@ async fn a_flood_of_skipped_records_counts_against_the_page_limit() {
     let run = rogue(&sim, &["mode=skip-flood"]).await;
     assert_guest_fault(&run, "returned a page of 300000 records");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_cycle_ends_the_run_when_it_first_repeats() {
+    let (sim, _) = sims().await;
+    let started = Instant::now();
+    let run = rogue(&sim, &["mode=cycle"]).await;
+    assert_guest_fault(
+        &run,
+        "returned a cursor it had returned before in this listing (\"1\", page 4); the listing cycles",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_cursor_is_refused_before_it_reaches_the_state_file() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=big-cursor"]).await;
+    assert_guest_fault(
+        &run,
+        "returned a cursor of 16777216 bytes; the limit is 4096",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_count_toward_the_cap_cost_one_log_line_per_origin_and_fail_the_run() {
+    let (sim, other) = sims().await;
+    let target = format!("target={}/x", other.base_url());
+    let run = rogue(&sim, &["mode=refuse-flood", "count=20000", &target]).await;
+    assert_guest_fault(
+        &run,
+        &format!(
+            "the sandbox refused 20000 of the component's requests (20000 to {})",
+            other.base_url().trim_end_matches("/v0")
+        ),
+    );
+    assert_eq!(
+        run.stderr.matches("sandbox refused a request").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let summary = records(&run.stdout).pop().unwrap();
+    assert_eq!(summary["denied_requests"], 20000);
+    assert_eq!(
+        summary["requests"], 20000,
+        "refused attempts count as requests"
+    );
+    assert!(other.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_calls_cannot_burn_host_cpu_past_the_limit() {
+    let (sim, _) = sims().await;
+    // One huge request traps at once.
+    let started = Instant::now();
+    let run = rogue(&sim, &["mode=random", "cpu-limit-secs=1"]).await;
+    assert_guest_fault(&run, "requested len 67108864 exceeds limit 65536");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A loop of allowed ones is charged to the CPU budget.
+    let started = Instant::now();
+    let run = rogue(&sim, &["mode=random", "len=65536", "cpu-limit-secs=1"]).await;
+    assert_guest_fault(&run, "CPU limit");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_runs_under_the_same_limits_as_every_call() {
+    let wasm = component("describe_rogue_connector").display().to_string();
+    let run = run_host(
+        &["describe", &wasm, "--no-cache", "-s", "memory-limit-mb=64"],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stopped in `describe`: memory limit")
+            && run.stderr.contains("the cap is 64 MiB"),
+        "{}",
+        run.stderr
+    );
+    for command in ["sync", "check", "describe"] {
+        let started = Instant::now();
+        let run = run_host(
+            &[command, &wasm, "--no-cache", "-s", "call-timeout-secs=2"],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 5, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("wall-clock limit: `describe` did not return within 2 s"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{command}");
+    }
+}
+
+/// Nothing the component says reaches the terminal raw or unbounded.
+fn assert_printable(run: &HostRun) {
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(
+            !text.contains(['\x1b', '\x07', '\u{202e}']),
+            "{name} carries control characters: {:?}",
+            &text[..text.len().min(300)]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn component_text_is_neutralized_and_bounded_on_the_terminal() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=escape"]).await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_printable(&run);
+    assert!(
+        run.stderr.len() < 4000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+    let summary = records(&run.stdout).pop().unwrap();
+    assert!(summary["error"].as_str().unwrap().len() < 4000);
+
+    let wasm = component("rogue_connector").display().to_string();
+    let base = format!("base-url={}", sim.base_url());
+    let run = run_host(
+        &[
+            "check",
+            &wasm,
+            "-s",
+            &base,
+            "-s",
+            "mode=escape",
+            "--no-cache",
+        ],
+        &[("ROGUE_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_printable(&run);
+    assert!(run.stdout.lines().count() <= 100);
+    assert!(run.stdout.lines().all(|l| l.chars().count() <= 501));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_past_the_depth_and_size_limits_are_refused_one_by_one() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=oversized"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    let kept: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["kind"] == "finding")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["fine"]);
+    assert!(
+        run.stdout.len() < 100_000,
+        "{} bytes written",
+        run.stdout.len()
+    );
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["counts"]["skipped_records"], 2);
+    let reasons = summary["skipped"].to_string();
+    assert!(
+        reasons.contains("`vendor_data` is nested more than 64 levels deep"),
+        "{reasons}"
+    );
+    assert!(
+        reasons.contains("`title` is 2097152 bytes; the limit is 262144"),
+        "{reasons}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compressed_echo_cannot_carry_the_token_past_the_scrub() {
+    let sim = SocketSim::start(
+        Org::generate("acme", 1, 1, 0),
+        TOKEN,
+        Behaviour {
+            gzip: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let run = rogue(&sim, &["mode=snoop"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains(r#"echo: {\"authorization\":\"Bearer [REDACTED]\"}"#),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
+    // The host chose the encoding, whatever the component asked for, and the server used it.
+    let seen = sim.requests();
+    assert_eq!(seen[0].accept_encoding.as_deref(), Some("gzip"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_credential_goes_only_to_the_base_url_origin() {
+    let (sim, other) = sims().await;
+    let origin = |url: String| url.trim_end_matches("/v0").to_string();
+    let allowed = format!(
+        "allowed-hosts={},{}",
+        origin(sim.base_url()),
+        origin(other.base_url())
+    );
+    let target = format!("target={}/echo", other.base_url());
+    let run = rogue(&sim, &["mode=off-list", &target, &allowed]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = other.requests();
+    assert_eq!(seen.len(), 1, "the other allowed origin was called");
+    assert_eq!(
+        seen[0].authorization, None,
+        "the credential went to another origin"
+    );
+}

@@ -209,3 +209,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gzip_server_yields_the_same_records_and_cassettes_hold_plain_bodies() {
+    let org = Org::generate("acme", 40, 300, 0);
+    let sim = SocketSim::start(
+        org.clone(),
+        TOKEN,
+        Behaviour {
+            gzip: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let dir = scratch("gzip");
+    let cassette = dir.join("cassette");
+    let run = sync_acme(
+        &sim.base_url(),
+        TOKEN,
+        &["--record", cassette.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact(&records(&run.stdout), &org, |s| s == "open", true);
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.accept_encoding.as_deref() == Some("gzip"))
+    );
+    let bodies: Vec<_> = std::fs::read_dir(cassette.join("bodies"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!bodies.is_empty());
+    for body in bodies {
+        serde_json::from_slice::<serde_json::Value>(&body).expect("a plain JSON body");
+    }
+}

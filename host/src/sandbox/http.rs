@@ -16,6 +16,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use super::Stats;
 use super::policy::{Origin, Policy};
 use super::transport::{Incoming, Outgoing, TransportError, Upstream};
+use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 /// Largest request body a guest may send (connectors send queries, not uploads).
 const MAX_REQUEST_BODY: usize = 1 << 20;
@@ -25,10 +26,13 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 pub struct Credential {
     header: HeaderValue,
     token: Arc<[u8]>,
+    /// The one origin it is sent to; `None`: every allowed origin.
+    bound_to: Option<Origin>,
 }
 
 impl Credential {
-    pub fn bearer(token: &str) -> Result<Credential, String> {
+    /// `Authorization: Bearer <token>`, sent only to `bound_to` (when given).
+    pub fn bearer(token: &str, bound_to: Option<Origin>) -> Result<Credential, String> {
         let mut header = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
             "the API token contains characters that cannot go in an HTTP header".to_string()
         })?;
@@ -36,6 +40,7 @@ impl Credential {
         Ok(Credential {
             header,
             token: token.as_bytes().into(),
+            bound_to,
         })
     }
 
@@ -87,26 +92,30 @@ impl SandboxHttp {
         self,
         request: http::Request<WasiBody>,
     ) -> Result<http::Response<WasiBody>, HttpError> {
+        // Every attempt counts toward the cap, refused or not: refusals are not free.
+        let n = self.stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let origin = Origin::of(request.uri());
+        let label = origin
+            .as_ref()
+            .map_or_else(|| "(not an http(s) URL)".to_string(), |o| o.to_string());
         let deny = |why: String| {
-            self.stats.denied.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("sandbox refused a request: {why}");
-            *self
-                .stats
-                .last_denial
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+            let why = printable(&why, MAX_MESSAGE_CHARS);
+            if self.stats.count_denial(&label, &why) {
+                tracing::warn!("sandbox refused a request: {why}");
+            } else {
+                tracing::debug!("sandbox refused a request: {why}");
+            }
             TransportError::Denied(why).to_wasi()
         };
-        let origin = Origin::of(request.uri())
+        let origin = origin
             .ok_or_else(|| deny(format!("{} is not an absolute http(s) URL", request.uri())))?;
-        self.policy.check(&origin).map_err(&deny)?;
-        let n = self.stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if n > self.max_requests {
             return Err(deny(format!(
-                "request {n} to {origin}: the run's cap of {} requests is reached",
+                "request {n} to {origin}: the run's cap of {} requests (refused ones included) is reached",
                 self.max_requests
             )));
         }
+        self.policy.check(&origin).map_err(&deny)?;
         let (parts, body) = request.into_parts();
         let body = Limited::new(body, MAX_REQUEST_BODY)
             .collect()
@@ -121,7 +130,13 @@ impl SandboxHttp {
         headers.remove(http::header::AUTHORIZATION);
         headers.remove(http::header::PROXY_AUTHORIZATION);
         headers.remove(http::header::COOKIE);
-        if let Some(c) = &self.credential {
+        // Content negotiation is the host's (see the live transport): a component that asks for
+        // a compressed body must not get one past the credential scrub.
+        headers.remove(http::header::ACCEPT_ENCODING);
+        headers.remove(http::header::TE);
+        if let Some(c) = &self.credential
+            && c.bound_to.as_ref().is_none_or(|o| *o == origin)
+        {
             headers.insert(http::header::AUTHORIZATION, c.header.clone());
         }
         tracing::debug!("{} {}{}", parts.method, origin, parts.uri.path());

@@ -50,13 +50,15 @@ pub enum TransportError {
     TooLarge(u64),
     /// The connection broke or spoke something other than HTTP.
     Protocol(String),
+    /// The body came in a content encoding the host did not ask for, or did not decode.
+    Encoding(String),
 }
 
 impl TransportError {
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
-            TransportError::Denied(_) | TransportError::TooLarge(_)
+            TransportError::Denied(_) | TransportError::TooLarge(_) | TransportError::Encoding(_)
         )
     }
 
@@ -69,7 +71,7 @@ impl TransportError {
             TransportError::Timeout(_) => E::ConnectionTimeout,
             TransportError::Tls(_) => E::TlsProtocolError,
             TransportError::TooLarge(n) => E::HttpResponseBodySize(Some(*n)),
-            TransportError::Protocol(_) => E::HttpProtocolError,
+            TransportError::Protocol(_) | TransportError::Encoding(_) => E::HttpProtocolError,
         }
     }
 }
@@ -83,6 +85,7 @@ impl std::fmt::Display for TransportError {
             TransportError::Tls(m) => write!(f, "TLS failed: {m}"),
             TransportError::TooLarge(n) => write!(f, "response body larger than the {n}-byte cap"),
             TransportError::Protocol(m) => write!(f, "connection failed: {m}"),
+            TransportError::Encoding(m) => write!(f, "undecodable body: {m}"),
         }
     }
 }
@@ -211,9 +214,13 @@ impl Live {
             .body(Full::new(req.body))
             .map_err(|e| TransportError::Protocol(e.to_string()))?;
         *request.headers_mut() = req.headers;
-        if let Some(authority) = req.uri.authority() {
-            let value = HeaderValue::from_str(authority.as_str())
-                .map_err(|e| TransportError::Protocol(e.to_string()))?;
+        // The host owns content negotiation: it asks for what it decodes, and the component
+        // (and the credential scrub, and any cassette) only ever sees identity bodies.
+        request.headers_mut().insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+        if let Some(value) = host_header(&req.uri) {
             request.headers_mut().insert(http::header::HOST, value);
         }
         let response = tokio::time::timeout(t.first_byte, sender.send_request(request))
@@ -254,12 +261,73 @@ impl Live {
                 }
             }
         }
+        let mut headers = parts.headers;
+        let body = decode(&mut headers, buf.freeze(), self.max_body)?;
         Ok(Incoming {
             status: parts.status,
-            headers: parts.headers,
-            body: buf.freeze(),
+            headers,
+            body,
         })
     }
+}
+
+/// `Host` as the allow-list understood the request: host and port only, normalized (no user
+/// info such as `evil@`, no leading zeros in the port, the default port left out), whatever
+/// the component wrote.
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let origin = super::policy::Origin::of(uri)?;
+    let default_port = if origin.scheme == "https" { 443 } else { 80 };
+    let host = if origin.host.contains(':') {
+        format!("[{}]", origin.host)
+    } else {
+        origin.host
+    };
+    let value = if origin.port == default_port {
+        host
+    } else {
+        format!("{host}:{}", origin.port)
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// The identity form of a body received with `headers`: gzip is decoded (its output capped at
+/// `max_body`, so a small bomb cannot become a large body), identity passes, and anything else
+/// is refused: the host asked for gzip alone. `Content-Encoding` is removed and
+/// `Content-Length` set to the decoded size.
+fn decode(headers: &mut HeaderMap, body: Bytes, max_body: u64) -> Result<Bytes, TransportError> {
+    let encoding = match headers.get(http::header::CONTENT_ENCODING) {
+        None => return Ok(body),
+        Some(v) => v
+            .to_str()
+            .unwrap_or("(not text)")
+            .trim()
+            .to_ascii_lowercase(),
+    };
+    let decoded = match encoding.as_str() {
+        "" | "identity" => body,
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_body as usize));
+            let reader = flate2::read::MultiGzDecoder::new(&body[..]);
+            std::io::Read::read_to_end(&mut std::io::Read::take(reader, max_body + 1), &mut out)
+                .map_err(|e| TransportError::Encoding(format!("gzip body: {e}")))?;
+            if out.len() as u64 > max_body {
+                return Err(TransportError::TooLarge(max_body));
+            }
+            Bytes::from(out)
+        }
+        other => {
+            return Err(TransportError::Encoding(format!(
+                "the response is encoded as {:?}, which the host did not ask for",
+                crate::text::printable(other, 40)
+            )));
+        }
+    };
+    headers.remove(http::header::CONTENT_ENCODING);
+    headers.insert(
+        http::header::CONTENT_LENGTH,
+        HeaderValue::from(decoded.len()),
+    );
+    Ok(decoded)
 }
 
 impl Upstream for Live {
@@ -349,4 +417,64 @@ fn retry_after_in_seconds(mut r: Incoming) -> Incoming {
             .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, data).unwrap();
+        Bytes::from(enc.finish().unwrap())
+    }
+
+    fn with_encoding(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_str(value).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn the_host_header_is_the_normalized_origin() {
+        let host = |u: &str| host_header(&u.parse().unwrap()).unwrap();
+        assert_eq!(host("http://evil@127.0.0.1:08080/x"), "127.0.0.1:8080");
+        assert_eq!(host("https://API.socket.dev:443/v0"), "api.socket.dev");
+        assert_eq!(host("http://[::1]:81/"), "[::1]:81");
+    }
+
+    #[test]
+    fn gzip_is_decoded_and_the_headers_say_identity() {
+        let mut h = with_encoding("gzip");
+        let body = decode(&mut h, gzip(b"{\"items\": []}"), 1 << 20).unwrap();
+        assert_eq!(&body[..], b"{\"items\": []}");
+        assert!(h.get(http::header::CONTENT_ENCODING).is_none());
+        assert_eq!(h[http::header::CONTENT_LENGTH], "13");
+        let mut plain = HeaderMap::new();
+        assert_eq!(
+            &decode(&mut plain, Bytes::from_static(b"x"), 10).unwrap()[..],
+            b"x"
+        );
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_cap_and_unknown_encodings_are_refused() {
+        let bomb = gzip(&vec![0u8; 8 << 20]);
+        assert!(bomb.len() < 64 << 10);
+        let err = decode(&mut with_encoding("gzip"), bomb, 1 << 20).unwrap_err();
+        assert_eq!(err, TransportError::TooLarge(1 << 20));
+        for enc in ["br", "deflate", "gzip, gzip", "zstd"] {
+            let err = decode(&mut with_encoding(enc), Bytes::from_static(b"x"), 10).unwrap_err();
+            assert!(matches!(err, TransportError::Encoding(_)), "{enc}: {err:?}");
+        }
+        let err = decode(
+            &mut with_encoding("gzip"),
+            Bytes::from_static(b"not gzip"),
+            10,
+        );
+        assert!(matches!(err, Err(TransportError::Encoding(_))));
+    }
 }

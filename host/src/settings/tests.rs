@@ -107,3 +107,40 @@ fn toml_values_of_every_kind_become_text() {
             .contains("[settings]")
     );
 }
+
+#[test]
+fn limits_are_read_before_the_spec_is_known() {
+    let l = limits(&raw(&[
+        "memory-limit-mb=64",
+        "call-timeout-secs=3",
+        "org-slug=whatever",
+    ]))
+    .unwrap();
+    assert_eq!(l.memory_bytes, 64 << 20);
+    assert_eq!(l.wall_per_call, Duration::from_secs(3));
+    assert_eq!(l.cpu_per_call, Duration::from_secs(60));
+    let err = limits(&raw(&["cpu-limit-secs=soon"])).unwrap_err();
+    assert!(
+        err.to_string().contains("setting `cpu-limit-secs`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_credential_is_bound_to_the_base_url_origin() {
+    let r = resolve(
+        &raw(&[
+            "org-slug=a",
+            "api-token=t",
+            "base-url=https://api.example.com:8443/v0",
+            "allowed-hosts=https://api.example.com:8443,https://cdn.example.com",
+        ]),
+        &spec(),
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(
+        r.host.credential_origin.map(|o| o.to_string()).as_deref(),
+        Some("https://api.example.com:8443")
+    );
+}

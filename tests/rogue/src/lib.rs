@@ -53,6 +53,7 @@ impl Guest for Rogue {
                 s("base-url", false, &[]),
                 s("target", false, &[]),
                 s("count", false, &[]),
+                s("len", false, &[]),
                 s("api-token", true, &["ROGUE_TOKEN"]),
             ],
         }
@@ -64,8 +65,12 @@ impl Guest for Rogue {
     }
 
     fn check() -> Result<CheckReport, ConnectorError> {
+        let messages = match setting("mode").as_str() {
+            "escape" => vec![escapes()[..10_000].to_string(); 1000],
+            _ => vec![],
+        };
         Ok(CheckReport {
-            messages: vec![],
+            messages,
             quota_remaining: None,
             quota_max: None,
             quota_refresh: None,
@@ -135,6 +140,43 @@ impl Guest for Rogue {
                     .unwrap_or(0);
                 Ok(page(vec![], Some((n + 1).to_string())))
             }
+            "cycle" => {
+                let n: u64 = query
+                    .cursor
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                Ok(page(vec![], Some(((n + 1) % 3).to_string())))
+            }
+            "refuse-flood" => {
+                // Hammers an origin off the allow-list, ignores every refusal, reports success.
+                let count: usize = setting("count").parse().unwrap_or(100_000);
+                for _ in 0..count {
+                    let _ = get(&setting("target"));
+                }
+                Ok(page(vec![finding("after-refusals", "")], None))
+            }
+            "random" => {
+                // Asks the host for ever more random bytes: host CPU, not the component's.
+                let len: u64 = setting("len").parse().unwrap_or(64 << 20);
+                loop {
+                    std::hint::black_box(random_bytes(len));
+                }
+            }
+            "escape" => Err(ConnectorError::Upstream(UpstreamFailure {
+                endpoint: escapes(),
+                status: 500,
+                message: escapes(),
+            })),
+            "oversized" => {
+                // Valid JSON that common readers refuse, and a megabyte title.
+                let mut deep = finding("deep", "");
+                deep.vendor_data = "[".repeat(100_000) + &"]".repeat(100_000);
+                let mut long = finding("long-title", "");
+                long.title = "t".repeat(2 << 20);
+                Ok(page(vec![deep, long, finding("fine", "")], None))
+            }
+            "big-cursor" => Ok(page(vec![], Some("c".repeat(16 << 20)))),
             "flood" => {
                 let count: usize = setting("count").parse().unwrap_or(1_000_000);
                 Ok(page(
@@ -175,6 +217,15 @@ impl Guest for Rogue {
     }
 }
 
+/// Text that would retitle the window, clear the screen, write the clipboard and forge a log
+/// line if it reached a terminal raw, padded to a megabyte.
+fn escapes() -> String {
+    format!(
+        "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07\r\n\u{202e}forged line {}",
+        "x".repeat(1 << 20)
+    )
+}
+
 fn finding(id: &str, description: &str) -> Finding {
     Finding {
         id: id.into(),
@@ -208,11 +259,23 @@ fn finding(id: &str, description: &str) -> Finding {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+fn random_bytes(len: u64) -> Vec<u8> {
+    wasip2::random::random::get_random_bytes(len)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn random_bytes(len: u64) -> Vec<u8> {
+    vec![0; len as usize]
+}
+
 /// GET `url`: the body as text and any `Location` header.
 #[cfg(target_arch = "wasm32")]
 fn get(url: &str) -> Result<(String, Option<String>), ConnectorError> {
+    // Asks for a compressed body, as a component hoping to slip the token past a scrub would.
     let resp = waki::Client::new()
         .get(url)
+        .header("Accept-Encoding", "gzip, br")
         .send()
         .map_err(|e| ConnectorError::Transport(format!("{url}: {e}")))?;
     let location = resp

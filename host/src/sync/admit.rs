@@ -1,0 +1,231 @@
+//! What the host accepts from a component before writing it: every record within named size
+//! and depth limits. A record past one is left out and reported like a record the component
+//! could not read (counted in `skipped_records`, its reason in the summary), so one hostile or
+//! broken record neither sinks the run nor reaches a reader that cannot parse it.
+
+use crate::engine::wit::{Asset, Finding, SkippedRecord};
+use crate::text::printable;
+
+/// Longest text field of a record (a title, a description, an id), in bytes.
+pub const MAX_TEXT_BYTES: usize = 256 << 10;
+/// Longest `vendor_data`, in bytes.
+pub const MAX_VENDOR_DATA_BYTES: usize = 16 << 20;
+/// Deepest nesting of `vendor_data`: common JSON readers refuse documents much deeper than this
+/// (serde_json at 128 levels by default; Python's `json` at its recursion limit).
+pub const MAX_JSON_DEPTH: usize = 64;
+/// Most entries in one list field (identifiers, CWE ids, vulnerabilities).
+pub const MAX_LIST_ENTRIES: usize = 10_000;
+
+/// Keeps the findings within the limits; the others become skip records.
+pub fn findings(items: &mut Vec<Finding>, skipped: &mut Vec<SkippedRecord>) {
+    keep_within(items, skipped, check_finding, |f| (&f.vendor_id, &f.id));
+}
+
+/// Keeps the resources within the limits; the others become skip records.
+pub fn assets(items: &mut Vec<Asset>, skipped: &mut Vec<SkippedRecord>) {
+    keep_within(items, skipped, check_asset, |a| (&a.vendor_id, &a.id));
+}
+
+fn keep_within<T>(
+    items: &mut Vec<T>,
+    skipped: &mut Vec<SkippedRecord>,
+    check: impl Fn(&T) -> Result<(), String>,
+    ids: impl Fn(&T) -> (&str, &str),
+) {
+    items.retain(|item| match check(item) {
+        Ok(()) => true,
+        Err(why) => {
+            let (vendor_id, id) = ids(item);
+            skipped.push(refusal(vendor_id, id, &why));
+            false
+        }
+    });
+}
+
+fn refusal(vendor_id: &str, id: &str, why: &str) -> SkippedRecord {
+    let vendor_id = printable(vendor_id, 100);
+    SkippedRecord {
+        reason: format!(
+            "record {:?} (id {:?}) refused by the host: {why}",
+            vendor_id,
+            printable(id, 100)
+        ),
+        vendor_id: Some(vendor_id),
+    }
+}
+
+fn check_finding(f: &Finding) -> Result<(), String> {
+    let lists = [
+        (
+            "vulnerability_identifiers",
+            f.vulnerability_identifiers.len(),
+        ),
+        ("vulnerabilities", f.vulnerabilities.len()),
+    ]
+    .into_iter()
+    .chain(
+        f.vulnerabilities
+            .iter()
+            .map(|v| ("cwe_ids", v.cwe_ids.len())),
+    );
+    for (name, n) in lists {
+        if n > MAX_LIST_ENTRIES {
+            return Err(format!(
+                "`{name}` has {n} entries; the limit is {MAX_LIST_ENTRIES}"
+            ));
+        }
+    }
+    let package = f.affected_package.as_ref();
+    let texts = [
+        ("id", Some(&f.id)),
+        ("vendor_id", Some(&f.vendor_id)),
+        ("title", Some(&f.title)),
+        ("description", f.description.as_ref()),
+        ("first_seen", f.first_seen.as_ref()),
+        ("last_seen", f.last_seen.as_ref()),
+        ("state_updated_at", f.state_updated_at.as_ref()),
+        ("resource_id", f.resource_id.as_ref()),
+        ("code_repo", f.code_repo.as_ref()),
+        ("branch", f.branch.as_ref()),
+        ("remediation", f.remediation.as_ref()),
+        ("kb_url", f.kb_url.as_ref()),
+        ("analytic.uid", Some(&f.analytic.uid)),
+        ("analytic.name", Some(&f.analytic.name)),
+        ("analytic.url", f.analytic.url.as_ref()),
+        ("affected_package.name", package.map(|p| &p.name)),
+        (
+            "affected_package.version",
+            package.and_then(|p| p.version.as_ref()),
+        ),
+        (
+            "affected_package.package_manager",
+            package.and_then(|p| p.package_manager.as_ref()),
+        ),
+        (
+            "affected_package.purl",
+            package.and_then(|p| p.purl.as_ref()),
+        ),
+        (
+            "affected_code.file_path",
+            f.affected_code.as_ref().map(|c| &c.file_path),
+        ),
+    ];
+    let listed = f
+        .vulnerability_identifiers
+        .iter()
+        .map(|s| ("vulnerability_identifiers[]", Some(s)))
+        .chain(f.vulnerabilities.iter().flat_map(|v| {
+            [
+                ("vulnerabilities[].uid", v.uid.as_ref()),
+                ("vulnerabilities[].cvss_vector", v.cvss_vector.as_ref()),
+                ("vulnerabilities[].fixed_version", v.fixed_version.as_ref()),
+            ]
+            .into_iter()
+            .chain(
+                v.cwe_ids
+                    .iter()
+                    .map(|c| ("vulnerabilities[].cwe_ids[]", Some(c))),
+            )
+        }));
+    check_texts(texts.into_iter().chain(listed))?;
+    check_vendor_data(&f.vendor_data)
+}
+
+fn check_asset(a: &Asset) -> Result<(), String> {
+    let texts = [
+        ("id", Some(&a.id)),
+        ("vendor_id", Some(&a.vendor_id)),
+        ("name", Some(&a.name)),
+        ("slug", a.slug.as_ref()),
+        ("full_name", a.full_name.as_ref()),
+        ("workspace", a.workspace.as_ref()),
+        ("url", a.url.as_ref()),
+        ("default_branch", a.default_branch.as_ref()),
+        ("visibility", a.visibility.as_ref()),
+        ("created_at", a.created_at.as_ref()),
+        ("updated_at", a.updated_at.as_ref()),
+    ];
+    check_texts(texts.into_iter())?;
+    check_vendor_data(&a.vendor_data)
+}
+
+fn check_texts<'a>(
+    texts: impl Iterator<Item = (&'a str, Option<&'a String>)>,
+) -> Result<(), String> {
+    for (name, text) in texts {
+        if let Some(t) = text.filter(|t| t.len() > MAX_TEXT_BYTES) {
+            return Err(format!(
+                "`{name}` is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                t.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_vendor_data(text: &str) -> Result<(), String> {
+    if text.len() > MAX_VENDOR_DATA_BYTES {
+        return Err(format!(
+            "`vendor_data` is {} bytes; the limit is {MAX_VENDOR_DATA_BYTES}",
+            text.len()
+        ));
+    }
+    match json_depth(text.as_bytes()) {
+        depth if depth > MAX_JSON_DEPTH => Err(format!(
+            "`vendor_data` is nested more than {MAX_JSON_DEPTH} levels deep"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The deepest nesting of arrays and objects in `json` (strings skipped, escapes honoured);
+/// stops counting once past [`MAX_JSON_DEPTH`]. Invalid JSON is measured all the same: it is
+/// written as a string, whatever its depth.
+fn json_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > MAX_JSON_DEPTH {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        assert_eq!(
+            json_depth(br#"{"a": [1, {"b": "[[[{{{"}], "c": "\"[" }"#),
+            3
+        );
+        assert_eq!(json_depth(b"1"), 0);
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert_eq!(json_depth(deep.as_bytes()), MAX_JSON_DEPTH + 1);
+        assert!(
+            check_vendor_data(&deep)
+                .unwrap_err()
+                .contains("nested more than 64")
+        );
+        let ok = "[".repeat(64) + &"]".repeat(64);
+        assert!(check_vendor_data(&ok).is_ok());
+    }
+}
