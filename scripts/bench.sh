@@ -19,3 +19,4 @@ bench=target/release/bench
 "$bench" mapping "$@"
 "$bench" sync --alerts 20000 "$@"
 "$bench" sync --alerts 100000 "$@"
+"$bench" fanout "$@"

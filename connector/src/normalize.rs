@@ -80,10 +80,18 @@ pub fn value_len(text: &str) -> Result<usize, serde_json::Error> {
     }
 }
 
-/// A record's `id` (else `key`), read as leniently as the model reads ids, for naming it.
+/// A record's `id` (else `key`), for naming it. Only those two fields are kept: the rest of a
+/// record being skipped (perhaps a huge one) is read past, not built.
 fn vendor_id_of(record: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(record).ok()?;
-    ["id", "key"].iter().find_map(|k| match &v[k] {
+    #[derive(Deserialize)]
+    struct Ident {
+        #[serde(default)]
+        id: serde_json::Value,
+        #[serde(default)]
+        key: serde_json::Value,
+    }
+    let ident: Ident = serde_json::from_str(record).ok()?;
+    [ident.id, ident.key].into_iter().find_map(|v| match v {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -160,11 +168,26 @@ pub fn alert_to_findings(
         out.push(common.finding(org, alert, &Location::default(), text.to_string()));
         return Ok(Fanout::Mapped { findings: 1, bytes });
     };
-    let mut locations = Vec::with_capacity(raw_locations.len());
+    // Each finding is the alert less its locations, plus its own location, plus the text
+    // every finding repeats. Counted as the locations are read, so an alert too wide for the
+    // room is given up before its locations are all held.
+    let per_finding = text.len() - span.len() + 2 + common.shared_bytes();
+    let mut locations = Vec::new();
     let mut unreadable = Vec::new();
+    let mut bytes = 0usize;
     for (i, raw) in raw_locations.iter().enumerate() {
         match serde_json::from_str::<Location>(raw.get()) {
-            Ok(loc) if filter.keeps_location(&loc) => locations.push((loc, raw.get())),
+            Ok(loc) if filter.keeps_location(&loc) => {
+                bytes += per_finding + raw.get().len();
+                if bytes > room {
+                    let rest = raw_locations[i + 1..].iter();
+                    let at_most = rest.map(|r| per_finding + r.get().len()).sum::<usize>();
+                    return Ok(Fanout::NoRoom {
+                        bytes: bytes + at_most,
+                    });
+                }
+                locations.push((loc, raw.get()));
+            }
             Ok(_) => {}
             Err(_) => unreadable.push(SkippedRecord {
                 vendor_id: Some(common.vendor_id.clone()),
@@ -175,16 +198,6 @@ pub fn alert_to_findings(
                 ),
             }),
         }
-    }
-    // Each finding is the alert less its locations, plus its own location, plus the text
-    // every finding repeats.
-    let per_finding = text.len() - span.len() + 2 + common.shared_bytes();
-    let bytes = locations
-        .iter()
-        .map(|(_, raw)| per_finding + raw.len())
-        .sum::<usize>();
-    if bytes > room {
-        return Ok(Fanout::NoRoom { bytes });
     }
     // Reported only now: an alert with no room is read again by the next call.
     skipped.append(&mut unreadable);

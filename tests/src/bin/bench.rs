@@ -4,7 +4,9 @@
 //! - `bench start`: cold (compile) and cached (precompiled) start to the first response;
 //! - `bench sync --alerts N`: `connector-host sync` of a synthetic organisation on 127.0.0.1
 //!   against the bare transfer of the same pages (the floor), with the host's peak RSS;
-//! - `bench mapping`: parse + normalize of one alerts page inside the component vs native.
+//! - `bench mapping`: parse + normalize of one alerts page inside the component vs native;
+//! - `bench fanout`: pages holding one pathological alert (thousands of locations, a long
+//!   title every finding repeats), synced or skipped within the default limits.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +23,7 @@ use connector_host::sandbox::policy::{Origin, Policy};
 use connector_host::sandbox::transport::{
     BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream,
 };
-use connector_tests::org::Org;
+use connector_tests::org::{Org, wide_alert};
 use connector_tests::server::{Behaviour, SocketSim};
 
 const TOKEN: &str = "bench-token";
@@ -41,7 +43,10 @@ async fn main() {
         Some("start") => start(runs).await,
         Some("sync") => sync(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
-        _ => eprintln!("usage: bench start|sync|mapping [--runs N] [--alerts N] [--repos N]"),
+        Some("fanout") => fanout(runs).await,
+        _ => {
+            eprintln!("usage: bench start|sync|mapping|fanout [--runs N] [--alerts N] [--repos N]")
+        }
     }
 }
 
@@ -58,7 +63,7 @@ fn hooks(base_url: &str, upstream: Arc<dyn Upstream>) -> SandboxHttp {
     SandboxHttp {
         policy: Arc::new(Policy::new(vec![Origin::parse(base_url).unwrap()]).unwrap()),
         upstream,
-        credential: Some(Credential::bearer(TOKEN).unwrap()),
+        credential: Some(Credential::bearer(TOKEN, None).unwrap()),
         stats: Arc::new(Stats::default()),
         max_requests: u64::MAX,
     }
@@ -215,11 +220,16 @@ fn write_floor(path: &Path, bytes: u64, pages: u64) -> f64 {
     secs
 }
 
-/// One `connector-host sync` process: seconds, peak RSS (bytes), findings written.
+/// One `connector-host sync` process: seconds, peak RSS (bytes), its summary line.
 ///
 /// Peak RSS is the child's own `VmHWM`, polled from /proc until it exits (the kernel resets it at
 /// `exec`, so none of this large benchmark process is counted, as `wait4`'s `ru_maxrss` would).
-fn sync_process(host: &Path, base: &str, out: &Path, cache: &Path) -> (f64, u64, u64) {
+fn sync_process(
+    host: &Path,
+    base: &str,
+    out: &Path,
+    cache: &Path,
+) -> (f64, u64, serde_json::Value) {
     let t0 = Instant::now();
     let mut child = Command::new(host)
         .args(["sync"])
@@ -261,11 +271,10 @@ fn sync_process(host: &Path, base: &str, out: &Path, cache: &Path) -> (f64, u64,
         .last()
         .unwrap()
         .to_string();
-    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     (
         secs,
         peak_kb * 1024,
-        v["counts"]["findings"].as_u64().unwrap(),
+        serde_json::from_str(&summary).unwrap(),
     )
 }
 
@@ -306,7 +315,7 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
             .unwrap();
         syncs.push(s);
         rss.push(r as f64);
-        findings = n;
+        findings = n["counts"]["findings"].as_u64().unwrap();
     }
     let output_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     let mut writes = Vec::new();
@@ -475,4 +484,59 @@ async fn mapping(alerts: usize, runs: usize) {
     println!(
         "  (component figures include reading the body into the guest and lifting the findings)"
     );
+}
+
+/// `bench fanout`: a page of one alert with N locations and a 2 KB title (each finding repeats
+/// the title twice and the alert's text once), then the same with a 40 KB title, whose fan-out
+/// no call may hold: it is skipped with its reason. Time and the host's peak RSS (which includes
+/// the component's linear memory) should grow with the output, not its square.
+async fn fanout(runs: usize) {
+    let host = connector_tests::root().join("target/release/connector-host");
+    assert!(
+        host.exists(),
+        "build it first: cargo build --release -p connector-host"
+    );
+    println!("fan-out of one alert, median of {runs} runs:");
+    println!("| locations | title | page | findings | skipped | seconds | peak RSS |");
+    println!("|---|---|---|---|---|---|---|");
+    for (locations, title) in [
+        (1000, 2048),
+        (2000, 2048),
+        (4000, 2048),
+        (8000, 2048),
+        (16_000, 2048),
+        (64_000, 40_960),
+    ] {
+        let mut org = Org::generate("bench", 1, 0, 0);
+        org.alerts.push(wide_alert("wide", title, locations));
+        let page_bytes = org.alerts[0].json.len();
+        let behaviour = Behaviour {
+            empty_page_after: None,
+            repos_next_page_on_last: false,
+            ..Behaviour::default()
+        };
+        let sim = SocketSim::start(org, TOKEN, behaviour).await;
+        let dir = connector_tests::scratch("bench-fanout");
+        let (out, cache) = (dir.join("out.ndjson"), dir.join("cache"));
+        let (mut secs, mut rss) = (Vec::new(), Vec::new());
+        let mut summary = serde_json::Value::Null;
+        for _ in 0..runs {
+            let (h, b, o, c) = (host.clone(), sim.base_url(), out.clone(), cache.clone());
+            let (s, r, v) = tokio::task::spawn_blocking(move || sync_process(&h, &b, &o, &c))
+                .await
+                .unwrap();
+            secs.push(s);
+            rss.push(r as f64);
+            summary = v;
+        }
+        println!(
+            "| {locations} | {} KB | {:.1} MB | {} | {} | {:.3} | {:.0} MB |",
+            title / 1024,
+            page_bytes as f64 / 1e6,
+            summary["counts"]["findings"],
+            summary["counts"]["skipped_records"],
+            median(secs),
+            median(rss) / 1e6
+        );
+    }
 }
