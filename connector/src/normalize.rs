@@ -136,7 +136,7 @@ pub enum Fanout {
 /// Alert (`text` is its JSON, `alert` that parsed) to its findings, one per location kept by
 /// `filter`, appended to `out`, if their estimated size fits in `room` bytes. A location that
 /// cannot be read is left out and reported in `skipped`; an alert that cannot be read at all
-/// (no id) is an error.
+/// (no id) is an error. Only a mapped alert appends anything, to either list.
 pub fn alert_to_findings(
     org: &str,
     text: &str,

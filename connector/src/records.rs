@@ -84,24 +84,18 @@ pub fn read_alerts<'a>(
             }
             Err(e) => return Err(fault(at, e)),
         };
-        let room = budget - held;
-        let mut findings = Vec::new();
-        let mut left_out = Vec::new();
+        // Appends only when the alert is mapped: an alert without room adds nothing here.
         let fanout = normalize::alert_to_findings(
             org,
             raw,
             &alert,
             filter,
-            room,
-            &mut findings,
-            &mut left_out,
+            budget - held,
+            &mut read.findings,
+            &mut read.skipped,
         );
         match fanout {
-            Ok(Fanout::Mapped { bytes, .. }) => {
-                held += bytes;
-                read.findings.append(&mut findings);
-                read.skipped.append(&mut left_out);
-            }
+            Ok(Fanout::Mapped { bytes, .. }) => held += bytes,
             Ok(Fanout::NoRoom { .. }) if held > 0 => {
                 read.resume_at = Some(at);
                 return Ok(raw.len());
