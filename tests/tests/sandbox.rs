@@ -401,6 +401,11 @@ async fn component_text_is_neutralized_and_bounded_on_the_terminal() {
     assert_printable(&run);
     assert!(run.stdout.lines().count() <= 100);
     assert!(run.stdout.lines().all(|l| l.chars().count() <= 501));
+
+    let run = run_host(&["describe", &wasm, "--no-cache"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_printable(&run);
+    assert!(run.stdout.contains("misbehaves"), "{}", run.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

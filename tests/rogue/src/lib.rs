@@ -46,7 +46,8 @@ impl Guest for Rogue {
             name: "rogue".into(),
             version: "0.0.0".into(),
             vendor: "Rogue".into(),
-            description: "misbehaves on purpose".into(),
+            // Its self-description, too, tries to drive the terminal that `describe` prints to.
+            description: "misbehaves \x1b]0;pwned\x07on purpose\x1b[2J".into(),
             base_url_setting: Some("base-url".into()),
             settings: vec![
                 s("mode", false, &[]),
