@@ -15,8 +15,6 @@ use crate::output::{Format, Models};
 use crate::sandbox::Stats;
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
-use crate::sandbox::policy::Policy;
-use crate::sandbox::transport::Offline;
 use crate::settings::{self, HOST_SETTINGS, RawSettings, resolve};
 use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
@@ -285,14 +283,11 @@ fn load(a: &ComponentArgs) -> Result<Runtime, Failure> {
 
 /// The connector's spec, from an instance that has no network, under the run's `limits`.
 pub async fn describe(runtime: &Runtime, limits: Limits) -> Result<ConnectorSpec, Failure> {
-    let hooks = SandboxHttp {
-        policy: Arc::new(Policy::default()),
-        upstream: Arc::new(Offline),
-        credential: None,
-        stats: Arc::new(Stats::default()),
-        max_requests: 0,
-    };
-    let spec = runtime.instantiate(hooks, limits).await?.describe().await?;
+    let spec = runtime
+        .instantiate(SandboxHttp::offline(), limits)
+        .await?
+        .describe()
+        .await?;
     printable_spec(spec)
 }
 

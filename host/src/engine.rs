@@ -15,6 +15,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
 use crate::error::Failure;
+use crate::sandbox::budget::{FIELDS_BYTES, HOST_OBJECTS, HOST_OBJECTS_BUDGET};
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::{Limits, Meter, TICK};
 
@@ -123,7 +124,7 @@ impl Runtime {
         check_imports(&engine, &component, wasm)?;
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .and_then(|_| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .and_then(|_| crate::sandbox::outgoing::add_to_linker(&mut linker))
             .map_err(|e| Failure::Host(format!("linking WASI: {e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
@@ -152,12 +153,19 @@ impl Runtime {
         limits: Limits,
     ) -> Result<Session, Failure> {
         let wasi = WasiCtx::builder().max_random_size(MAX_RANDOM_BYTES).build();
+        // What the component can make the host hold: handles by count, header maps by size,
+        // response bodies by the hook's byte budget (see `sandbox::budget`).
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(HOST_OBJECTS);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(FIELDS_BYTES);
+        let host_budget = HOST_OBJECTS_BUDGET + hooks.buffers.cap();
         let state = GuestState {
             wasi,
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            http,
+            table,
             hooks,
-            meter: Meter::new(limits),
+            meter: Meter::new(limits, host_budget),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.meter);
@@ -270,8 +278,15 @@ impl Session {
 
     /// Names the limit or trap behind a failed call.
     fn settle<T>(&mut self, call: &str, r: Result<wasmtime::Result<T>, Duration>) -> Guarded<T> {
+        let r = match r {
+            Ok(Ok(v)) => match self.store.data_mut().meter.check_host_memory() {
+                Ok(()) => return Ok(v),
+                Err(e) => Ok(Err(e)),
+            },
+            other => other,
+        };
         let failure = match r {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok(_)) => unreachable!("returned above"),
             Err(limit) => Failure::Guest(format!(
                 "wall-clock limit: `{call}` did not return within {:.0} s",
                 limit.as_secs_f64()
@@ -283,6 +298,16 @@ impl Session {
                 (None, Some(trap)) => {
                     Failure::Guest(format!("the component trapped in `{call}`: {trap}"))
                 }
+                (None, None) if is_fields_too_big(&e) => Failure::Guest(format!(
+                    "the component was stopped in `{call}`: header limit: a header map the \
+                     component built passed {} KiB",
+                    FIELDS_BYTES >> 10
+                )),
+                (None, None) if is_table_full(&e) => Failure::Guest(format!(
+                    "the component was stopped in `{call}`: host-object limit: it held more \
+                     than {HOST_OBJECTS} handles (requests, responses, bodies, streams, \
+                     headers) at once"
+                )),
                 (None, None) => Failure::Guest(format!("the component failed in `{call}`: {e:#}")),
             },
         };
@@ -301,6 +326,29 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// Whether a host call failed because a header map grew past its size limit.
+fn is_fields_too_big(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<wasmtime_wasi_http::FieldMapError>(),
+            Some(
+                wasmtime_wasi_http::FieldMapError::TotalSizeTooBig
+                    | wasmtime_wasi_http::FieldMapError::TooManyFields
+            )
+        )
+    })
+}
+
+/// Whether a host call failed because the instance's resource table was full.
+fn is_table_full(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    })
 }
 
 async fn timed<T>(limit: Duration, fut: impl Future<Output = T>) -> Result<T, Duration> {

@@ -36,7 +36,7 @@ pub const HOST_SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "max-response-mb",
-        "Largest response body accepted, in MiB (default 256)",
+        "Response bodies the host holds for the component at once, in MiB (default 48); one response may be at most this",
     ),
     (
         "connect-timeout-secs",
@@ -317,6 +317,8 @@ fn read_limits(values: &BTreeMap<&str, &str>) -> Result<Limits, Failure> {
         memory_bytes: (number(values, "memory-limit-mb", 512)? as usize) << 20,
         cpu_per_call: Duration::from_secs(number(values, "cpu-limit-secs", 60)?),
         wall_per_call: Duration::from_secs(number(values, "call-timeout-secs", 900)?),
+        // The CLI runs one instance per process at a time, so the process's memory is its.
+        watch_host_memory: true,
     })
 }
 
@@ -374,7 +376,7 @@ fn host_settings(
         max_requests: num("max-requests", 10_000)?,
         max_pages: num("max-pages", 100_000)?,
         max_page_records: num("max-page-records", 200_000)?,
-        max_response_bytes: num("max-response-mb", 256)? << 20,
+        max_response_bytes: num("max-response-mb", 48)? << 20,
         timeouts: Timeouts {
             connect: secs("connect-timeout-secs", 10)?,
             first_byte: secs("first-byte-timeout-secs", 60)?,

@@ -102,13 +102,14 @@ pub fn sandbox_http(
         .map(|t| Credential::bearer(t, host.credential_origin.clone()))
         .transpose()
         .map_err(Failure::Config)?;
-    Ok(SandboxHttp {
-        policy: Arc::new(host.policy.clone()),
+    Ok(SandboxHttp::new(
+        host.policy.clone(),
         upstream,
         credential,
         stats,
-        max_requests: host.max_requests,
-    })
+        host.max_requests,
+        host.max_response_bytes,
+    ))
 }
 
 /// Runs one sync to completion or to its first failure. Never panics on guest or network input.

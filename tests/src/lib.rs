@@ -86,6 +86,8 @@ pub struct HostRun {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// The process's peak resident memory (bytes), as far as [`PeakRss`] saw it.
+    pub peak_rss: u64,
 }
 
 /// Runs `connector-host` with `args` and the given extra environment.
@@ -103,11 +105,53 @@ pub async fn run_program(program: &Path, args: &[&str], env: &[(&str, &str)]) ->
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().await.expect("running connector-host");
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("running connector-host");
+    let peak = PeakRss::watch(child.id().expect("a running child"));
+    let out = child
+        .wait_with_output()
+        .await
+        .expect("running connector-host");
     HostRun {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        peak_rss: peak.finish(),
+    }
+}
+
+/// Polls a child's own `VmHWM` from /proc until it exits. The kernel resets the high-water mark
+/// at `exec`, so the parent's memory is not counted, as `wait4`'s `ru_maxrss` would count it.
+pub struct PeakRss {
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl PeakRss {
+    pub fn watch(pid: u32) -> PeakRss {
+        let status = format!("/proc/{pid}/status");
+        let thread = std::thread::spawn(move || {
+            let mut peak_kib = 0u64;
+            while let Some(kib) = std::fs::read_to_string(&status).ok().and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            }) {
+                peak_kib = peak_kib.max(kib);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            peak_kib << 10
+        });
+        PeakRss { thread }
+    }
+
+    /// The peak, once the process has exited.
+    pub fn finish(self) -> u64 {
+        self.thread.join().expect("the RSS watcher")
     }
 }
 

@@ -305,6 +305,83 @@ async fn refusals_count_toward_the_cap_cost_one_log_line_per_origin_and_fail_the
     assert!(other.requests().is_empty());
 }
 
+/// The host's budget for what a component makes it hold besides its memory, at
+/// `max-response-mb=16`: 16 MiB of host objects (1024 handles, header maps of at most 14 KiB,
+/// request bodies in flight) and 16 MiB of response bodies.
+const HOST_BUDGET_AT_16: u64 = 32 << 20;
+
+/// The same host and component, run to a clean end, for the baseline its peak RSS starts from.
+async fn baseline_rss(sim: &SocketSim) -> u64 {
+    let run = rogue(sim, &["mode=flood", "count=1", "memory-limit-mb=32"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.peak_rss
+}
+
+fn assert_within_host_budget(run: &HostRun, baseline: u64) {
+    let cap = baseline + (32 << 20) + HOST_BUDGET_AT_16;
+    assert!(
+        run.peak_rss <= cap,
+        "the host peaked at {} MiB; baseline {} MiB + component 32 MiB + host budget {} MiB",
+        run.peak_rss >> 20,
+        baseline >> 20,
+        HOST_BUDGET_AT_16 >> 20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_maps_and_handles_cannot_grow_the_host_past_its_budget() {
+    let (sim, _) = sims().await;
+    let baseline = baseline_rss(&sim).await;
+    let run = rogue(
+        &sim,
+        &["mode=fields", "memory-limit-mb=32", "max-response-mb=16"],
+    )
+    .await;
+    assert_guest_fault(&run, "host-object limit: it held more than 1024 handles");
+    assert_within_host_budget(&run, baseline);
+    // One header map past its size limit is a trap, named.
+    let run = rogue(&sim, &["mode=fields", "count=1", "len=20000"]).await;
+    assert_guest_fault(
+        &run,
+        "header limit: a header map the component built passed 14 KiB",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unread_responses_cannot_grow_the_host_past_its_budget() {
+    let (sim, _) = sims().await;
+    let baseline = baseline_rss(&sim).await;
+    for _ in 0..12 {
+        sim.fault("/v0/big", Fault::Body("x".repeat(4 << 20)));
+    }
+    let target = format!("target={}/big", sim.base_url());
+    let run = rogue(
+        &sim,
+        &[
+            "mode=unread",
+            "count=12",
+            &target,
+            "memory-limit-mb=32",
+            "max-response-mb=16",
+        ],
+    )
+    .await;
+    assert_guest_fault(&run, "host buffer limit: the component holds");
+    assert!(
+        run.stderr
+            .contains("the host holds at most 16 MiB for it (`max-response-mb`)"),
+        "{}",
+        run.stderr
+    );
+    assert_within_host_budget(&run, baseline);
+    let held: usize = records(&run.stdout)[0]["description"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(held <= 4, "{held} unread 4 MiB bodies held within 16 MiB");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn host_calls_cannot_burn_host_cpu_past_the_limit() {
     let (sim, _) = sims().await;

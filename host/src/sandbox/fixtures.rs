@@ -104,12 +104,16 @@ impl Replay {
             ))
         })?;
         let body_path = self.dir.join(&found.body_file);
-        let body = std::fs::read(&body_path).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             TransportError::Denied(format!(
                 "fixtures: cannot read {}: {e}",
                 body_path.display()
             ))
-        })?;
+        };
+        let mut charge = req.budget.start();
+        let len = std::fs::metadata(&body_path).map_err(unreadable)?.len();
+        charge.grow(len).map_err(TransportError::OverBudget)?;
+        let body = std::fs::read(&body_path).map_err(unreadable)?;
         let mut headers = HeaderMap::new();
         for (k, v) in &found.headers {
             if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
@@ -119,10 +123,14 @@ impl Replay {
         let status = StatusCode::from_u16(found.status).map_err(|_| {
             TransportError::Denied(format!("fixtures: bad status {}", found.status))
         })?;
+        charge
+            .resize(body.len() as u64)
+            .map_err(TransportError::OverBudget)?;
         Ok(Incoming {
             status,
             headers,
             body: Bytes::from(body),
+            charge,
         })
     }
 }

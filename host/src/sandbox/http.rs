@@ -1,25 +1,26 @@
 //! The `wasi:http` outgoing-request hook: every request the guest makes passes through here.
 //!
-//! In order: the allow-list (scheme + host + port), the per-run request cap, the guest's own
-//! `Authorization` header removed and the host's credential attached, then the upstream (live,
-//! replay or record, behind retries). Redirects are returned to the guest as they are, so a
-//! followed redirect is a new request that meets the allow-list again.
+//! In order: the allow-list (scheme + host + port), the per-run request cap, a place among the
+//! instance's requests in flight, the guest's own `Authorization` header removed and the host's
+//! credential attached, then the upstream (live, replay or record, behind retries). Redirects
+//! are returned to the guest as they are, so a followed redirect is a new request that meets
+//! the allow-list again. The response body stays charged to the instance's budget until the
+//! guest has read or dropped it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Stats;
+use super::budget::{Budget, HeldBody, MAX_REQUEST_BODY, OUTGOING_BODY_CHUNK, REQUESTS_IN_FLIGHT};
 use super::policy::{Origin, Policy};
-use super::transport::{Incoming, Outgoing, TransportError, Upstream};
+use super::transport::{Incoming, Offline, Outgoing, TransportError, Upstream};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
-
-/// Largest request body a guest may send (connectors send queries, not uploads).
-const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// The credential the host attaches; its `Debug` never shows it.
 #[derive(Clone)]
@@ -46,14 +47,19 @@ impl Credential {
 
     /// Removes the token from a response before the guest sees it: a server that reflects
     /// request headers (a debugging echo, a misconfigured proxy) must not hand it over.
-    fn scrub(&self, response: &mut Incoming) {
+    fn scrub(&self, response: &mut Incoming) -> Result<(), TransportError> {
         if self.token.len() < 4 {
-            return;
+            return Ok(());
         }
         if memchr::memmem::find(&response.body, &self.token).is_some() {
             let text = String::from_utf8_lossy(&response.body);
             let token = String::from_utf8_lossy(&self.token);
-            response.body = Bytes::from(text.replace(token.as_ref(), "[REDACTED]"));
+            let scrubbed = Bytes::from(text.replace(token.as_ref(), "[REDACTED]"));
+            response
+                .charge
+                .resize(scrubbed.len() as u64)
+                .map_err(TransportError::OverBudget)?;
+            response.body = scrubbed;
             response.headers.remove(http::header::CONTENT_LENGTH);
             tracing::warn!(
                 "a response echoed the credential; it was removed before the component saw it"
@@ -68,6 +74,7 @@ impl Credential {
         for k in leaking {
             response.headers.remove(k);
         }
+        Ok(())
     }
 }
 
@@ -85,9 +92,45 @@ pub struct SandboxHttp {
     pub credential: Option<Credential>,
     pub stats: Arc<Stats>,
     pub max_requests: u64,
+    /// Response bodies this instance's requests hold in host memory, all together.
+    pub buffers: Arc<Budget>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl SandboxHttp {
+    /// The hook for one instance. `response_budget`: bytes of response bodies the host may hold
+    /// for it at once (received, not yet read by the component).
+    pub fn new(
+        policy: Policy,
+        upstream: Arc<dyn Upstream>,
+        credential: Option<Credential>,
+        stats: Arc<Stats>,
+        max_requests: u64,
+        response_budget: u64,
+    ) -> SandboxHttp {
+        SandboxHttp {
+            policy: Arc::new(policy),
+            upstream,
+            credential,
+            stats,
+            max_requests,
+            buffers: Budget::new(response_budget),
+            in_flight: Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT)),
+        }
+    }
+
+    /// A hook that refuses every request: for calls that must not reach the network.
+    pub fn offline() -> SandboxHttp {
+        SandboxHttp::new(
+            Policy::default(),
+            Arc::new(Offline),
+            None,
+            Arc::new(Stats::default()),
+            0,
+            0,
+        )
+    }
+
     async fn handle(
         self,
         request: http::Request<WasiBody>,
@@ -116,6 +159,13 @@ impl SandboxHttp {
             )));
         }
         self.policy.check(&origin).map_err(&deny)?;
+        // Requests past the limit wait here; they hold nothing but their handles meanwhile.
+        let _in_flight = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| deny("the instance is shutting down".to_string()))?;
         let (parts, body) = request.into_parts();
         let body = Limited::new(body, MAX_REQUEST_BODY)
             .collect()
@@ -145,20 +195,26 @@ impl SandboxHttp {
             uri: parts.uri,
             headers,
             body,
+            budget: self.buffers.clone(),
         };
-        let mut incoming = match self.upstream.send(outgoing).await {
+        let mut incoming = self.upstream.send(outgoing).await;
+        if let (Ok(incoming), Some(c)) = (&mut incoming, &self.credential) {
+            c.scrub(incoming)
+                .map_err(|e| deny(format!("response from {origin}: {e}")))?;
+        }
+        let incoming = match incoming {
             Ok(r) => r,
             Err(TransportError::Denied(why)) => return Err(deny(why)),
+            Err(e @ TransportError::OverBudget(_)) => {
+                return Err(deny(format!("response from {origin}: {e}")));
+            }
             Err(e) => {
                 tracing::warn!("request to {origin} failed: {e}");
                 return Err(e.to_wasi());
             }
         };
-        if let Some(c) = &self.credential {
-            c.scrub(&mut incoming);
-        }
         let mut response = http::Response::new(
-            Full::new(incoming.body)
+            HeldBody::new(incoming.body, incoming.charge)
                 .map_err(|never| match never {})
                 .boxed_unsync(),
         );
@@ -186,5 +242,11 @@ impl WasiHttpHooks for SandboxHttp {
             let io: IoFuture = Box::new(async { Ok(()) });
             Ok((response, io))
         })
+    }
+
+    /// Writes to an outgoing body are buffered in host memory until the request is sent: keep
+    /// each small (connectors send queries).
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        OUTGOING_BODY_CHUNK
     }
 }

@@ -1,8 +1,10 @@
 //! The sandbox a connector runs in: outgoing HTTP policy, credentials, transports and limits.
 
+pub mod budget;
 pub mod fixtures;
 pub mod http;
 pub mod limits;
+pub mod outgoing;
 pub mod policy;
 pub mod retry;
 pub mod transport;

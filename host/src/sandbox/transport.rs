@@ -3,6 +3,8 @@
 //! Responses are buffered whole in the host before the guest sees them. That bounds their size
 //! before they reach guest memory, lets a failure mid-body be retried like any transport error,
 //! and gives record mode the bytes it stores. The guest would read the whole body anyway.
+//! Every byte buffered is charged, as it arrives, to the instance's [`Budget`]: a component
+//! cannot make the host hold more for it than that, however many requests it has in flight.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +19,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 
 use super::Stats;
+use super::budget::{Budget, Charge, OverBudget};
 use super::retry::{Decision, Outcome, RetryPolicy};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,14 +31,18 @@ pub struct Outgoing {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What the response's body is charged to while the host holds it.
+    pub budget: Arc<Budget>,
 }
 
 /// A complete response.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Incoming {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The body's bytes, held against the request's budget until this is dropped.
+    pub charge: Charge,
 }
 
 /// Why no response came back.
@@ -52,13 +59,18 @@ pub enum TransportError {
     Protocol(String),
     /// The body came in a content encoding the host did not ask for, or did not decode.
     Encoding(String),
+    /// The instance's buffers are full: the component holds responses it has not read.
+    OverBudget(OverBudget),
 }
 
 impl TransportError {
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
-            TransportError::Denied(_) | TransportError::TooLarge(_) | TransportError::Encoding(_)
+            TransportError::Denied(_)
+                | TransportError::TooLarge(_)
+                | TransportError::Encoding(_)
+                | TransportError::OverBudget(_)
         )
     }
 
@@ -66,7 +78,7 @@ impl TransportError {
     pub fn to_wasi(&self) -> wasmtime_wasi_http::Error {
         use wasmtime_wasi_http::Error as E;
         match self {
-            TransportError::Denied(_) => E::HttpRequestDenied,
+            TransportError::Denied(_) | TransportError::OverBudget(_) => E::HttpRequestDenied,
             TransportError::Connect(_) => E::ConnectionRefused,
             TransportError::Timeout(_) => E::ConnectionTimeout,
             TransportError::Tls(_) => E::TlsProtocolError,
@@ -86,6 +98,13 @@ impl std::fmt::Display for TransportError {
             TransportError::TooLarge(n) => write!(f, "response body larger than the {n}-byte cap"),
             TransportError::Protocol(m) => write!(f, "connection failed: {m}"),
             TransportError::Encoding(m) => write!(f, "undecodable body: {m}"),
+            TransportError::OverBudget(o) => write!(
+                f,
+                "host buffer limit: the component holds {} MiB of response bodies it has not \
+                 read, and the host holds at most {} MiB for it (`max-response-mb`)",
+                o.held >> 20,
+                o.cap >> 20
+            ),
         }
     }
 }
@@ -202,6 +221,7 @@ impl Live {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
         let t = self.timeouts;
+        let budget = req.budget.clone();
         let broken = |e: hyper::Error| TransportError::Protocol(e.to_string());
         let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
             .await
@@ -227,7 +247,7 @@ impl Live {
             .await
             .map_err(|_| TransportError::Timeout(format!("no response within {:?}", t.first_byte)))?
             .map_err(broken)?;
-        let (parts, mut body) = response.into_parts();
+        let (parts, body) = response.into_parts();
         if let Some(len) = parts
             .headers
             .get(http::header::CONTENT_LENGTH)
@@ -237,6 +257,28 @@ impl Live {
             driver.abort();
             return Err(TransportError::TooLarge(self.max_body));
         }
+        let mut charge = budget.start();
+        let received = self.receive(body, &mut charge).await;
+        if received.is_err() {
+            driver.abort();
+        }
+        let mut headers = parts.headers;
+        let body = decode(&mut headers, received?, self.max_body, &mut charge)?;
+        Ok(Incoming {
+            status: parts.status,
+            headers,
+            body,
+            charge,
+        })
+    }
+
+    /// The whole body, each chunk charged as it arrives and checked against the size cap.
+    async fn receive(
+        &self,
+        mut body: hyper::body::Incoming,
+        charge: &mut Charge,
+    ) -> Result<Bytes, TransportError> {
+        let t = self.timeouts;
         let mut buf = BytesMut::new();
         loop {
             let frame = tokio::time::timeout(t.between_bytes, body.frame())
@@ -249,25 +291,21 @@ impl Live {
                 })?;
             match frame {
                 None => break,
-                Some(Err(e)) => return Err(broken(e)),
+                Some(Err(e)) => return Err(TransportError::Protocol(e.to_string())),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         if buf.len() as u64 + data.len() as u64 > self.max_body {
-                            driver.abort();
                             return Err(TransportError::TooLarge(self.max_body));
                         }
+                        charge
+                            .grow(data.len() as u64)
+                            .map_err(TransportError::OverBudget)?;
                         buf.extend_from_slice(&data);
                     }
                 }
             }
         }
-        let mut headers = parts.headers;
-        let body = decode(&mut headers, buf.freeze(), self.max_body)?;
-        Ok(Incoming {
-            status: parts.status,
-            headers,
-            body,
-        })
+        Ok(buf.freeze())
     }
 }
 
@@ -293,8 +331,14 @@ fn host_header(uri: &Uri) -> Option<HeaderValue> {
 /// The identity form of a body received with `headers`: gzip is decoded (its output capped at
 /// `max_body`, so a small bomb cannot become a large body), identity passes, and anything else
 /// is refused: the host asked for gzip alone. `Content-Encoding` is removed and
-/// `Content-Length` set to the decoded size.
-fn decode(headers: &mut HeaderMap, body: Bytes, max_body: u64) -> Result<Bytes, TransportError> {
+/// `Content-Length` set to the decoded size. `charge` covers `body` on entry and the result on
+/// return; while decoding it covers both.
+fn decode(
+    headers: &mut HeaderMap,
+    body: Bytes,
+    max_body: u64,
+    charge: &mut Charge,
+) -> Result<Bytes, TransportError> {
     let encoding = match headers.get(http::header::CONTENT_ENCODING) {
         None => return Ok(body),
         Some(v) => v
@@ -306,14 +350,12 @@ fn decode(headers: &mut HeaderMap, body: Bytes, max_body: u64) -> Result<Bytes, 
     let decoded = match encoding.as_str() {
         "" | "identity" => body,
         "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_body as usize));
-            let reader = flate2::read::MultiGzDecoder::new(&body[..]);
-            std::io::Read::read_to_end(&mut std::io::Read::take(reader, max_body + 1), &mut out)
-                .map_err(|e| TransportError::Encoding(format!("gzip body: {e}")))?;
-            if out.len() as u64 > max_body {
-                return Err(TransportError::TooLarge(max_body));
-            }
-            Bytes::from(out)
+            let out = gunzip(&body, max_body, charge)?;
+            drop(body);
+            charge
+                .resize(out.len() as u64)
+                .map_err(TransportError::OverBudget)?;
+            out
         }
         other => {
             return Err(TransportError::Encoding(format!(
@@ -328,6 +370,28 @@ fn decode(headers: &mut HeaderMap, body: Bytes, max_body: u64) -> Result<Bytes, 
         HeaderValue::from(decoded.len()),
     );
     Ok(decoded)
+}
+
+/// Decodes a gzip body, charging the output as it grows (a bomb meets the budget and the cap
+/// long before it meets the machine's memory).
+fn gunzip(body: &[u8], max_body: u64, charge: &mut Charge) -> Result<Bytes, TransportError> {
+    use std::io::Read;
+    let mut reader = flate2::read::MultiGzDecoder::new(body);
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_body as usize));
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = reader
+            .read(&mut chunk)
+            .map_err(|e| TransportError::Encoding(format!("gzip body: {e}")))?;
+        if n == 0 {
+            return Ok(Bytes::from(out));
+        }
+        if (out.len() + n) as u64 > max_body {
+            return Err(TransportError::TooLarge(max_body));
+        }
+        charge.grow(n as u64).map_err(TransportError::OverBudget)?;
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 impl Upstream for Live {
@@ -446,16 +510,20 @@ mod tests {
         assert_eq!(host("http://[::1]:81/"), "[::1]:81");
     }
 
+    fn charge() -> Charge {
+        Budget::new(u64::MAX).start()
+    }
+
     #[test]
     fn gzip_is_decoded_and_the_headers_say_identity() {
         let mut h = with_encoding("gzip");
-        let body = decode(&mut h, gzip(b"{\"items\": []}"), 1 << 20).unwrap();
+        let body = decode(&mut h, gzip(b"{\"items\": []}"), 1 << 20, &mut charge()).unwrap();
         assert_eq!(&body[..], b"{\"items\": []}");
         assert!(h.get(http::header::CONTENT_ENCODING).is_none());
         assert_eq!(h[http::header::CONTENT_LENGTH], "13");
         let mut plain = HeaderMap::new();
         assert_eq!(
-            &decode(&mut plain, Bytes::from_static(b"x"), 10).unwrap()[..],
+            &decode(&mut plain, Bytes::from_static(b"x"), 10, &mut charge()).unwrap()[..],
             b"x"
         );
     }
@@ -464,16 +532,35 @@ mod tests {
     fn a_bomb_stops_at_the_cap_and_unknown_encodings_are_refused() {
         let bomb = gzip(&vec![0u8; 8 << 20]);
         assert!(bomb.len() < 64 << 10);
-        let err = decode(&mut with_encoding("gzip"), bomb, 1 << 20).unwrap_err();
-        assert_eq!(err, TransportError::TooLarge(1 << 20));
+        let err = decode(
+            &mut with_encoding("gzip"),
+            bomb.clone(),
+            1 << 20,
+            &mut charge(),
+        );
+        assert_eq!(err.unwrap_err(), TransportError::TooLarge(1 << 20));
+        let budget = Budget::new(512 << 10);
+        let mut small = budget.start();
+        small.grow(bomb.len() as u64).unwrap();
+        let err = decode(&mut with_encoding("gzip"), bomb, 8 << 20, &mut small).unwrap_err();
+        assert!(matches!(err, TransportError::OverBudget(_)), "{err:?}");
+        drop(small);
+        assert_eq!(budget.held(), 0);
         for enc in ["br", "deflate", "gzip, gzip", "zstd"] {
-            let err = decode(&mut with_encoding(enc), Bytes::from_static(b"x"), 10).unwrap_err();
+            let err = decode(
+                &mut with_encoding(enc),
+                Bytes::from_static(b"x"),
+                10,
+                &mut charge(),
+            )
+            .unwrap_err();
             assert!(matches!(err, TransportError::Encoding(_)), "{enc}: {err:?}");
         }
         let err = decode(
             &mut with_encoding("gzip"),
             Bytes::from_static(b"not gzip"),
             10,
+            &mut charge(),
         );
         assert!(matches!(err, Err(TransportError::Encoding(_))));
     }

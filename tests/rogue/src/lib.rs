@@ -6,13 +6,18 @@
 //! - `spin`: computes forever; `hog`: allocates without end;
 //! - `snoop`: looks for the token in its environment, arguments and settings, asks the server to
 //!   echo its request, and reports whatever it found as a finding (files: see `fs-rogue`);
-//! - `endless`: returns a new next-cursor forever; `flood`: returns one page of `count` findings.
+//! - `endless`: returns a new next-cursor forever; `flood`: returns one page of `count` findings;
+//! - `fields`: makes the host hold `count` header maps of `len` bytes; `unread`: sends `count` requests
+//!   to `target` at once and keeps every response unread (see `hoard`).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 
 wit_bindgen::generate!({ path: "../../wit", world: "security-connector" });
 
 use std::sync::Mutex;
+
+#[cfg(target_arch = "wasm32")]
+mod hoard;
 
 use exports::unified_security::connector::connector::Guest;
 use unified_security::connector::types::*;
@@ -177,6 +182,17 @@ impl Guest for Rogue {
                 long.title = "t".repeat(2 << 20);
                 Ok(page(vec![deep, long, finding("fine", "")], None))
             }
+            "fields" => {
+                let kept = hoard_fields(
+                    setting("count").parse().unwrap_or(1_000_000),
+                    setting("len").parse().unwrap_or(8 << 10),
+                );
+                Ok(page(vec![finding("fields", &kept.to_string())], None))
+            }
+            "unread" => {
+                let held = hoard_unread(&setting("target"), setting("count").parse().unwrap_or(64));
+                Ok(page(vec![finding("unread", &held.to_string())], None))
+            }
             "big-cursor" => Ok(page(vec![], Some("c".repeat(16 << 20)))),
             "flood" => {
                 let count: usize = setting("count").parse().unwrap_or(1_000_000);
@@ -268,6 +284,19 @@ fn random_bytes(len: u64) -> Vec<u8> {
 #[cfg(not(target_arch = "wasm32"))]
 fn random_bytes(len: u64) -> Vec<u8> {
     vec![0; len as usize]
+}
+
+#[cfg(target_arch = "wasm32")]
+use hoard::{fields as hoard_fields, unread as hoard_unread};
+
+#[cfg(not(target_arch = "wasm32"))]
+fn hoard_fields(_count: usize, _len: usize) -> usize {
+    0
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn hoard_unread(_url: &str, _count: usize) -> usize {
+    0
 }
 
 /// GET `url`: the body as text and any `Location` header.

@@ -17,12 +17,14 @@ use bytes::Bytes;
 use connector_host::engine::Runtime;
 use connector_host::engine::wit::{FindingQuery, Setting};
 use connector_host::sandbox::Stats;
+use connector_host::sandbox::budget::Budget;
 use connector_host::sandbox::http::{Credential, SandboxHttp};
 use connector_host::sandbox::limits::Limits;
 use connector_host::sandbox::policy::{Origin, Policy};
 use connector_host::sandbox::transport::{
     BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream,
 };
+use connector_tests::PeakRss;
 use connector_tests::org::{Org, wide_alert};
 use connector_tests::server::{Behaviour, SocketSim};
 
@@ -60,13 +62,14 @@ fn wasm() -> PathBuf {
 }
 
 fn hooks(base_url: &str, upstream: Arc<dyn Upstream>) -> SandboxHttp {
-    SandboxHttp {
-        policy: Arc::new(Policy::new(vec![Origin::parse(base_url).unwrap()]).unwrap()),
+    SandboxHttp::new(
+        Policy::new(vec![Origin::parse(base_url).unwrap()]).unwrap(),
         upstream,
-        credential: Some(Credential::bearer(TOKEN, None).unwrap()),
-        stats: Arc::new(Stats::default()),
-        max_requests: u64::MAX,
-    }
+        Some(Credential::bearer(TOKEN, None).unwrap()),
+        Arc::new(Stats::default()),
+        u64::MAX,
+        1 << 30,
+    )
 }
 
 fn live() -> Arc<dyn Upstream> {
@@ -162,6 +165,7 @@ async fn floor(base: &str, repos: usize) -> (f64, u64) {
                 uri,
                 headers,
                 body: Bytes::new(),
+                budget: Budget::new(u64::MAX),
             })
             .await
             .unwrap()
@@ -222,8 +226,7 @@ fn write_floor(path: &Path, bytes: u64, pages: u64) -> f64 {
 
 /// One `connector-host sync` process: seconds, peak RSS (bytes), its summary line.
 ///
-/// Peak RSS is the child's own `VmHWM`, polled from /proc until it exits (the kernel resets it at
-/// `exec`, so none of this large benchmark process is counted, as `wait4`'s `ru_maxrss` would).
+/// Peak RSS is the child's own, as [`PeakRss`] sees it.
 fn sync_process(
     host: &Path,
     base: &str,
@@ -247,22 +250,8 @@ fn sync_process(
         .env("SOCKET_SECURITY_API_KEY", TOKEN)
         .spawn()
         .expect("spawning connector-host");
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak_kb = peak_kb.max(kb);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+    let peak = PeakRss::watch(child.id());
+    let status = child.wait().unwrap();
     assert!(status.success(), "sync failed");
     let secs = t0.elapsed().as_secs_f64();
     let summary = std::fs::read_to_string(out)
@@ -271,11 +260,7 @@ fn sync_process(
         .last()
         .unwrap()
         .to_string();
-    (
-        secs,
-        peak_kb * 1024,
-        serde_json::from_str(&summary).unwrap(),
-    )
+    (secs, peak.finish(), serde_json::from_str(&summary).unwrap())
 }
 
 async fn sync(alerts: usize, repos: usize, runs: usize) {
@@ -378,13 +363,18 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
 struct Fixed(Bytes);
 
 impl Upstream for Fixed {
-    fn send(&self, _req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+    fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
         let body = self.0.clone();
         Box::pin(async move {
+            let mut charge = req.budget.start();
+            charge
+                .grow(body.len() as u64)
+                .map_err(TransportError::OverBudget)?;
             Ok(Incoming {
                 status: http::StatusCode::OK,
                 headers: http::HeaderMap::new(),
                 body,
+                charge,
             })
         })
     }
