@@ -523,3 +523,6 @@ impl<W: Write> Sink for StreamSink<W> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;

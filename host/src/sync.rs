@@ -26,7 +26,7 @@ use crate::settings::{HostSettings, Resolved};
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
-mod admit;
+pub(crate) mod admit;
 mod writer;
 use writer::{Page, PageWriter, Pipeline, Progress, Records};
 
