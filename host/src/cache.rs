@@ -11,19 +11,40 @@ use wasmtime::component::Component;
 use crate::engine::LoadPath;
 use crate::error::Failure;
 
+/// A loaded component and what identifies it.
+pub struct Loaded {
+    pub component: Component,
+    pub load_path: LoadPath,
+    /// SHA-256 of the component's bytes, hex: what a trust decision is pinned to.
+    pub sha256: String,
+}
+
 /// Loads `wasm`, from `cache_dir` when a matching artifact is there, else compiling it (and
 /// storing the artifact, when a cache dir is given).
-pub fn load(
-    engine: &Engine,
-    wasm: &Path,
-    cache_dir: Option<&Path>,
-) -> Result<(Component, LoadPath), Failure> {
+pub fn load(engine: &Engine, wasm: &Path, cache_dir: Option<&Path>) -> Result<Loaded, Failure> {
     let bytes = std::fs::read(wasm)
         .map_err(|e| Failure::Config(format!("cannot read component {}: {e}", wasm.display())))?;
-    let Some(dir) = cache_dir else {
-        return Ok((compile(engine, &bytes, wasm)?, LoadPath::Compiled));
+    let digest = Sha256::digest(&bytes);
+    let sha256 = hex::encode(digest);
+    let (component, load_path) = match cache_dir {
+        None => (compile(engine, &bytes, wasm)?, LoadPath::Compiled),
+        Some(dir) => cached(engine, &bytes, &digest, wasm, dir)?,
     };
-    let path = artifact_path(engine, &bytes, dir);
+    Ok(Loaded {
+        component,
+        load_path,
+        sha256,
+    })
+}
+
+fn cached(
+    engine: &Engine,
+    bytes: &[u8],
+    digest: &[u8],
+    wasm: &Path,
+    dir: &Path,
+) -> Result<(Component, LoadPath), Failure> {
+    let path = artifact_path(engine, digest, dir);
     if path.exists() {
         // SAFETY: the file is one this host wrote, under a name derived from this engine's
         // compatibility hash and the component's digest; wasmtime re-checks the header.
@@ -32,7 +53,7 @@ pub fn load(
             Err(e) => tracing::warn!("ignoring unusable cache entry {}: {e:#}", path.display()),
         }
     }
-    let component = compile(engine, &bytes, wasm)?;
+    let component = compile(engine, bytes, wasm)?;
     match component.serialize() {
         Ok(artifact) => {
             if let Err(e) = store(&path, &artifact) {
@@ -56,10 +77,9 @@ fn compile(engine: &Engine, bytes: &[u8], wasm: &Path) -> Result<Component, Fail
     })
 }
 
-fn artifact_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+fn artifact_path(engine: &Engine, digest: &[u8], dir: &Path) -> PathBuf {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let digest = Sha256::digest(bytes);
     dir.join(format!(
         "{}-{:016x}.cwasm",
         hex::encode(&digest[..16]),

@@ -15,7 +15,8 @@ use crate::output::{Format, Models};
 use crate::sandbox::Stats;
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
-use crate::settings::{self, HOST_SETTINGS, RawSettings, resolve};
+use crate::secrets::{Grants, TrustStore};
+use crate::settings::{self, Config, HOST_SETTINGS, resolve};
 use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
@@ -43,17 +44,25 @@ pub enum Command {
     /// Pull every resource and finding and write them as NDJSON, a summary line last.
     #[command(after_help = "Examples:\n  \
         connector-host sync socket_connector.wasm -s org-slug=acme --out acme.ndjson --state acme.state\n  \
-        SOCKET_SECURITY_API_KEY=... connector-host sync socket_connector.wasm --config acme.toml\n  \
+        connector-host sync socket_connector.wasm --config acme.toml --secret api-token=env:SOCKET_SECURITY_API_KEY\n  \
         connector-host sync socket_connector.wasm -s org-slug=demo-org -s api-token=demo --fixtures tests/fixtures/demo")]
     Sync(SyncArgs),
     /// Validate the credentials cheaply and report the remaining quota.
     #[command(
-        after_help = "Example:\n  SOCKET_SECURITY_API_KEY=... connector-host check socket_connector.wasm -s org-slug=acme"
+        after_help = "Example:\n  connector-host check socket_connector.wasm -s org-slug=acme --secret api-token=file:/run/secrets/socket"
     )]
     Check(CheckArgs),
     /// Print the connector's settings (a table, or JSON with --json).
     #[command(after_help = "Example:\n  connector-host describe socket_connector.wasm --json")]
     Describe(DescribeArgs),
+    /// Let this exact component's own suggested environment variables supply its secrets
+    /// (recorded with its SHA-256; any other build of it is not trusted).
+    #[command(
+        after_help = "Example:\n  connector-host trust socket_connector.wasm\n  \
+        export SOCKET_SECURITY_API_KEY=...\n  \
+        connector-host sync socket_connector.wasm -s org-slug=acme"
+    )]
+    Trust(TrustArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,12 +79,16 @@ pub struct ComponentArgs {
 
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
-    /// TOML file with a [settings] table.
+    /// TOML file with a [settings] table and a [secrets] table of sources.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Set or override one setting (repeatable): -s org-slug=acme.
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Where a secret setting's value comes from (repeatable): --secret api-token=env:VAR or
+    /// --secret api-token=file:PATH. The host reads secrets from nowhere else.
+    #[arg(long = "secret", value_name = "NAME=SOURCE")]
+    pub secret: Vec<String>,
     /// Replay recorded responses from this cassette directory; anything unrecorded is refused.
     #[arg(long, value_name = "DIR", conflicts_with = "record")]
     pub fixtures: Option<PathBuf>,
@@ -119,19 +132,34 @@ pub struct CheckArgs {
     pub settings: SettingsArgs,
 }
 
+/// The component's limits, for subcommands that only ask it to describe itself.
 #[derive(Debug, Args)]
-pub struct DescribeArgs {
-    #[command(flatten)]
-    pub component: ComponentArgs,
+pub struct LimitArgs {
     /// TOML file with a [settings] table; only the limits apply here.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Set a limit (repeatable): -s memory-limit-mb=64, -s cpu-limit-secs=5, -s call-timeout-secs=10.
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The `connector-host` program: parse arguments, set up logging, run, exit with the code.
@@ -171,6 +199,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Sync(a) => sync_cmd(a, cli.quiet).await,
         Command::Check(a) => check_cmd(a).await,
         Command::Describe(a) => describe_cmd(a).await,
+        Command::Trust(a) => trust_cmd(a).await,
     };
     match result {
         Ok(code) => code,
@@ -183,9 +212,7 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let raw = raw_settings(a.settings.config.as_deref(), &a.settings.set)?;
-    let spec = describe(&runtime, settings::limits(&raw)?).await?;
-    let resolved = resolve(&raw, &spec, |name| std::env::var(name).ok())?;
+    let (spec, resolved) = resolved(&runtime, &a.settings).await?;
     let models = Models::parse(&a.models).map_err(Failure::Config)?;
     let opts = SyncOptions {
         models,
@@ -223,9 +250,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
 
 async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let raw = raw_settings(a.settings.config.as_deref(), &a.settings.set)?;
-    let spec = describe(&runtime, settings::limits(&raw)?).await?;
-    let resolved = resolve(&raw, &spec, |name| std::env::var(name).ok())?;
+    let (_, resolved) = resolved(&runtime, &a.settings).await?;
     let hooks = sandbox_http(
         &resolved.host,
         resolved.token.as_deref(),
@@ -253,8 +278,7 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
 
 async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {
     let runtime = load(&a.component)?;
-    let raw = raw_settings(a.config.as_deref(), &a.set)?;
-    let spec = describe(&runtime, settings::limits(&raw)?).await?;
+    let spec = describe(&runtime, a.limits.read()?).await?;
     if a.json {
         println!(
             "{}",
@@ -326,13 +350,66 @@ fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
 }
 
 /// The config file's `[settings]`, overridden by `-s` values.
-fn raw_settings(config: Option<&Path>, set: &[String]) -> Result<RawSettings, Failure> {
-    let mut raw = match config {
-        Some(p) => RawSettings::from_toml_file(p)?,
-        None => RawSettings::default(),
+/// The config file (if any) with the command line's `-s` and `--secret` applied over it.
+fn config(path: Option<&Path>, set: &[String], secrets: &[String]) -> Result<Config, Failure> {
+    let mut config = match path {
+        Some(p) => Config::from_toml_file(p)?,
+        None => Config::default(),
     };
-    raw.apply_overrides(set)?;
-    Ok(raw)
+    config.settings.apply_overrides(set)?;
+    config.grants.apply_args(secrets)?;
+    Ok(config)
+}
+
+/// The connector's spec and the run's settings: secrets from the operator's grants, plus the
+/// component's own suggestions when this exact component was trusted.
+async fn resolved(
+    runtime: &Runtime,
+    a: &SettingsArgs,
+) -> Result<(ConnectorSpec, settings::Resolved), Failure> {
+    let config = config(a.config.as_deref(), &a.set, &a.secret)?;
+    let spec = describe(runtime, settings::limits(&config.settings)?).await?;
+    let mut grants: Grants = config.grants;
+    if let Some(path) = TrustStore::default_path()
+        && let Some(trusted) = TrustStore::open(&path)?.suggestions(&runtime.sha256)
+    {
+        grants.add_trusted(trusted);
+    }
+    let resolved = resolve(&config.settings, &grants, &spec, |name| {
+        std::env::var(name).ok()
+    })?;
+    Ok((spec, resolved))
+}
+
+async fn trust_cmd(a: TrustArgs) -> Result<i32, Failure> {
+    let runtime = load(&a.component)?;
+    let spec = describe(&runtime, a.limits.read()?).await?;
+    let path = TrustStore::default_path().ok_or_else(|| {
+        Failure::Config("no configuration directory: set XDG_CONFIG_HOME or HOME".into())
+    })?;
+    let mut store = TrustStore::open(&path)?;
+    let granted = store.trust(&runtime.sha256, &spec).clone();
+    store.save(&path)?;
+    println!(
+        "trusted {} {} (sha256 {}) in {}",
+        spec.name,
+        spec.version,
+        runtime.sha256,
+        path.display()
+    );
+    for (name, vars) in &granted {
+        println!(
+            "  secret `{name}` from the first set of: {}",
+            vars.join(", ")
+        );
+    }
+    Ok(0)
+}
+
+impl LimitArgs {
+    fn read(&self) -> Result<Limits, Failure> {
+        settings::limits(&config(self.config.as_deref(), &self.set, &[])?.settings)
+    }
 }
 
 fn network(a: &SettingsArgs) -> Network {
@@ -391,7 +468,11 @@ fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
                 },
                 s.default_value.clone().unwrap_or_default(),
                 if s.secret { "yes".into() } else { "no".into() },
-                s.env_vars.join(", "),
+                if s.secret {
+                    s.env_vars.join(", ")
+                } else {
+                    String::new()
+                },
                 s.description.clone(),
             ]
         })
@@ -401,7 +482,7 @@ fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
         "REQUIRED",
         "DEFAULT",
         "SECRET",
-        "ENV",
+        "SUGGESTED ENV (grant with --secret)",
         "DESCRIPTION",
     ]
     .map(String::from);

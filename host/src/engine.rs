@@ -103,6 +103,8 @@ pub struct Runtime {
     pre: SecurityConnectorPre<GuestState>,
     pub load_path: LoadPath,
     pub load_time: Duration,
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -120,7 +122,11 @@ impl Runtime {
         config.epoch_interruption(true);
         let engine =
             Engine::new(&config).map_err(|e| Failure::Host(format!("wasmtime engine: {e:#}")))?;
-        let (component, load_path) = cache::load(&engine, wasm, cache_dir)?;
+        let cache::Loaded {
+            component,
+            load_path,
+            sha256,
+        } = cache::load(&engine, wasm, cache_dir)?;
         check_imports(&engine, &component, wasm)?;
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -142,6 +148,7 @@ impl Runtime {
             pre,
             load_path,
             load_time: started.elapsed(),
+            sha256,
             stop_ticker,
         })
     }

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::wit::{ConnectorSpec, Setting};
+use crate::engine::wit::{ConnectorSpec, Setting, SettingSpec};
 use crate::error::Failure;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::{Origin, Policy};
 use crate::sandbox::retry::RetryPolicy;
 use crate::sandbox::transport::Timeouts;
+use crate::secrets::{Grants, how_to_grant};
 
 /// Settings the host itself understands (the sandbox), with their descriptions.
 pub const HOST_SETTINGS: &[(&str, &str)] = &[
@@ -76,38 +77,55 @@ pub const HOST_SETTINGS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawSettings(pub BTreeMap<String, String>);
 
-impl RawSettings {
-    /// Reads the `[settings]` table of a TOML file. Strings, booleans, numbers and arrays of
-    /// them are accepted; arrays become comma-separated lists.
-    pub fn from_toml_file(path: &Path) -> Result<RawSettings, Failure> {
+/// A config file: the `[settings]` table and the operator's `[secrets]` grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub settings: RawSettings,
+    pub grants: Grants,
+}
+
+impl Config {
+    pub fn from_toml_file(path: &Path) -> Result<Config, Failure> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::Config(format!("cannot read config {}: {e}", path.display())))?;
         Self::from_toml(&text)
             .map_err(|e| Failure::Config(format!("config {}: {e}", path.display())))
     }
 
-    pub fn from_toml(text: &str) -> Result<RawSettings, String> {
+    /// Strings, booleans, numbers and arrays of them are accepted as settings; arrays become
+    /// comma-separated lists. Secrets are sources (`env:VAR`, `file:PATH`), never values.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
         let doc: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| e.message().to_string())?;
-        let mut out = BTreeMap::new();
-        for key in doc.keys() {
-            if key != "settings" {
-                return Err(format!(
-                    "unknown table or key `{key}` (settings go under [settings])"
-                ));
+        let mut config = Config::default();
+        for (key, value) in &doc {
+            let table = value
+                .as_table()
+                .ok_or_else(|| format!("`{key}` must be a table"));
+            match key.as_str() {
+                "settings" => {
+                    for (name, value) in table? {
+                        config
+                            .settings
+                            .0
+                            .insert(name.clone(), toml_to_text(name, value)?);
+                    }
+                }
+                "secrets" => config.grants = Grants::from_toml(table?)?,
+                _ => {
+                    return Err(format!(
+                        "unknown table or key `{key}` (settings go under [settings], secret \
+                         sources under [secrets])"
+                    ));
+                }
             }
         }
-        let Some(table) = doc.get("settings") else {
-            return Ok(RawSettings(out));
-        };
-        let table = table.as_table().ok_or("`settings` must be a table")?;
-        for (key, value) in table {
-            out.insert(key.clone(), toml_to_text(key, value)?);
-        }
-        Ok(RawSettings(out))
+        Ok(config)
     }
+}
 
+impl RawSettings {
     /// Applies `-s key=value` overrides.
     pub fn apply_overrides(&mut self, overrides: &[String]) -> Result<(), Failure> {
         for o in overrides {
@@ -209,71 +227,49 @@ impl Resolved {
     }
 }
 
-/// Checks `raw` against `spec`: unknown names, missing required values, secrets from `env`.
+/// Checks `raw` against `spec`: unknown names, missing required values; secrets from `-s`
+/// literals or the operator's `grants`, read through `env`.
 pub fn resolve(
     raw: &RawSettings,
+    grants: &Grants,
     spec: &ConnectorSpec,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Resolved, Failure> {
+    let host = host_values(raw, spec)?;
+    grants.check_against(spec)?;
     let mut connector = Vec::new();
-    let mut host = BTreeMap::new();
-    for (name, value) in &raw.0 {
-        if HOST_SETTINGS.iter().any(|(h, _)| h == name) {
-            host.insert(name.as_str(), value.as_str());
-        } else if !spec.settings.iter().any(|s| &s.name == name) {
-            let known: Vec<&str> = spec
-                .settings
-                .iter()
-                .map(|s| s.name.as_str())
-                .chain(HOST_SETTINGS.iter().map(|(n, _)| *n))
-                .collect();
-            return Err(Failure::Config(format!(
-                "unknown setting `{name}`; known settings: {}",
-                known.join(", ")
-            )));
-        }
-    }
     let mut token = None;
     let mut secrets = Secrets::default();
     for def in &spec.settings {
-        let from_env = || {
-            def.env_vars
-                .iter()
-                .find_map(|v| env(v).filter(|s| !s.trim().is_empty()))
+        let literal = raw.0.get(&def.name).cloned();
+        if !def.secret {
+            match literal {
+                Some(v) => connector.push(Setting {
+                    name: def.name.clone(),
+                    value: v,
+                }),
+                None if def.required => {
+                    return Err(Failure::Config(format!(
+                        "missing required setting `{}` ({}): pass -s {}=...",
+                        def.name, def.description, def.name
+                    )));
+                }
+                None => {}
+            }
+            continue;
+        }
+        let granted = match grants.get(&def.name) {
+            Some(source) => source.read(&env).map_err(|e| {
+                Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
+            })?,
+            None => None,
         };
-        let value = raw
-            .0
-            .get(&def.name)
-            .cloned()
-            .filter(|v| !v.trim().is_empty() || !def.secret);
-        let value = if def.secret {
-            value.or_else(from_env)
-        } else {
-            value
-        };
-        match value {
-            Some(v) if def.secret => {
+        match literal.filter(|v| !v.trim().is_empty()).or(granted) {
+            Some(v) => {
                 secrets.values.push(v.trim().to_string());
                 token = Some(v.trim().to_string());
             }
-            Some(v) => connector.push(Setting {
-                name: def.name.clone(),
-                value: v,
-            }),
-            None if def.required => {
-                let env_hint = if def.env_vars.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " or set the environment variable {}",
-                        def.env_vars.join(" / ")
-                    )
-                };
-                return Err(Failure::Config(format!(
-                    "missing required setting `{}` ({}): pass -s {}=...{env_hint}",
-                    def.name, def.description, def.name
-                )));
-            }
+            None if def.required => return Err(missing_secret(def, &env)),
             None => {}
         }
     }
@@ -297,6 +293,51 @@ pub fn resolve(
         secrets,
         host,
     })
+}
+
+/// The host's own settings in `raw`; a name neither the host nor the connector knows is an
+/// error that lists the known ones.
+fn host_values<'a>(
+    raw: &'a RawSettings,
+    spec: &ConnectorSpec,
+) -> Result<BTreeMap<&'a str, &'a str>, Failure> {
+    let mut host = BTreeMap::new();
+    for (name, value) in &raw.0 {
+        if HOST_SETTINGS.iter().any(|(h, _)| h == name) {
+            host.insert(name.as_str(), value.as_str());
+        } else if !spec.settings.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = spec
+                .settings
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(HOST_SETTINGS.iter().map(|(n, _)| *n))
+                .collect();
+            return Err(Failure::Config(format!(
+                "unknown setting `{name}`; known settings: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(host)
+}
+
+/// A required secret with no source: the exact lines that grant one, and a word on the
+/// component's suggested variables when one of them is set but was not granted.
+fn missing_secret(def: &SettingSpec, env: &dyn Fn(&str) -> Option<String>) -> Failure {
+    let mut message = format!(
+        "missing secret `{}` ({}): {}",
+        def.name,
+        def.description,
+        how_to_grant(&def.name, &def.env_vars)
+    );
+    let is_set = |v: &&String| env(v).is_some_and(|x| !x.trim().is_empty());
+    if let Some(var) = def.env_vars.iter().find(is_set) {
+        message.push_str(&format!(
+            "\n  ({var} is set, but the host reads a secret only from a source the operator \
+             grants; `connector-host trust COMPONENT` grants this component's own suggestions)"
+        ));
+    }
+    Failure::Config(message)
 }
 
 /// The component's limits alone, from the host settings in `raw` (the rest is ignored): every

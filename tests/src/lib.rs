@@ -98,7 +98,11 @@ pub async fn run_host(args: &[&str], env: &[(&str, &str)]) -> HostRun {
 /// Runs `program` with `args` and the given extra environment, none of the connector's own.
 pub async fn run_program(program: &Path, args: &[&str], env: &[(&str, &str)]) -> HostRun {
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args).env_remove("RUST_LOG");
+    // No trust decisions from this machine's own configuration, unless a test makes some.
+    cmd.args(args).env_remove("RUST_LOG").env(
+        "XDG_CONFIG_HOME",
+        root().join("target/test-scratch/no-config"),
+    );
     for v in connector_env_vars() {
         cmd.env_remove(v);
     }
@@ -204,7 +208,7 @@ pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
 }
 
 /// `connector-host sync` of the Socket component for organisation `acme` at `base_url`, the token
-/// from `SOCKET_SECURITY_API_KEY`, plus `extra` arguments.
+/// granted from `SOCKET_SECURITY_API_KEY`, plus `extra` arguments.
 pub async fn sync_acme(base_url: &str, token: &str, extra: &[&str]) -> HostRun {
     let wasm = component("socket_connector").display().to_string();
     let base = format!("base-url={base_url}");
@@ -215,6 +219,8 @@ pub async fn sync_acme(base_url: &str, token: &str, extra: &[&str]) -> HostRun {
         "org-slug=acme",
         "-s",
         base.as_str(),
+        "--secret",
+        "api-token=env:SOCKET_SECURITY_API_KEY",
         "--no-cache",
     ];
     args.extend(extra);

@@ -84,13 +84,13 @@ async fn filters_are_pushed_to_socket_and_applied_to_every_record() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn config_file_overrides_and_secrets_from_the_environment() {
+async fn config_file_overrides_and_secret_grants() {
     let org = Org::generate("acme", 5, 30, 0);
     let sim = SocketSim::start(org, TOKEN, Behaviour::default()).await;
     let wasm = component("socket_connector").display().to_string();
     let dir = scratch("config");
     let config = dir.join("acme.toml");
-    std::fs::write(&config, format!("[settings]\norg-slug = \"wrong\"\nbase-url = \"{}\"\ninclude-cleared = true\nmin-severity = \"low\"\nrepo-slugs = [\"repo-001\", \"repo-002\"]\n", sim.base_url())).unwrap();
+    std::fs::write(&config, format!("[settings]\norg-slug = \"wrong\"\nbase-url = \"{}\"\ninclude-cleared = true\nmin-severity = \"low\"\nrepo-slugs = [\"repo-001\", \"repo-002\"]\n[secrets]\napi-token = \"env:SOCKET_SECURITY_API_TOKEN\"\n", sim.base_url())).unwrap();
     let cfg = config.to_str().unwrap();
     let env = [
         ("SOCKET_SECURITY_API_TOKEN", TOKEN),
@@ -346,4 +346,76 @@ async fn a_terminal_gets_a_progress_line_redrawn_per_page() {
     assert!(run.stdout.contains("\r\x1b[2K7 pages · 130 resources · 480 findings from 400 alerts · 7 requests · 0 retries"), "{:?}", run.stdout);
     // Piped, as in the other tests, stderr stays empty.
     assert!(sync_demo(&[], &[]).await.stderr.is_empty());
+}
+
+/// The component's own suggested variables supply its secret only once the operator trusted
+/// that exact component: the decision is pinned to its SHA-256.
+#[tokio::test(flavor = "multi_thread")]
+async fn trusting_a_component_grants_its_suggestions_for_that_build_only() {
+    let sim = SocketSim::start(Org::generate("acme", 2, 5, 0), TOKEN, Behaviour::default()).await;
+    let dir = scratch("trust");
+    let config_home = dir.join("config");
+    let wasm = component("socket_connector");
+    let base = format!("base-url={}", sim.base_url());
+    let sync = |wasm: String| {
+        let (base, home) = (base.clone(), config_home.to_str().unwrap().to_string());
+        async move {
+            let args = [
+                "sync",
+                &wasm,
+                "-s",
+                "org-slug=acme",
+                "-s",
+                &base,
+                "--no-cache",
+            ];
+            let env = [
+                ("SOCKET_SECURITY_API_KEY", TOKEN),
+                ("XDG_CONFIG_HOME", &home),
+            ];
+            run_host(&args, &env).await
+        }
+    };
+    let untrusted = sync(wasm.display().to_string()).await;
+    assert_eq!(untrusted.code, 2, "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("missing secret `api-token`"),
+        "{}",
+        untrusted.stderr
+    );
+
+    let home = config_home.to_str().unwrap();
+    let trust = run_host(
+        &["trust", wasm.to_str().unwrap(), "--no-cache"],
+        &[("XDG_CONFIG_HOME", home)],
+    )
+    .await;
+    assert_eq!(trust.code, 0, "{}", trust.stderr);
+    assert!(
+        trust.stdout.contains("SOCKET_SECURITY_API_KEY"),
+        "{}",
+        trust.stdout
+    );
+    assert!(config_home.join("connector-host/trusted.toml").exists());
+    let trusted = sync(wasm.display().to_string()).await;
+    assert_eq!(trusted.code, 0, "{}", trusted.stderr);
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))),
+        "every request carried the trusted token"
+    );
+
+    // The same component with one more (custom) section is another build: not trusted.
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    bytes.extend([0x00, 0x06, 0x04, b'n', b'o', b't', b'e', b'!']);
+    let other = dir.join("other.wasm");
+    std::fs::write(&other, bytes).unwrap();
+    let rebuilt = sync(other.display().to_string()).await;
+    assert_eq!(rebuilt.code, 2, "{}", rebuilt.stderr);
+    assert!(
+        rebuilt.stderr.contains("missing secret `api-token`"),
+        "{}",
+        rebuilt.stderr
+    );
 }

@@ -367,6 +367,8 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
         base.as_str(),
         "-s",
         "include-cleared=true",
+        "--secret",
+        "api-token=env:SOCKET_SECURITY_API_KEY",
         "--no-cache",
         "--out",
         out.to_str().unwrap(),
@@ -430,10 +432,11 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
     );
 }
 
-/// `connector-host check` of the Socket component for `acme`, `base` being `base-url=...`.
-async fn check(base: &str, env: &[(&str, &str)]) -> connector_tests::HostRun {
+/// `connector-host check` of the Socket component for `acme`, `base` being `base-url=...`, the
+/// token granted from `SOCKET_API_KEY` when `granted`.
+async fn check(base: &str, granted: bool, env: &[(&str, &str)]) -> connector_tests::HostRun {
     let wasm = component("socket_connector").display().to_string();
-    let args = [
+    let mut args = vec![
         "check",
         &wasm,
         "-s",
@@ -442,6 +445,9 @@ async fn check(base: &str, env: &[(&str, &str)]) -> connector_tests::HostRun {
         base,
         "--no-cache",
     ];
+    if granted {
+        args.extend(["--secret", "api-token=env:SOCKET_API_KEY"]);
+    }
     run_host(&args, env).await
 }
 
@@ -449,7 +455,7 @@ async fn check(base: &str, env: &[(&str, &str)]) -> connector_tests::HostRun {
 async fn check_validates_the_token_and_reports_quota_and_cost() {
     let sim = sim(org()).await;
     let base = format!("base-url={}", sim.base_url());
-    let ok = check(&base, &[("SOCKET_API_KEY", TOKEN)]).await;
+    let ok = check(&base, true, &[("SOCKET_API_KEY", TOKEN)]).await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains("quota: 990 of 1000 units left"),
@@ -468,18 +474,34 @@ async fn check_validates_the_token_and_reports_quota_and_cost() {
             .collect::<Vec<_>>(),
         ["/v0/quota"]
     );
-    let bad = check(&base, &[("SOCKET_API_KEY", "wrong-token")]).await;
+    let bad = check(&base, true, &[("SOCKET_API_KEY", "wrong-token")]).await;
     assert_eq!(bad.code, 3, "{}", bad.stderr);
     assert!(bad.stderr.contains("invalid or expired"));
-    let missing = check(&base, &[]).await;
+    // The component suggests SOCKET_API_KEY among others; set but not granted, it is not read.
+    let requests = sim.requests().len();
+    let missing = check(&base, false, &[("SOCKET_API_KEY", TOKEN)]).await;
     assert_eq!(missing.code, 2);
     assert!(
-        missing
-            .stderr
-            .contains("missing required setting `api-token`")
-            && missing.stderr.contains("SOCKET_SECURITY_API_TOKEN"),
+        missing.stderr.contains("missing secret `api-token`")
+            && missing
+                .stderr
+                .contains("--secret api-token=env:SOCKET_SECURITY_API_TOKEN")
+            && missing
+                .stderr
+                .contains("SOCKET_API_KEY is set, but the host reads a secret only"),
         "{}",
         missing.stderr
+    );
+    assert!(!missing.stderr.contains(TOKEN));
+    assert_eq!(sim.requests().len(), requests, "nothing was sent");
+    let unset = check(&base, true, &[]).await;
+    assert_eq!(unset.code, 2);
+    assert!(
+        unset
+            .stderr
+            .contains("secret `api-token` from env:SOCKET_API_KEY: the environment variable SOCKET_API_KEY is not set"),
+        "{}",
+        unset.stderr
     );
 }
 

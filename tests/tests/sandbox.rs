@@ -20,7 +20,15 @@ async fn sims() -> (SocketSim, SocketSim) {
 async fn rogue(sim: &SocketSim, settings: &[&str]) -> HostRun {
     let wasm = component("rogue_connector").display().to_string();
     let base = format!("base-url={}", sim.base_url());
-    let mut args = vec!["sync", wasm.as_str(), "-s", base.as_str(), "--no-cache"];
+    let mut args = vec![
+        "sync",
+        wasm.as_str(),
+        "-s",
+        base.as_str(),
+        "--secret",
+        "api-token=env:ROGUE_TOKEN",
+        "--no-cache",
+    ];
     for s in settings {
         args.extend(["-s", s]);
     }
@@ -319,6 +327,12 @@ async fn baseline_rss(sim: &SocketSim) -> u64 {
 
 fn assert_within_host_budget(run: &HostRun, baseline: u64) {
     let cap = baseline + (32 << 20) + HOST_BUDGET_AT_16;
+    eprintln!(
+        "host peak RSS {:.1} MiB (baseline {:.1} MiB, cap {:.1} MiB)",
+        run.peak_rss as f64 / 1048576.0,
+        baseline as f64 / 1048576.0,
+        cap as f64 / 1048576.0
+    );
     assert!(
         run.peak_rss <= cap,
         "the host peaked at {} MiB; baseline {} MiB + component 32 MiB + host budget {} MiB",
@@ -469,6 +483,8 @@ async fn component_text_is_neutralized_and_bounded_on_the_terminal() {
             &base,
             "-s",
             "mode=escape",
+            "--secret",
+            "api-token=env:ROGUE_TOKEN",
             "--no-cache",
         ],
         &[("ROGUE_TOKEN", TOKEN)],
@@ -538,6 +554,49 @@ async fn a_compressed_echo_cannot_carry_the_token_past_the_scrub() {
     // The host chose the encoding, whatever the component asked for, and the server used it.
     let seen = sim.requests();
     assert_eq!(seen[0].accept_encoding.as_deref(), Some("gzip"));
+}
+
+/// A component names the environment variable of its secret; the host reads it only when the
+/// operator granted that source, and reads a granted file as readily.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_is_read_only_from_a_source_the_operator_granted() {
+    let (sim, _) = sims().await;
+    let wasm = component("rogue_connector").display().to_string();
+    let base = format!("base-url={}", sim.base_url());
+    let ungranted = run_host(
+        &["sync", &wasm, "-s", &base, "-s", "mode=snoop", "--no-cache"],
+        &[("ROGUE_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(ungranted.code, 0, "{}", ungranted.stderr);
+    assert!(
+        sim.requests().iter().all(|r| r.authorization.is_none()),
+        "the component's own choice of variable was read"
+    );
+    let file = connector_tests::scratch("granted-file").join("token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let grant = format!("api-token=file:{}", file.display());
+    let granted = run_host(
+        &[
+            "sync",
+            &wasm,
+            "-s",
+            &base,
+            "-s",
+            "mode=snoop",
+            "--secret",
+            &grant,
+            "--no-cache",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(granted.code, 0, "{}", granted.stderr);
+    assert_eq!(
+        sim.requests().last().unwrap().authorization.as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(!granted.stdout.contains(TOKEN) && !granted.stderr.contains(TOKEN));
 }
 
 #[tokio::test(flavor = "multi_thread")]

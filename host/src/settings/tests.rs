@@ -1,5 +1,6 @@
 use super::*;
 use crate::engine::wit::SettingSpec;
+use crate::secrets::Grants;
 
 fn spec() -> ConnectorSpec {
     let s = |name: &str, required: bool, secret: bool, default: Option<&str>, env: &[&str]| {
@@ -41,23 +42,93 @@ fn raw(pairs: &[&str]) -> RawSettings {
 }
 
 #[test]
-fn secrets_come_from_settings_or_the_first_set_env_var_and_never_reach_the_connector() {
+fn secrets_come_only_from_granted_sources_and_never_reach_the_connector() {
     let env = |n: &str| match n {
         "FIRST" => Some("   ".to_string()),
         "SECOND" => Some("tok-second".to_string()),
+        "GRANTED" => Some("tok-granted".to_string()),
         _ => None,
     };
-    let r = resolve(&raw(&["org-slug=a"]), &spec(), env).unwrap();
-    assert_eq!(r.token.as_deref(), Some("tok-second"));
+    // The component suggests FIRST / SECOND; SECOND is set, but nobody granted it.
+    let err = resolve(&raw(&["org-slug=a"]), &Grants::default(), &spec(), env).unwrap_err();
+    assert!(
+        err.message().contains("--secret api-token=env:FIRST")
+            && err
+                .message()
+                .contains("SECOND is set, but the host reads a secret only"),
+        "{err}"
+    );
+    assert!(!err.message().contains("tok-second"));
+    let r = resolve(
+        &raw(&["org-slug=a"]),
+        &grant("api-token=env:GRANTED"),
+        &spec(),
+        env,
+    )
+    .unwrap();
+    assert_eq!(r.token.as_deref(), Some("tok-granted"));
     assert!(r.connector.iter().all(|s| s.name != "api-token"));
-    assert_eq!(r.secrets.redact("x tok-second y"), "x [REDACTED] y");
-    let r = resolve(&raw(&["org-slug=a", "api-token=tok-cli"]), &spec(), env).unwrap();
+    assert_eq!(r.secrets.redact("x tok-granted y"), "x [REDACTED] y");
+    // Trusted, the component's own suggestions apply: the first that is set.
+    let mut trusted = Grants::default();
+    trusted.add_trusted(
+        &[(
+            "api-token".to_string(),
+            vec!["FIRST".into(), "SECOND".into()],
+        )]
+        .into(),
+    );
+    let r = resolve(&raw(&["org-slug=a"]), &trusted, &spec(), env).unwrap();
+    assert_eq!(r.token.as_deref(), Some("tok-second"));
+    // A literal on the command line is the operator's too.
+    let r = resolve(
+        &raw(&["org-slug=a", "api-token=tok-cli"]),
+        &Grants::default(),
+        &spec(),
+        env,
+    )
+    .unwrap();
     assert_eq!(r.token.as_deref(), Some("tok-cli"));
+    // A granted source that is not there is an error naming it, not a fallback.
+    let err = resolve(
+        &raw(&["org-slug=a"]),
+        &grant("api-token=env:UNSET"),
+        &spec(),
+        env,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains("secret `api-token` from env:UNSET"),
+        "{err}"
+    );
+    let err = resolve(
+        &raw(&["org-slug=a"]),
+        &grant("org-slug=env:GRANTED"),
+        &spec(),
+        env,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains("`org-slug` is not a secret setting"),
+        "{err}"
+    );
+}
+
+fn grant(arg: &str) -> Grants {
+    let mut g = Grants::default();
+    g.apply_args(&[arg.to_string()]).unwrap();
+    g
 }
 
 #[test]
 fn the_allow_list_defaults_to_the_base_url_origin() {
-    let r = resolve(&raw(&["org-slug=a", "api-token=t"]), &spec(), |_| None).unwrap();
+    let r = resolve(
+        &raw(&["org-slug=a", "api-token=t"]),
+        &Grants::default(),
+        &spec(),
+        |_| None,
+    )
+    .unwrap();
     assert_eq!(
         r.host.policy.allowed(),
         &[Origin::parse("https://api.example.com").unwrap()]
@@ -68,6 +139,7 @@ fn the_allow_list_defaults_to_the_base_url_origin() {
             "api-token=t",
             "base-url=http://127.0.0.1:9/v0",
         ]),
+        &Grants::default(),
         &spec(),
         |_| None,
     )
@@ -80,13 +152,17 @@ fn the_allow_list_defaults_to_the_base_url_origin() {
 
 #[test]
 fn missing_and_unknown_settings_are_named() {
-    let err = resolve(&raw(&["org-slug=a"]), &spec(), |_| None).unwrap_err();
+    let err = resolve(&raw(&["org-slug=a"]), &Grants::default(), &spec(), |_| None).unwrap_err();
     assert!(
-        err.message().contains("`api-token`") && err.message().contains("FIRST / SECOND"),
+        err.message().contains("missing secret `api-token`")
+            && err
+                .message()
+                .contains("[secrets]\n    api-token = \"env:FIRST\""),
         "{err}"
     );
     let err = resolve(
         &raw(&["org-slug=a", "api-token=t", "nope=1"]),
+        &Grants::default(),
         &spec(),
         |_| None,
     )
@@ -97,12 +173,19 @@ fn missing_and_unknown_settings_are_named() {
 
 #[test]
 fn toml_values_of_every_kind_become_text() {
-    let r = RawSettings::from_toml("[settings]\na = \"x\"\nb = true\nc = 3\nd = [\"p\", \"q\"]\n")
-        .unwrap();
+    let c = Config::from_toml(
+        "[settings]\na = \"x\"\nb = true\nc = 3\nd = [\"p\", \"q\"]\n[secrets]\nt = \"file:/s\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.grants.get("t"),
+        Some(&crate::secrets::Source::File("/s".into()))
+    );
+    let r = c.settings;
     let got: Vec<(&str, &str)> = r.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(got, [("a", "x"), ("b", "true"), ("c", "3"), ("d", "p,q")]);
     assert!(
-        RawSettings::from_toml("org-slug = \"x\"")
+        Config::from_toml("org-slug = \"x\"")
             .unwrap_err()
             .contains("[settings]")
     );
@@ -135,6 +218,7 @@ fn the_credential_is_bound_to_the_base_url_origin() {
             "base-url=https://api.example.com:8443/v0",
             "allowed-hosts=https://api.example.com:8443,https://cdn.example.com",
         ]),
+        &Grants::default(),
         &spec(),
         |_| None,
     )

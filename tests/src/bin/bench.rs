@@ -242,6 +242,8 @@ fn sync_process(
             "org-slug=bench",
             "-s",
             &format!("base-url={base}"),
+            "--secret",
+            "api-token=env:SOCKET_SECURITY_API_KEY",
             "--out",
         ])
         .arg(out)
