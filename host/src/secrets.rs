@@ -65,8 +65,10 @@ impl std::fmt::Display for Source {
     }
 }
 
-fn is_env_name(var: &str) -> bool {
-    !var.is_empty() && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+/// An environment variable name a shell accepts as it is: letters, digits and `_`.
+pub fn is_env_name(var: &str) -> bool {
+    var.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+        && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn read_secret_file(path: &Path) -> Result<String, String> {
@@ -255,7 +257,15 @@ mod tests {
     fn sources_parse_and_read_without_showing_values() {
         assert_eq!(Source::parse("env:A_1"), Ok(Source::Env("A_1".into())));
         assert_eq!(Source::parse("file:/x"), Ok(Source::File("/x".into())));
-        for bad in ["A_1", "env:", "env:A-B", "file:", "vault:x", "plain-token"] {
+        for bad in [
+            "A_1",
+            "env:",
+            "env:A-B",
+            "env:1A",
+            "file:",
+            "vault:x",
+            "plain-token",
+        ] {
             assert!(
                 Source::parse(bad)
                     .unwrap_err()

@@ -47,6 +47,8 @@ pub struct Seen {
     pub query: String,
     pub authorization: Option<String>,
     pub accept_encoding: Option<String>,
+    /// Every header name, lowercased.
+    pub header_names: Vec<String>,
 }
 
 #[derive(Default)]
@@ -238,6 +240,10 @@ impl Ctx {
             query: query.to_string(),
             authorization: authorization.clone(),
             accept_encoding: accept_encoding.clone(),
+            header_names: headers
+                .iter()
+                .map(|(k, _)| k.trim().to_ascii_lowercase())
+                .collect(),
         };
         let fault = {
             let mut s = self.shared.lock().unwrap();

@@ -551,9 +551,17 @@ async fn a_compressed_echo_cannot_carry_the_token_past_the_scrub() {
         run.stdout
     );
     assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
-    // The host chose the encoding, whatever the component asked for, and the server used it.
+    // The host chose the encoding, whatever the component asked for, and the server used it;
+    // the component's asks for another charset or a part of the body never left.
     let seen = sim.requests();
     assert_eq!(seen[0].accept_encoding.as_deref(), Some("gzip"));
+    for asked in ["accept-charset", "range", "if-range"] {
+        assert!(
+            !seen[0].header_names.iter().any(|h| h == asked),
+            "{asked} reached the server: {:?}",
+            seen[0].header_names
+        );
+    }
 }
 
 /// A component names the environment variable of its secret; the host reads it only when the

@@ -124,7 +124,7 @@ impl Replay {
             TransportError::Denied(format!("fixtures: bad status {}", found.status))
         })?;
         charge
-            .resize(body.len() as u64)
+            .resize(body.len() as u64 + super::transport::headers_size(&headers))
             .map_err(TransportError::OverBudget)?;
         Ok(Incoming {
             status,

@@ -181,9 +181,17 @@ impl SandboxHttp {
         headers.remove(http::header::PROXY_AUTHORIZATION);
         headers.remove(http::header::COOKIE);
         // Content negotiation is the host's (see the live transport): a component that asks for
-        // a compressed body must not get one past the credential scrub.
-        headers.remove(http::header::ACCEPT_ENCODING);
-        headers.remove(http::header::TE);
+        // a compressed, transcoded or partial body must not get the credential past the scrub in
+        // a form (or in pieces) the scrub does not recognise.
+        for negotiated in [
+            http::header::ACCEPT_ENCODING,
+            http::header::TE,
+            http::header::ACCEPT_CHARSET,
+            http::header::RANGE,
+            http::header::IF_RANGE,
+        ] {
+            headers.remove(negotiated);
+        }
         if let Some(c) = &self.credential
             && c.bound_to.as_ref().is_none_or(|o| *o == origin)
         {

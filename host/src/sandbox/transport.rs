@@ -257,7 +257,11 @@ impl Live {
             driver.abort();
             return Err(TransportError::TooLarge(self.max_body));
         }
+        // The headers are held as long as the body: they count too.
         let mut charge = budget.start();
+        charge
+            .grow(headers_size(&parts.headers))
+            .map_err(TransportError::OverBudget)?;
         let received = self.receive(body, &mut charge).await;
         if received.is_err() {
             driver.abort();
@@ -307,6 +311,14 @@ impl Live {
         }
         Ok(buf.freeze())
     }
+}
+
+/// Bytes a header map takes in memory, roughly: names, values and a per-entry overhead.
+pub fn headers_size(headers: &HeaderMap) -> u64 {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().len() + v.len() + 32) as u64)
+        .sum()
 }
 
 /// `Host` as the allow-list understood the request: host and port only, normalized (no user
