@@ -66,8 +66,8 @@ impl std::fmt::Display for LimitHit {
         match self {
             LimitHit::Memory { desired, cap } => write!(
                 f,
-                "memory limit: the component tried to grow its memory to {} MiB; the cap is {} MiB",
-                desired >> 20,
+                "memory limit: the component tried to grow its memory to {:.1} MiB; the cap is {} MiB",
+                *desired as f64 / (1 << 20) as f64,
                 cap >> 20
             ),
             LimitHit::Cpu { budget } => write!(
