@@ -7,7 +7,6 @@ pub mod schema;
 pub mod server;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -25,33 +24,14 @@ pub fn root() -> PathBuf {
 pub fn component(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let target = root().join("target").join("components");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root())
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "socket-connector",
-                "-p",
-                "rogue-connector",
-                "-p",
-                "fs-rogue-connector",
-                "-p",
-                "describe-rogue-connector",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .status()
-            .expect("running cargo to build the components");
-        assert!(
-            status.success(),
-            "building the wasm32-wasip2 components failed"
-        );
-        target.join("wasm32-wasip2").join("release")
+        let packages = [
+            "socket-connector",
+            "rogue-connector",
+            "fs-rogue-connector",
+            "describe-rogue-connector",
+        ];
+        xtask::build_components(&root(), &root().join("target/components"), &packages)
+            .unwrap_or_else(|e| panic!("{e}"))
     });
     dir.join(format!("{name}.wasm"))
 }

@@ -3,7 +3,9 @@
 //! `connector-host sync`, e.g. `cargo demo -- --out demo.ndjson`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+use xtask::{build_components, cargo};
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,23 +25,13 @@ fn main() -> ExitCode {
 fn demo(root: &Path, extra: &[String]) -> ExitCode {
     let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let target = root.join("target").join("components");
-    let built = cargo(root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "socket-connector",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
-        eprintln!("demo: building the component failed");
-        return ExitCode::FAILURE;
-    }
-    let wasm: PathBuf = target.join("wasm32-wasip2/release/socket_connector.wasm");
+    let wasm: PathBuf = match build_components(root, &target, &["socket-connector"]) {
+        Ok(dir) => dir.join("socket_connector.wasm"),
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let status = cargo(root)
         .args([
             "run",
@@ -64,10 +56,4 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn cargo(root: &Path) -> Command {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root);
-    c
 }
