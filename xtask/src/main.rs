@@ -25,6 +25,13 @@ fn main() -> ExitCode {
 fn demo(root: &Path, extra: &[String]) -> ExitCode {
     let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let target = root.join("target").join("components");
+    // The host and the component build in their own target directories: side by side, the
+    // component's single-threaded LTO overlaps the host's parallel compile.
+    let host = {
+        let mut build = cargo(root);
+        build.args(["build", "--release", "-p", "connector-host"]);
+        std::thread::spawn(move || build.status())
+    };
     let wasm: PathBuf = match build_components(root, &target, &["socket-connector"]) {
         Ok(dir) => dir.join("socket_connector.wasm"),
         Err(e) => {
@@ -32,6 +39,10 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if !host.join().is_ok_and(|s| s.is_ok_and(|s| s.success())) {
+        eprintln!("demo: building connector-host failed");
+        return ExitCode::FAILURE;
+    }
     let status = cargo(root)
         .args([
             "run",
