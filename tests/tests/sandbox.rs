@@ -397,6 +397,37 @@ async fn unread_responses_cannot_grow_the_host_past_its_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_past_its_cap_is_refused_before_it_leaves() {
+    let (sim, _) = sims().await;
+    let run = rogue(&sim, &["mode=upload", "len=300000"]).await;
+    assert_guest_fault(&run, "is over 262144 bytes");
+    assert!(sim.requests().is_empty(), "the upload reached the server");
+}
+
+/// What a call returns is copied out of the component's memory, where it fit; a copy that takes
+/// the host past its cap is caught by the resident-memory backstop when the call returns. Here
+/// 1.5 million empty strings (about 30 MB in the component, 36 MB more once copied out) against
+/// a cap of the component's 32 MiB plus the host's 16 MiB (no response budget).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_value_that_swells_in_the_host_ends_the_run_at_the_backstop() {
+    let (sim, _) = sims().await;
+    let settings = [
+        "mode=amplify",
+        "count=1500000",
+        "memory-limit-mb=32",
+        "max-response-mb=0",
+    ];
+    let run = rogue(&sim, &settings).await;
+    assert_guest_fault(&run, "host memory limit: the host grew to");
+    assert!(
+        run.stderr
+            .contains("the component's memory limit plus the host's budget"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn host_calls_cannot_burn_host_cpu_past_the_limit() {
     let (sim, _) = sims().await;
     // One huge request traps at once.

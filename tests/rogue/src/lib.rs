@@ -8,7 +8,10 @@
 //!   echo its request, and reports whatever it found as a finding (files: see `fs-rogue`);
 //! - `endless`: returns a new next-cursor forever; `flood`: returns one page of `count` findings;
 //! - `fields`: makes the host hold `count` header maps of `len` bytes; `unread`: sends `count` requests
-//!   to `target` at once and keeps every response unread (see `hoard`).
+//!   to `target` at once and keeps every response unread (see `hoard`); `amplify`: returns a
+//!   finding whose identifier list holds `count` empty strings (20 bytes each in the component,
+//!   24 more in the host once copied out); `upload`: POSTs `len` bytes to
+//!   `base-url`.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 
@@ -193,6 +196,16 @@ impl Guest for Rogue {
                 let held = hoard_unread(&setting("target"), setting("count").parse().unwrap_or(64));
                 Ok(page(vec![finding("unread", &held.to_string())], None))
             }
+            "upload" => {
+                let len = setting("len").parse().unwrap_or(1 << 20);
+                post(&setting("base-url"), vec![b'u'; len]).map(|_| page(vec![], None))
+            }
+            "amplify" => {
+                let mut wide = finding("wide", "");
+                let count = setting("count").parse().unwrap_or(1_500_000);
+                wide.vulnerability_identifiers = vec![String::new(); count];
+                Ok(page(vec![wide], None))
+            }
             "big-cursor" => Ok(page(vec![], Some("c".repeat(16 << 20)))),
             "flood" => {
                 let count: usize = setting("count").parse().unwrap_or(1_000_000);
@@ -320,6 +333,22 @@ fn get(url: &str) -> Result<(String, Option<String>), ConnectorError> {
         .body()
         .map_err(|e| ConnectorError::Transport(e.to_string()))?;
     Ok((String::from_utf8_lossy(&body).into_owned(), location))
+}
+
+/// POSTs `body` to `url`.
+#[cfg(target_arch = "wasm32")]
+fn post(url: &str, body: Vec<u8>) -> Result<(), ConnectorError> {
+    waki::Client::new()
+        .post(url)
+        .body(body)
+        .send()
+        .map(|_| ())
+        .map_err(|e| ConnectorError::Transport(format!("{url}: {e}")))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn post(_url: &str, _body: Vec<u8>) -> Result<(), ConnectorError> {
+    Err(ConnectorError::Transport("no network outside wasm".into()))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
