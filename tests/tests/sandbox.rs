@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, Fault, SocketSim};
 use connector_tests::{HostRun, component, records, run_host};
@@ -118,11 +120,18 @@ async fn the_token_never_reaches_the_component() {
         .as_str()
         .unwrap()
         .to_string();
-    // It asked, and the server echoed the header; the host removed the token on the way back.
+    // It asked, and the server echoed the header; the host removed the token on the way back,
+    // in base64 too.
     assert!(
         loot.contains(r#"echo: {"authorization":"Bearer [REDACTED]"}"#),
         "{loot}"
     );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("Bearer {TOKEN}"));
+    assert!(
+        loot.contains("echo64: {\"authorization\":\"QmVhcmVy") && loot.contains("[REDACTED]"),
+        "{loot}"
+    );
+    assert!(!loot.contains(&encoded[12..]), "{loot}");
     assert!(
         !loot.contains("env "),
         "the component saw environment variables: {loot}"

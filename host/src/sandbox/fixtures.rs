@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::redact::Redactor;
 use super::transport::{BoxFuture, Incoming, Outgoing, TransportError, Upstream};
 
 const INDEX: &str = "cassette.json";
@@ -146,7 +147,8 @@ impl Upstream for Replay {
 pub struct Recorder {
     inner: Arc<dyn Upstream>,
     dir: PathBuf,
-    secret: Option<String>,
+    /// The credential in every form a server might reflect it, kept out of the cassette.
+    redactor: Option<Redactor>,
     index: Mutex<Vec<Interaction>>,
 }
 
@@ -161,7 +163,7 @@ impl Recorder {
         Ok(Recorder {
             inner,
             dir: dir.to_path_buf(),
-            secret,
+            redactor: secret.and_then(|s| Redactor::new(s.as_bytes())),
             index: Mutex::new(Vec::new()),
         })
     }
@@ -171,16 +173,9 @@ impl Recorder {
         let key = Key::of(req);
         index.retain(|i| Key::new(&i.method, &i.path, &i.query) != key);
         let body_file = format!("bodies/{:04}.json", index.len() + 1);
-        let body = match &self.secret {
-            Some(s) if !s.is_empty() => {
-                let text = String::from_utf8_lossy(&resp.body);
-                if text.contains(s.as_str()) {
-                    Bytes::from(text.replace(s.as_str(), "[REDACTED]"))
-                } else {
-                    resp.body.clone()
-                }
-            }
-            _ => resp.body.clone(),
+        let body = match self.redactor.as_ref().and_then(|r| r.redact(&resp.body)) {
+            Some(scrubbed) => Bytes::from(scrubbed),
+            None => resp.body.clone(),
         };
         let body_path = self.dir.join(&body_file);
         write_atomic(&body_path, &body)?;

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use super::Stats;
 use super::budget::{Budget, HeldBody, MAX_REQUEST_BODY, OUTGOING_BODY_CHUNK, REQUESTS_IN_FLIGHT};
 use super::policy::{Origin, Policy};
+use super::redact::Redactor;
 use super::transport::{Incoming, Offline, Outgoing, TransportError, Upstream};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
@@ -26,7 +27,9 @@ use crate::text::{MAX_MESSAGE_CHARS, printable};
 #[derive(Clone)]
 pub struct Credential {
     header: HeaderValue,
-    token: Arc<[u8]>,
+    /// Every form of the token a reflecting server might send back; `None` for tokens too short
+    /// to look for.
+    redactor: Option<Redactor>,
     /// The one origin it is sent to; `None`: every allowed origin.
     bound_to: Option<Origin>,
 }
@@ -40,7 +43,7 @@ impl Credential {
         header.set_sensitive(true);
         Ok(Credential {
             header,
-            token: token.as_bytes().into(),
+            redactor: Redactor::new(token.as_bytes()),
             bound_to,
         })
     }
@@ -48,13 +51,11 @@ impl Credential {
     /// Removes the token from a response before the guest sees it: a server that reflects
     /// request headers (a debugging echo, a misconfigured proxy) must not hand it over.
     fn scrub(&self, response: &mut Incoming) -> Result<(), TransportError> {
-        if self.token.len() < 4 {
+        let Some(redactor) = &self.redactor else {
             return Ok(());
-        }
-        if memchr::memmem::find(&response.body, &self.token).is_some() {
-            let text = String::from_utf8_lossy(&response.body);
-            let token = String::from_utf8_lossy(&self.token);
-            let scrubbed = Bytes::from(text.replace(token.as_ref(), "[REDACTED]"));
+        };
+        if let Some(scrubbed) = redactor.redact(&response.body) {
+            let scrubbed = Bytes::from(scrubbed);
             response
                 .charge
                 .resize(scrubbed.len() as u64)
@@ -68,7 +69,7 @@ impl Credential {
         let leaking: Vec<_> = response
             .headers
             .iter()
-            .filter(|(_, v)| memchr::memmem::find(v.as_bytes(), &self.token).is_some())
+            .filter(|(_, v)| redactor.occurs_in(v.as_bytes()))
             .map(|(k, _)| k.clone())
             .collect();
         for k in leaking {

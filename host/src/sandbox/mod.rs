@@ -6,6 +6,7 @@ pub mod http;
 pub mod limits;
 pub mod outgoing;
 pub mod policy;
+pub mod redact;
 pub mod retry;
 pub mod transport;
 

@@ -139,6 +139,9 @@ impl Guest for Rogue {
                 if let Ok((body, _)) = get(&format!("{}/echo", setting("base-url"))) {
                     loot.push(format!("echo: {body}"));
                 }
+                if let Ok((body, _)) = get(&format!("{}/echo64", setting("base-url"))) {
+                    loot.push(format!("echo64: {body}"));
+                }
                 Ok(page(vec![finding("loot", &loot.join("\n"))], None))
             }
             "endless" => {
