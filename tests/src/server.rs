@@ -317,9 +317,8 @@ impl Ctx {
         if path == "/v0/echo64" {
             // The same, base64-encoded, as a debugging endpoint that dumps raw headers might.
             use base64::Engine;
-            let encoded = authorization
-                .as_deref()
-                .map(|a| base64::engine::general_purpose::STANDARD.encode(a));
+            let encoded =
+                authorization.map(|a| base64::engine::general_purpose::STANDARD.encode(a));
             let body = serde_json::json!({ "authorization": encoded }).to_string();
             return (200, Vec::new(), body);
         }
