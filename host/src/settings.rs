@@ -9,6 +9,7 @@ use crate::engine::wit::{ConnectorSpec, Setting, SettingSpec};
 use crate::error::Failure;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::{Origin, Policy};
+use crate::sandbox::redact::Redactor;
 use crate::sandbox::retry::RetryPolicy;
 use crate::sandbox::transport::Timeouts;
 use crate::secrets::{Grants, how_to_grant};
@@ -161,23 +162,30 @@ fn toml_to_text(key: &str, value: &toml::Value) -> Result<String, String> {
     })
 }
 
-/// The run's credential and a way to scrub it from anything shown to the user.
+/// The run's secrets and a way to scrub them, in every form the response scrub knows, from
+/// anything shown to the user.
 #[derive(Clone, Default)]
 pub struct Secrets {
-    values: Vec<String>,
+    redactors: Vec<Redactor>,
 }
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secrets({} redacted)", self.values.len())
+        write!(f, "Secrets({} redacted)", self.redactors.len())
     }
 }
 
 impl Secrets {
+    fn add(&mut self, value: &str) {
+        self.redactors.extend(Redactor::new(value.as_bytes()));
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in self.values.iter().filter(|s| s.len() >= 4) {
-            out = out.replace(s.as_str(), "[REDACTED]");
+        for r in &self.redactors {
+            if let Some(scrubbed) = r.redact(out.as_bytes()) {
+                out = String::from_utf8_lossy(&scrubbed).into_owned();
+            }
         }
         out
     }
@@ -266,7 +274,7 @@ pub fn resolve(
         };
         match literal.filter(|v| !v.trim().is_empty()).or(granted) {
             Some(v) => {
-                secrets.values.push(v.trim().to_string());
+                secrets.add(v.trim());
                 token = Some(v.trim().to_string());
             }
             None if def.required => return Err(missing_secret(def, &env)),
