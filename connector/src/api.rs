@@ -1,7 +1,8 @@
 //! The Socket REST client: one function per listing page, over an [`Http`] seam.
 //!
-//! Retries and waiting out `Retry-After` are the host's job (it sees every request); this layer
-//! turns each final response into a page or a [`ConnectorError`] that names the endpoint.
+//! Retries and waiting out `Retry-After` belong to the runtime, or to the SDK's retrying seam
+//! when the runtime does not retry; this layer turns each final response into a page or a
+//! [`ConnectorError`] that names the endpoint.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -20,23 +21,12 @@ use crate::normalize::CALL_OUTPUT_BUDGET;
 use crate::paging::{self, AlertCursor};
 use crate::records::{self, PageFault};
 use crate::settings::Config;
-use crate::wit::{
-    AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery, Malformed, RateLimit,
-    UpstreamFailure,
-};
+use crate::wit::{AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery};
 
-/// A response as the connector needs it.
-pub struct HttpResponse {
-    pub status: u16,
-    pub retry_after: Option<String>,
-    pub body: Vec<u8>,
-}
+use connector_sdk::errors;
+pub use connector_sdk::http::{Http, Request, Response};
 
-/// Outgoing GET requests. The host attaches credentials; the connector never sees them.
-pub trait Http {
-    /// `Err` is a transport failure (no response at all), described for the user.
-    fn get(&mut self, url: &str) -> Result<HttpResponse, String>;
-}
+const USER_AGENT: &str = concat!("socket-connector/", env!("CARGO_PKG_VERSION"));
 
 /// One endpoint call: its URL, and the `GET /path` label every error carries.
 struct Call {
@@ -72,28 +62,26 @@ impl Call {
         }
     }
 
-    fn send(&self, http: &mut impl Http) -> Result<Vec<u8>, ConnectorError> {
+    fn send(&self, http: &mut dyn Http) -> Result<Vec<u8>, ConnectorError> {
+        let request = Request::get(&self.url).header("user-agent", USER_AGENT);
         let resp = http
-            .get(&self.url)
-            .map_err(|e| ConnectorError::Transport(format!("{}: {e}", self.endpoint)))?;
-        if (200..300).contains(&resp.status) {
+            .send(&request)
+            .map_err(|e| errors::transport(&self.endpoint, &e))?;
+        if resp.is_success() {
             return Ok(resp.body);
         }
         Err(status_error(&self.endpoint, self.scope, &resp))
     }
 
     fn malformed(&self, detail: impl Into<String>) -> ConnectorError {
-        ConnectorError::MalformedResponse(Malformed {
-            endpoint: self.endpoint.clone(),
-            detail: detail.into(),
-        })
+        errors::malformed(&self.endpoint, detail)
     }
 }
 
 /// One page of repositories.
 pub fn list_repos(
     cfg: &Config,
-    http: &mut impl Http,
+    http: &mut dyn Http,
     cursor: Option<&str>,
 ) -> Result<AssetPage, ConnectorError> {
     let page = paging::repo_page_of(cursor).map_err(ConnectorError::InvalidCursor)?;
@@ -130,7 +118,7 @@ pub fn list_repos(
 /// One page of alerts, fanned out to findings.
 pub fn list_alerts(
     cfg: &Config,
-    http: &mut impl Http,
+    http: &mut dyn Http,
     query: &FindingQuery,
 ) -> Result<FindingPage, ConnectorError> {
     let since = query
@@ -149,21 +137,7 @@ pub fn list_alerts(
         .map_err(ConnectorError::InvalidCursor)?;
     let mut filter = cfg.filter.clone();
     filter.status = Some(passes[cursor.pass]);
-
-    let mut params = vec![("per_page", paging::ALERTS_PER_PAGE.to_string())];
-    if let Some(after) = &cursor.after {
-        params.push(("startAfterCursor", after.clone()));
-    }
-    if let Some(t) = since {
-        params.push(("filters.alertUpdatedAt.gte", dates::format_socket_filter(t)));
-    }
-    params.extend(filter.query_params());
-    let call = Call::new(
-        cfg,
-        &format!("/orgs/{}/alerts", cfg.org),
-        &params,
-        Some("alerts:list"),
-    );
+    let call = alerts_call(cfg, &cursor, since, &filter);
     let body = match call.send(http) {
         // Socket can reject a cursor it issued; say so distinctly so the host can restart.
         Err(ConnectorError::Upstream(u)) if u.status == 400 && cursor.after.is_some() => {
@@ -174,37 +148,69 @@ pub fn list_alerts(
         }
         other => other?,
     };
-    let at = || match &cursor.after {
+    let at = match &cursor.after {
         Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
         None => format!("{} pass, first page", passes[cursor.pass]),
     };
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| call.malformed(format!("{}: body is not UTF-8 text: {e}", at())))?;
-    let read = records::read_alerts(&cfg.org, text, &filter, cursor.skip, CALL_OUTPUT_BUDGET)
+    alerts_page(cfg, &call, &body, &filter, &cursor, passes, &at)
+}
+
+/// `GET /orgs/{org}/alerts` for one page of one pass.
+fn alerts_call(
+    cfg: &Config,
+    cursor: &AlertCursor,
+    since: Option<dates::Instant>,
+    filter: &crate::settings::Filter,
+) -> Call {
+    let mut params = vec![("per_page", paging::ALERTS_PER_PAGE.to_string())];
+    if let Some(after) = &cursor.after {
+        params.push(("startAfterCursor", after.clone()));
+    }
+    if let Some(t) = since {
+        params.push(("filters.alertUpdatedAt.gte", dates::format_socket_filter(t)));
+    }
+    params.extend(filter.query_params());
+    Call::new(
+        cfg,
+        &format!("/orgs/{}/alerts", cfg.org),
+        &params,
+        Some("alerts:list"),
+    )
+}
+
+/// An alerts page's body read into findings, its next cursor and the server's clock. `at`
+/// says which page, for errors.
+fn alerts_page(
+    cfg: &Config,
+    call: &Call,
+    body: &[u8],
+    filter: &crate::settings::Filter,
+    cursor: &AlertCursor,
+    passes: &[&str],
+    at: &str,
+) -> Result<FindingPage, ConnectorError> {
+    let not_documented =
+        |e: String| call.malformed(format!("{at}: body is not the documented JSON: {e}"));
+    let text = std::str::from_utf8(body)
+        .map_err(|e| call.malformed(format!("{at}: body is not UTF-8 text: {e}")))?;
+    let read = records::read_alerts(&cfg.org, text, filter, cursor.skip, CALL_OUTPUT_BUDGET)
         .map_err(|e| {
-            call.malformed(match e {
-                PageFault::Syntax(e) => format!("{}: body is not the documented JSON: {e}", at()),
-                PageFault::Truncated(i, e) => format!(
-                    "{}: body is not the documented JSON: it ends inside items[{i}] ({e})",
-                    at()
-                ),
-                PageFault::Broken(i, e) => {
-                    format!("{}: body is not the documented JSON: items[{i}]: {e}", at())
-                }
+            not_documented(match e {
+                PageFault::Syntax(e) => e.to_string(),
+                PageFault::Truncated(i, e) => format!("it ends inside items[{i}] ({e})"),
+                PageFault::Broken(i, e) => format!("items[{i}]: {e}"),
             })
         })?;
     let items = read
         .items
-        .ok_or_else(|| call.malformed(format!("{}: no `items` array", at())))?;
+        .ok_or_else(|| call.malformed(format!("{at}: no `items` array")))?;
     if cursor.skip > items {
         return Err(ConnectorError::InvalidCursor(format!(
-            "{}: the cursor resumes at item {} of a page of {items}",
-            at(),
+            "{at}: the cursor resumes at item {} of a page of {items}",
             cursor.skip
         )));
     }
-    let page = envelope(&read.fields)
-        .map_err(|e| call.malformed(format!("{}: body is not the documented JSON: {e}", at())))?;
+    let page = envelope(&read.fields).map_err(not_documented)?;
     let next = match read.resume_at {
         Some(index) => Some(cursor.resume_at(index)),
         None => cursor
@@ -240,7 +246,7 @@ fn envelope(fields: &[(String, &str)]) -> Result<AlertPage, String> {
 }
 
 /// `GET /quota`: free, needs no scope, so it validates the token without spending anything.
-pub fn check(cfg: &Config, http: &mut impl Http) -> Result<CheckReport, ConnectorError> {
+pub fn check(cfg: &Config, http: &mut dyn Http) -> Result<CheckReport, ConnectorError> {
     let call = Call::new(cfg, "/quota", &[], None);
     let body = call.send(http)?;
     let q: Quota = serde_json::from_slice(&body)
@@ -268,7 +274,7 @@ pub fn check(cfg: &Config, http: &mut impl Http) -> Result<CheckReport, Connecto
 }
 
 /// Maps a non-success response to an error that says what to do about it.
-fn status_error(endpoint: &str, scope: Option<&str>, resp: &HttpResponse) -> ConnectorError {
+fn status_error(endpoint: &str, scope: Option<&str>, resp: &Response) -> ConnectorError {
     let message = error_message(&resp.body);
     let said = if message.is_empty() {
         String::new()
@@ -283,30 +289,8 @@ fn status_error(endpoint: &str, scope: Option<&str>, resp: &HttpResponse) -> Con
         404 => ConnectorError::NotFound(format!(
             "{endpoint}: 404 Not Found: the organisation slug is unknown or the token cannot see it{said}"
         )),
-        429 => {
-            let retry = resp
-                .retry_after
-                .as_deref()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            ConnectorError::RateLimited(RateLimit {
-                endpoint: endpoint.to_string(),
-                retry_after_seconds: retry,
-                message: if message.is_empty() {
-                    "quota exhausted".to_string()
-                } else {
-                    message
-                },
-            })
-        }
-        status => ConnectorError::Upstream(UpstreamFailure {
-            endpoint: endpoint.to_string(),
-            status,
-            message: if message.is_empty() {
-                "no error message".to_string()
-            } else {
-                message
-            },
-        }),
+        429 if message.is_empty() => errors::from_status(endpoint, resp, "quota exhausted", ""),
+        _ => errors::from_status(endpoint, resp, &message, ""),
     }
 }
 
@@ -342,28 +326,9 @@ fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorBody { error: Some(e) }) = serde_json::from_slice::<ErrorBody>(body)
         && let Some(m) = e.message
     {
-        return shorten(&m);
+        return errors::shorten(&m);
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        String::new()
-    } else if text.starts_with('<') {
-        "a non-JSON (HTML) error page".to_string()
-    } else {
-        shorten(text)
-    }
-}
-
-fn shorten(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    match clean.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &clean[..i]),
-        None => clean,
-    }
+    errors::body_message(body)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Socket.dev security connector.
 //!
 //! Compiled for `wasm32-wasip2` this crate is a component exporting the `unified-security`
-//! connector world (see `wit/connector.wit`). Everything but the thin [`component`] glue and the
-//! waki transport is plain Rust that unit-tests natively:
+//! connector world (see `wit/connector.wit`). It is built on the guest SDK (`sdk/`), which holds the
+//! bindings, the WASI HTTP transport and the export glue; everything here is vendor logic in
+//! plain Rust that unit-tests natively:
 //!
 //! - [`api`]: the Socket REST client, one call per page, over an [`api::Http`] seam;
 //! - [`model`]: Socket's JSON shapes, parsed leniently;
@@ -12,14 +13,8 @@
 //! - [`settings`]: the connector's settings, their validation and the filters they make;
 //! - [`ids`], [`dates`] and [`purl`]: deterministic ids, RFC 3339 timestamps, Package URLs.
 
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "security-connector",
-    additional_derives: [PartialEq],
-});
-
-/// The unified model's types, as generated from the WIT contract.
-pub use unified_security::connector::types as wit;
+/// The unified model's types, as generated from the WIT contract (see `sdk/`).
+pub use connector_sdk::wit;
 
 pub mod api;
 pub mod dates;

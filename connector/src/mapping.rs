@@ -1,4 +1,4 @@
-//! The integration card's mapping tables (SPEC §6), made exact: severity, state and category.
+//! The integration card's mapping tables, made exact: severity, state and category.
 
 use crate::wit::{FindingType, IssueType, Severity, State};
 

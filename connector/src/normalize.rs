@@ -1,4 +1,5 @@
-//! Socket repositories and alerts to the unified model (SPEC §5).
+//! Socket repositories and alerts to the unified model of `wit/connector.wit` (the mapping
+//! tables are in `mapping`).
 //!
 //! One finding per (alert, location); an alert without locations is one finding with no resource.
 //! `vendor_data` keeps Socket's original bytes: the alert's JSON with its `locations` array
@@ -10,7 +11,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::{Alert, Location, Repo, Text, non_blank};
+use crate::model::{Alert, Artifact, Location, Repo, Text, non_blank};
 use crate::settings::Filter;
 use crate::wit::{
     AffectedCode, AffectedPackage, Analytic, Asset, Finding, SkippedRecord, Vulnerability,
@@ -31,6 +32,9 @@ pub const CALL_OUTPUT_BUDGET: usize = 64 << 20;
 /// Fixed per-finding cost beside its text: ids, enums, timestamps, small fields.
 const FINDING_OVERHEAD: usize = 512;
 
+/// The resource type of every Socket resource.
+pub const REPOSITORY: &str = "repository";
+
 /// Repository list item to a Resource.
 pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
     let repo: Repo = serde_json::from_str(raw.get()).map_err(|_| explain::<Repo>(raw.get()))?;
@@ -43,6 +47,7 @@ pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
     });
     Ok(Asset {
         id: ids::resource_id(org, &vendor_id),
+        resource_type: REPOSITORY.to_string(),
         name: text(&repo.name)
             .or_else(|| slug.clone())
             .unwrap_or_else(|| vendor_id.clone()),
@@ -315,32 +320,8 @@ impl AlertCommon {
                     .as_ref()
                     .map(|v| format!("Upgrade to version {v} or later."))
             });
-        let affected_package = artifact.and_then(|a| {
-            let name = text(&a.name)?;
-            let kind = text(&a.artifact_type);
-            let version = text(&a.version);
-            Some(AffectedPackage {
-                purl: purl::build(
-                    kind.as_deref(),
-                    a.namespace.as_deref(),
-                    &name,
-                    version.as_deref(),
-                ),
-                name,
-                version,
-                package_manager: kind,
-            })
-        });
-        let affected_code = loc
-            .dependency
-            .as_ref()
-            .and_then(|d| d.manifest_files.as_ref())
-            .and_then(|files| files.iter().find_map(|f| Some((f, text(&f.file)?))))
-            .map(|(f, file_path)| AffectedCode {
-                file_path,
-                start_line: f.start,
-                end_line: f.end,
-            });
+        let affected_package = artifact.and_then(affected_package);
+        let affected_code = affected_code(loc);
         let state_updated_at = if cleared {
             timestamp(&alert.cleared_at).or_else(|| updated_at.clone())
         } else {
@@ -385,6 +366,37 @@ impl AlertCommon {
             vendor_data,
         }
     }
+}
+
+/// The location's package, when its artifact is named.
+fn affected_package(a: &Artifact<'_>) -> Option<AffectedPackage> {
+    let name = text(&a.name)?;
+    let kind = text(&a.artifact_type);
+    let version = text(&a.version);
+    Some(AffectedPackage {
+        purl: purl::build(
+            kind.as_deref(),
+            a.namespace.as_deref(),
+            &name,
+            version.as_deref(),
+        ),
+        name,
+        version,
+        package_manager: kind,
+    })
+}
+
+/// The location's first named manifest file.
+fn affected_code(loc: &Location<'_>) -> Option<AffectedCode> {
+    loc.dependency
+        .as_ref()
+        .and_then(|d| d.manifest_files.as_ref())
+        .and_then(|files| files.iter().find_map(|f| Some((f, text(&f.file)?))))
+        .map(|(f, file_path)| AffectedCode {
+            file_path,
+            start_line: f.start,
+            end_line: f.end,
+        })
 }
 
 /// Where the array holding `items` (borrowed from `text`, in order) sits in `text`, brackets

@@ -1,4 +1,4 @@
-//! Page decisions (SPEC §7), free of I/O.
+//! Page decisions, free of I/O.
 //!
 //! Repositories use offset pages; the host-visible cursor is the page number. Alerts use Socket's
 //! `endCursor`; the host-visible cursor is `<pass>:<endCursor>`, where a pass is one

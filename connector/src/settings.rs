@@ -3,7 +3,10 @@
 
 use crate::mapping;
 use crate::model::{Alert, Location};
-use crate::wit::{ConnectorError, ConnectorSpec, Setting, SettingSpec, Severity};
+use crate::wit::{
+    ConnectorError, ConnectorSpec, Credential, CredentialScheme, Setting, SettingSpec, SettingType,
+    Severity,
+};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.socket.dev/v0";
 
@@ -109,9 +112,10 @@ struct Def {
     description: &'static str,
     required: bool,
     default: Option<&'static str>,
+    /// A secret: the host sends it as a bearer token to the base URL's origin.
     secret: bool,
     env: &'static [&'static str],
-    value_type: &'static str,
+    value_type: SettingType,
 }
 
 const SETTINGS: &[Def] = &[
@@ -122,7 +126,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
-        value_type: "string",
+        value_type: SettingType::Text,
     },
     Def {
         name: "api-token",
@@ -131,7 +135,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: true,
         env: &TOKEN_ENV_VARS,
-        value_type: "string",
+        value_type: SettingType::Text,
     },
     Def {
         name: "base-url",
@@ -140,7 +144,7 @@ const SETTINGS: &[Def] = &[
         default: Some(DEFAULT_BASE_URL),
         secret: false,
         env: &[],
-        value_type: "url",
+        value_type: SettingType::Url,
     },
     Def {
         name: "include-cleared",
@@ -149,7 +153,7 @@ const SETTINGS: &[Def] = &[
         default: Some("false"),
         secret: false,
         env: &[],
-        value_type: "bool",
+        value_type: SettingType::Boolean,
     },
     Def {
         name: "repo-slugs",
@@ -158,7 +162,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
-        value_type: "list",
+        value_type: SettingType::List,
     },
     Def {
         name: "min-severity",
@@ -167,7 +171,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
-        value_type: "string",
+        value_type: SettingType::Text,
     },
     Def {
         name: "categories",
@@ -176,7 +180,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
-        value_type: "list",
+        value_type: SettingType::List,
     },
     Def {
         name: "ecosystems",
@@ -185,7 +189,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
-        value_type: "list",
+        value_type: SettingType::List,
     },
 ];
 
@@ -200,6 +204,8 @@ pub fn spec() -> ConnectorSpec {
                       Vulnerability Findings V2), one finding per alert location."
                 .to_string(),
         base_url_setting: Some("base-url".to_string()),
+        tenant_setting: Some("org-slug".to_string()),
+        resource_types: vec![crate::normalize::REPOSITORY.to_string()],
         settings: SETTINGS
             .iter()
             .map(|d| SettingSpec {
@@ -207,9 +213,12 @@ pub fn spec() -> ConnectorSpec {
                 description: d.description.to_string(),
                 required: d.required,
                 default_value: d.default.map(str::to_string),
-                secret: d.secret,
-                env_vars: d.env.iter().map(|s| s.to_string()).collect(),
-                value_type: d.value_type.to_string(),
+                credential: d.secret.then(|| Credential {
+                    scheme: CredentialScheme::Bearer,
+                    origin_setting: "base-url".to_string(),
+                }),
+                suggested_env: d.env.iter().map(|s| s.to_string()).collect(),
+                value_type: d.value_type,
             })
             .collect(),
     }
@@ -395,8 +404,11 @@ mod tests {
     fn spec_marks_the_token_secret_with_sdk_env_order() {
         let s = spec();
         let token = s.settings.iter().find(|d| d.name == "api-token").unwrap();
-        assert!(token.secret && token.required);
-        assert_eq!(token.env_vars, TOKEN_ENV_VARS.map(String::from).to_vec());
-        assert!(s.settings.iter().filter(|d| d.secret).count() == 1);
+        assert!(token.credential.is_some() && token.required);
+        assert_eq!(
+            token.suggested_env,
+            TOKEN_ENV_VARS.map(String::from).to_vec()
+        );
+        assert!(s.settings.iter().filter(|d| d.credential.is_some()).count() == 1);
     }
 }

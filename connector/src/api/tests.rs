@@ -7,24 +7,20 @@ use crate::wit::Setting;
 /// Answers GETs from a queue and records every URL asked for.
 #[derive(Default)]
 struct Script {
-    responses: VecDeque<Result<HttpResponse, String>>,
+    responses: VecDeque<Result<Response, String>>,
     urls: Vec<String>,
 }
 
 impl Script {
     fn reply(mut self, status: u16, body: &str) -> Self {
-        self.responses.push_back(Ok(HttpResponse {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }));
+        self.responses.push_back(Ok(Response::new(status, body)));
         self
     }
 }
 
 impl Http for Script {
-    fn get(&mut self, url: &str) -> Result<HttpResponse, String> {
-        self.urls.push(url.to_string());
+    fn send(&mut self, request: &Request) -> Result<Response, String> {
+        self.urls.push(request.url.clone());
         self.responses
             .pop_front()
             .expect("an unexpected extra request")
@@ -241,16 +237,34 @@ fn unreadable_records_are_reported_beside_the_page() {
 #[test]
 fn rate_limit_carries_retry_after() {
     let mut http = Script::default();
-    http.responses.push_back(Ok(HttpResponse {
-        status: 429,
-        retry_after: Some("1843".into()),
-        body: br#"{"error":{"message":"Insufficient quota for API route","details":null}}"#
-            .to_vec(),
-    }));
+    http.responses.push_back(Ok(Response::new(
+        429,
+        r#"{"error":{"message":"Insufficient quota for API route","details":null}}"#,
+    )
+    .with_header("Retry-After", "1843")));
     match list_repos(&cfg(&[]), &mut http, None).unwrap_err() {
         ConnectorError::RateLimited(r) => {
             assert_eq!(r.retry_after_seconds, Some(1843));
             assert_eq!(r.endpoint, "GET /v0/orgs/acme/repos");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+/// A runtime that passes `Retry-After` on as the server wrote it: the HTTP-date form is read
+/// too, as seconds from now.
+#[test]
+fn rate_limit_reads_a_dated_retry_after() {
+    let mut http = Script::default();
+    let at = std::time::SystemTime::now() + std::time::Duration::from_secs(600);
+    http.responses.push_back(Ok(
+        Response::new(429, "").with_header("retry-after", &httpdate::fmt_http_date(at))
+    ));
+    match list_repos(&cfg(&[]), &mut http, None).unwrap_err() {
+        ConnectorError::RateLimited(r) => {
+            let secs = r.retry_after_seconds.unwrap();
+            assert!((598..=600).contains(&secs), "{secs}");
+            assert_eq!(r.message, "quota exhausted");
         }
         e => panic!("{e:?}"),
     }

@@ -278,6 +278,7 @@ fn repo_maps_every_field() {
         a,
         Asset {
             id: ids::resource_id("acme", "48190"),
+            resource_type: "repository".into(),
             vendor_id: "48190".into(),
             name: "payments-api".into(),
             slug: Some("payments-api".into()),

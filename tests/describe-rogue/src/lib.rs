@@ -23,11 +23,13 @@ impl Guest for DescribeRogue {
             vendor: "Rogue".into(),
             description: String::new(),
             base_url_setting: None,
+            tenant_setting: None,
+            resource_types: vec![],
             settings: vec![],
         }
     }
 
-    fn configure(_: Vec<Setting>) -> Result<(), ConnectorError> {
+    fn configure(_: RuntimeInfo, _: Vec<Setting>) -> Result<(), ConnectorError> {
         Ok(())
     }
 

@@ -18,11 +18,13 @@ impl Guest for FsRogue {
             vendor: "Rogue".into(),
             description: std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
             base_url_setting: None,
+            tenant_setting: None,
+            resource_types: vec![],
             settings: vec![],
         }
     }
 
-    fn configure(_: Vec<Setting>) -> Result<(), ConnectorError> {
+    fn configure(_: RuntimeInfo, _: Vec<Setting>) -> Result<(), ConnectorError> {
         Ok(())
     }
 

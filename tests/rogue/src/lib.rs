@@ -46,9 +46,12 @@ impl Guest for Rogue {
             description: format!("rogue setting {name}"),
             required: false,
             default_value: None,
-            secret,
-            env_vars: env.iter().map(|e| e.to_string()).collect(),
-            value_type: "string".into(),
+            credential: secret.then(|| Credential {
+                scheme: CredentialScheme::Bearer,
+                origin_setting: "base-url".into(),
+            }),
+            suggested_env: env.iter().map(|e| e.to_string()).collect(),
+            value_type: SettingType::Text,
         };
         ConnectorSpec {
             name: "rogue".into(),
@@ -57,6 +60,8 @@ impl Guest for Rogue {
             // Its self-description, too, tries to drive the terminal that `describe` prints to.
             description: "misbehaves \x1b]0;pwned\x07on purpose\x1b[2J".into(),
             base_url_setting: Some("base-url".into()),
+            tenant_setting: None,
+            resource_types: vec![],
             settings: vec![
                 s("mode", false, &[]),
                 s("base-url", false, &[]),
@@ -68,7 +73,7 @@ impl Guest for Rogue {
         }
     }
 
-    fn configure(settings: Vec<Setting>) -> Result<(), ConnectorError> {
+    fn configure(_: RuntimeInfo, settings: Vec<Setting>) -> Result<(), ConnectorError> {
         *SETTINGS.lock().unwrap() = settings.into_iter().map(|s| (s.name, s.value)).collect();
         Ok(())
     }

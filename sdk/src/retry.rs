@@ -1,5 +1,7 @@
-//! When to retry a request, and how long to wait first (SPEC §7). Pure: the caller supplies the
-//! clock and the jitter.
+//! When to retry a request, and how long to wait first. Pure: the caller supplies the clock and
+//! the jitter. One policy for both sides of the contract: the reference runtime applies it to
+//! every request it carries, and [`crate::http::Retrying`] applies it inside a component whose
+//! runtime does not retry.
 
 use std::time::{Duration, SystemTime};
 
