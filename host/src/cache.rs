@@ -8,33 +8,41 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::engine::LoadPath;
 use crate::error::Failure;
 
-/// A loaded component and what identifies it.
-pub struct Loaded {
-    pub component: Component,
-    pub load_path: LoadPath,
-    /// SHA-256 of the component's bytes, hex: what a trust decision is pinned to.
-    pub sha256: String,
+/// How the component was obtained, for start-up diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPath {
+    Compiled,
+    CachedCompiled,
+    FromCache,
+    /// Loaded before by the same runtime.
+    InMemory,
 }
 
-/// Loads `wasm`, from `cache_dir` when a matching artifact is there, else compiling it (and
-/// storing the artifact, when a cache dir is given).
-pub fn load(engine: &Engine, wasm: &Path, cache_dir: Option<&Path>) -> Result<Loaded, Failure> {
-    let bytes = std::fs::read(wasm)
-        .map_err(|e| Failure::Config(format!("cannot read component {}: {e}", wasm.display())))?;
-    let digest = Sha256::digest(&bytes);
-    let sha256 = hex::encode(digest);
-    let (component, load_path) = match cache_dir {
-        None => (compile(engine, &bytes, wasm)?, LoadPath::Compiled),
-        Some(dir) => cached(engine, &bytes, &digest, wasm, dir)?,
-    };
-    Ok(Loaded {
-        component,
-        load_path,
-        sha256,
-    })
+/// The component's bytes.
+pub fn read(wasm: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(wasm)
+        .map_err(|e| Failure::Config(format!("cannot read component {}: {e}", wasm.display())))
+}
+
+/// SHA-256 of a component's bytes, hex: what a trust decision and the in-memory cache key on.
+pub fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Compiles `bytes` (read from `wasm`), or loads them from `cache_dir` when a matching artifact
+/// is there (storing the artifact after compiling, when a cache dir is given).
+pub fn load(
+    engine: &Engine,
+    bytes: &[u8],
+    wasm: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<(Component, LoadPath), Failure> {
+    match cache_dir {
+        None => Ok((compile(engine, bytes, wasm)?, LoadPath::Compiled)),
+        Some(dir) => cached(engine, bytes, &Sha256::digest(bytes), wasm, dir),
+    }
 }
 
 fn cached(
@@ -91,7 +99,5 @@ fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, artifact)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, artifact)
 }

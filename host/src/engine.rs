@@ -1,11 +1,14 @@
 //! Loading a connector component and calling it under the sandbox's limits.
 //!
-//! One [`Runtime`] per process (engine, epoch ticker, linked component); one [`Session`] per run,
-//! with a fresh store so nothing survives between runs or tenants.
+//! One [`Runtime`] per wasmtime engine (the engine, its epoch ticker, the linker and the cache of
+//! compiled components), shared by every job of a process; one [`Connector`] per component
+//! file, loaded once; one [`Session`] per run, with a fresh store so nothing survives between
+//! runs or tenants.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -14,6 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
+pub use crate::cache::LoadPath;
 use crate::error::Failure;
 use crate::sandbox::budget::{FIELDS_BYTES, HOST_OBJECTS, HOST_OBJECTS_BUDGET};
 use crate::sandbox::http::SandboxHttp;
@@ -27,7 +31,8 @@ wasmtime::component::bindgen!({
 
 pub use unified_security::connector::types as wit;
 use wit::{
-    AssetPage, CheckReport, ConnectorError, ConnectorSpec, FindingPage, FindingQuery, Setting,
+    AssetPage, CheckReport, ConnectorError, ConnectorSpec, FindingPage, FindingQuery, RuntimeInfo,
+    Setting,
 };
 
 /// Interfaces a connector may import. Everything else (`wasi:filesystem`, `wasi:sockets`, ...)
@@ -89,50 +94,115 @@ impl WasiHttpView for GuestState {
     }
 }
 
-/// How the component was obtained, for start-up diagnostics and benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadPath {
-    Compiled,
-    CachedCompiled,
-    FromCache,
-}
-
-/// The engine and the linked component, ready to instantiate.
+/// The engine connectors run on, with what every component shares: the epoch ticker that
+/// drives the CPU meter, the WASI linker, and the cache of compiled components (on disk, and in
+/// memory by SHA-256 so many jobs of one component compile or load it once). Cheap to clone.
+#[derive(Clone)]
 pub struct Runtime {
-    engine: Engine,
-    pre: SecurityConnectorPre<GuestState>,
-    pub load_path: LoadPath,
-    pub load_time: Duration,
-    /// SHA-256 of the component's bytes, hex.
-    pub sha256: String,
-    stop_ticker: Arc<AtomicBool>,
+    inner: Arc<Shared>,
 }
 
-impl Drop for Runtime {
+struct Shared {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    cache_dir: Option<PathBuf>,
+    loaded: Mutex<HashMap<String, Connector>>,
+    ticker: Arc<Ticker>,
+}
+
+/// The thread that advances an engine's epoch every [`TICK`], for as long as a runtime or any
+/// connector loaded by it is alive (without it the CPU limit would never fire).
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
 impl Runtime {
-    /// Loads `wasm` (through the precompiled cache in `cache_dir`, if given) and links it.
-    pub fn load(wasm: &Path, cache_dir: Option<&Path>) -> Result<Runtime, Failure> {
-        let started = Instant::now();
+    /// The engine configuration connectors need: epoch interruption (the CPU meter counts
+    /// epochs) and async support (host calls await the network). An embedder that brings its
+    /// own engine builds it from this.
+    pub fn engine_config() -> Config {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine =
-            Engine::new(&config).map_err(|e| Failure::Host(format!("wasmtime engine: {e:#}")))?;
-        let cache::Loaded {
-            component,
-            load_path,
-            sha256,
-        } = cache::load(&engine, wasm, cache_dir)?;
-        check_imports(&engine, &component, wasm)?;
+        config
+    }
+
+    /// A runtime on an engine of its own; compiled components cached in `cache_dir`.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, Failure> {
+        let engine = Engine::new(&Self::engine_config())
+            .map_err(|e| Failure::Host(format!("wasmtime engine: {e:#}")))?;
+        Runtime::with_engine(engine, cache_dir)
+    }
+
+    /// A runtime on the caller's engine, which must come from [`Runtime::engine_config`]. The
+    /// runtime advances the engine's epoch: make one runtime per engine, and clone it.
+    pub fn with_engine(engine: Engine, cache_dir: Option<PathBuf>) -> Result<Runtime, Failure> {
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|_| crate::sandbox::outgoing::add_to_linker(&mut linker))
             .map_err(|e| Failure::Host(format!("linking WASI: {e:#}")))?;
-        let pre = linker
+        let ticker = Arc::new(Ticker::start(engine.clone()));
+        Ok(Runtime {
+            inner: Arc::new(Shared {
+                engine,
+                linker,
+                cache_dir,
+                loaded: Mutex::new(HashMap::new()),
+                ticker,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Loads and links `wasm`: from memory when this runtime loaded the same bytes before, else
+    /// through the on-disk cache, else by compiling it.
+    pub fn load(&self, wasm: &Path) -> Result<Connector, Failure> {
+        let started = Instant::now();
+        let shared = &self.inner;
+        let bytes = cache::read(wasm)?;
+        let sha256 = cache::sha256(&bytes);
+        if let Some(c) = shared
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sha256)
+        {
+            return Ok(Connector {
+                load_path: LoadPath::InMemory,
+                load_time: started.elapsed(),
+                ..c.clone()
+            });
+        }
+        let (component, load_path) =
+            cache::load(&shared.engine, &bytes, wasm, shared.cache_dir.as_deref())?;
+        check_imports(&shared.engine, &component, wasm)?;
+        let pre = shared
+            .linker
             .instantiate_pre(&component)
             .and_then(SecurityConnectorPre::new)
             .map_err(|e| {
@@ -141,18 +211,37 @@ impl Runtime {
                     wasm.display()
                 ))
             })?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), stop_ticker.clone());
-        Ok(Runtime {
-            engine,
+        let connector = Connector {
+            engine: shared.engine.clone(),
+            _ticker: shared.ticker.clone(),
             pre,
             load_path,
             load_time: started.elapsed(),
-            sha256,
-            stop_ticker,
-        })
+            sha256: sha256.clone(),
+        };
+        shared
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sha256, connector.clone());
+        Ok(connector)
     }
+}
 
+/// A linked connector component, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct Connector {
+    engine: Engine,
+    /// Keeps the engine's epoch advancing while this connector may run.
+    _ticker: Arc<Ticker>,
+    pre: SecurityConnectorPre<GuestState>,
+    pub load_path: LoadPath,
+    pub load_time: Duration,
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
+}
+
+impl Connector {
     /// A fresh instance with its own store, limits and HTTP hook.
     pub async fn instantiate(
         &self,
@@ -219,13 +308,19 @@ impl Session {
         self.settle("describe", r)
     }
 
+    /// Passes the settings, and tells the component that this host retries transient failures
+    /// (so it must not: retries would multiply). `max-retries = 0` means no retries at all.
     pub async fn configure(&mut self, settings: &[Setting]) -> Guarded<Result<(), ConnectorError>> {
+        let runtime = RuntimeInfo {
+            name: concat!("connector-host/", env!("CARGO_PKG_VERSION")).to_string(),
+            retries_transient: true,
+        };
         self.enter()?;
         let r = timed(
             self.limits.wall_per_call,
             self.bindings
                 .unified_security_connector_connector()
-                .call_configure(&mut self.store, settings),
+                .call_configure(&mut self.store, &runtime, settings),
         )
         .await;
         self.settle("configure", r)
@@ -374,19 +469,6 @@ fn check_imports(engine: &Engine, component: &Component, wasm: &Path) -> Result<
         }
     }
     Ok(())
-}
-
-/// Advances the epoch every [`TICK`] until the runtime is dropped.
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(TICK);
-                engine.increment_epoch();
-            }
-        })
-        .expect("spawning the epoch ticker thread");
 }
 
 /// Default directory for precompiled components.

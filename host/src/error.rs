@@ -1,9 +1,9 @@
-//! How a run fails, and the exit code each failure maps to (SPEC §4).
+//! How a run fails, and the exit code each failure maps to (the README's exit-code table).
 
 use std::fmt;
 
 /// A failure the user can act on. The message never contains a secret: everything that reaches
-/// the user passes through [`crate::settings::Secrets::redact`] on the way out.
+/// the user passes through [`crate::sandbox::redact::Secrets::redact`] on the way out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// Exit 2: bad command line, configuration or setting.
@@ -16,6 +16,8 @@ pub enum Failure {
     Guest(String),
     /// Exit 1: the host itself could not do its job (I/O on output or state, ...).
     Host(String),
+    /// Exit 130: stopped on request (SIGINT / SIGTERM) at a page boundary.
+    Interrupted(String),
 }
 
 impl Failure {
@@ -26,6 +28,7 @@ impl Failure {
             Failure::Auth(_) => 3,
             Failure::Upstream(_) => 4,
             Failure::Guest(_) => 5,
+            Failure::Interrupted(_) => 130,
         }
     }
 
@@ -35,7 +38,8 @@ impl Failure {
             | Failure::Auth(m)
             | Failure::Upstream(m)
             | Failure::Guest(m)
-            | Failure::Host(m) => m,
+            | Failure::Host(m)
+            | Failure::Interrupted(m) => m,
         }
     }
 
@@ -47,6 +51,7 @@ impl Failure {
             Failure::Upstream(m) => Failure::Upstream(f(&m)),
             Failure::Guest(m) => Failure::Guest(f(&m)),
             Failure::Host(m) => Failure::Host(f(&m)),
+            Failure::Interrupted(m) => Failure::Interrupted(f(&m)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `connector-host`: see the library's `cli` module.
 
-fn main() {
+fn main() -> std::process::ExitCode {
     connector_host::cli::main()
 }

@@ -1,5 +1,5 @@
 //! NDJSON out: rendering the unified model as `resource` / `issue` / `finding` / `summary` lines
-//! (SPEC §5), and sinks that make written pages durable.
+//! (README, "Output"), and sinks that make written pages durable.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -74,7 +74,7 @@ pub struct Renderer {
 /// The shape of the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `resource` / `issue` / `finding` lines (SPEC §5).
+    /// `resource` / `issue` / `finding` lines.
     Ndjson,
     /// One OCSF finding event per finding (resources are carried inside the events).
     Ocsf,
@@ -101,7 +101,7 @@ impl Renderer {
             id: &a.id,
             vendor: &self.vendor,
             vendor_id: &a.vendor_id,
-            type_: "repository",
+            type_: &a.resource_type,
             name: &a.name,
             slug: a.slug.as_deref(),
             full_name: a.full_name.as_deref(),
@@ -124,90 +124,99 @@ impl Renderer {
             return;
         }
         let vendor_data = Raw::of(&f.vendor_data);
-        let package = f.affected_package.as_ref();
         if self.models.issues {
-            let line = IssueLine {
-                kind: "issue",
-                id: &f.id,
-                vendor: &self.vendor,
-                vendor_id: &f.vendor_id,
-                name: &f.title,
-                description: f.description.as_deref(),
-                type_: issue_type(f.issue_type),
-                severity: severity_v1(f.severity),
-                state: state_v1(f.state),
-                first_seen: f.first_seen.as_deref(),
-                last_seen: f.last_seen.as_deref(),
-                state_updated_at: f.state_updated_at.as_deref(),
-                resource_id: f.resource_id.as_deref(),
-                code_repo: f.code_repo.as_deref(),
-                repo_branch_name: f.branch.as_deref(),
-                package_name: package.map(|p| p.name.as_str()),
-                package_version: package.and_then(|p| p.version.as_deref()),
-                package_manager: package.and_then(|p| p.package_manager.as_deref()),
-                is_patchable: f.has_fix,
-                remediation: f.remediation.as_deref(),
-                cvss_score: f.cvss_score,
-                vulnerability_identifiers: &f.vulnerability_identifiers,
-                kb_url: f.kb_url.as_deref(),
-                vendor_data: vendor_data.as_raw(),
-            };
-            write_line(out, &line);
+            write_line(out, &self.issue_line(f, &vendor_data));
         }
         if self.models.findings {
-            let line = FindingLine {
-                kind: "finding",
-                id: &f.id,
-                title: &f.title,
-                description: f.description.as_deref(),
-                type_: finding_type(f.finding_type),
-                severity: severity_v1(f.severity).to_ascii_uppercase(),
-                state: state_v1(f.state).to_ascii_uppercase(),
-                first_seen: f.first_seen.as_deref(),
-                last_seen: f.last_seen.as_deref(),
-                has_fix: f.has_fix,
-                remediation: f.remediation.as_deref(),
-                product: Product {
-                    vendor_name: &self.vendor_name,
-                    name: &self.vendor_name,
-                },
-                analytic: AnalyticLine {
-                    type_: "rule",
-                    uid: &f.analytic.uid,
-                    name: &f.analytic.name,
-                    url: f.analytic.url.as_deref(),
-                },
-                resource_id: f.resource_id.as_deref(),
-                resource_related: ResourceRelated {
-                    affected_package: package.map(|p| PackageLine {
-                        name: &p.name,
-                        version: p.version.as_deref(),
-                        package_manager: p.package_manager.as_deref(),
-                        purl: p.purl.as_deref(),
-                    }),
-                    affected_code: f.affected_code.as_ref().map(|c| CodeLine {
-                        file_path: &c.file_path,
-                        start_line_number: c.start_line,
-                        end_line_number: c.end_line,
-                    }),
-                },
-                vulnerabilities: f
-                    .vulnerabilities
-                    .iter()
-                    .map(|v| VulnerabilityLine {
-                        uid: v.uid.as_deref(),
-                        cvss_score: v.cvss_score,
-                        cvss_vector: v.cvss_vector.as_deref(),
-                        epss_score: v.epss_score,
-                        epss_percentile: v.epss_percentile,
-                        is_kev: v.is_kev,
-                        cwe_ids: &v.cwe_ids,
-                        fixed_version: v.fixed_version.as_deref(),
-                    })
-                    .collect(),
-                vendor_data: vendor_data.as_raw(),
-            };
-            write_line(out, &line);
+            write_line(out, &self.finding_line(f, &vendor_data));
+        }
+    }
+
+    /// The AppSec Issue (V1) rendering.
+    fn issue_line<'a>(&'a self, f: &'a Finding, vendor_data: &'a Raw<'a>) -> IssueLine<'a> {
+        let package = f.affected_package.as_ref();
+        IssueLine {
+            kind: "issue",
+            id: &f.id,
+            vendor: &self.vendor,
+            vendor_id: &f.vendor_id,
+            name: &f.title,
+            description: f.description.as_deref(),
+            type_: issue_type(f.issue_type),
+            severity: severity_v1(f.severity),
+            state: state_v1(f.state),
+            first_seen: f.first_seen.as_deref(),
+            last_seen: f.last_seen.as_deref(),
+            state_updated_at: f.state_updated_at.as_deref(),
+            resource_id: f.resource_id.as_deref(),
+            code_repo: f.code_repo.as_deref(),
+            repo_branch_name: f.branch.as_deref(),
+            package_name: package.map(|p| p.name.as_str()),
+            package_version: package.and_then(|p| p.version.as_deref()),
+            package_manager: package.and_then(|p| p.package_manager.as_deref()),
+            is_patchable: f.has_fix,
+            remediation: f.remediation.as_deref(),
+            cvss_score: f.cvss_score,
+            vulnerability_identifiers: &f.vulnerability_identifiers,
+            kb_url: f.kb_url.as_deref(),
+            vendor_data: vendor_data.as_raw(),
+        }
+    }
+
+    /// The Vulnerability Finding (V2) rendering.
+    fn finding_line<'a>(&'a self, f: &'a Finding, vendor_data: &'a Raw<'a>) -> FindingLine<'a> {
+        let package = f.affected_package.as_ref();
+        FindingLine {
+            kind: "finding",
+            id: &f.id,
+            title: &f.title,
+            description: f.description.as_deref(),
+            type_: finding_type(f.finding_type),
+            severity: severity_v1(f.severity).to_ascii_uppercase(),
+            state: state_v1(f.state).to_ascii_uppercase(),
+            first_seen: f.first_seen.as_deref(),
+            last_seen: f.last_seen.as_deref(),
+            has_fix: f.has_fix,
+            remediation: f.remediation.as_deref(),
+            product: Product {
+                vendor_name: &self.vendor_name,
+                name: &self.vendor_name,
+            },
+            analytic: AnalyticLine {
+                type_: "rule",
+                uid: &f.analytic.uid,
+                name: &f.analytic.name,
+                url: f.analytic.url.as_deref(),
+            },
+            resource_id: f.resource_id.as_deref(),
+            resource_related: ResourceRelated {
+                affected_package: package.map(|p| PackageLine {
+                    name: &p.name,
+                    version: p.version.as_deref(),
+                    package_manager: p.package_manager.as_deref(),
+                    purl: p.purl.as_deref(),
+                }),
+                affected_code: f.affected_code.as_ref().map(|c| CodeLine {
+                    file_path: &c.file_path,
+                    start_line_number: c.start_line,
+                    end_line_number: c.end_line,
+                }),
+            },
+            vulnerabilities: f
+                .vulnerabilities
+                .iter()
+                .map(|v| VulnerabilityLine {
+                    uid: v.uid.as_deref(),
+                    cvss_score: v.cvss_score,
+                    cvss_vector: v.cvss_vector.as_deref(),
+                    epss_score: v.epss_score,
+                    epss_percentile: v.epss_percentile,
+                    is_kev: v.is_kev,
+                    cwe_ids: &v.cwe_ids,
+                    fixed_version: v.fixed_version.as_deref(),
+                })
+                .collect(),
+            vendor_data: vendor_data.as_raw(),
         }
     }
 }
@@ -340,7 +349,7 @@ struct ResourceLine<'a> {
     vendor: &'a str,
     vendor_id: &'a str,
     #[serde(rename = "type")]
-    type_: &'static str,
+    type_: &'a str,
     name: &'a str,
     slug: Option<&'a str>,
     full_name: Option<&'a str>,
@@ -351,7 +360,7 @@ struct ResourceLine<'a> {
     archived: bool,
     created_at: Option<&'a str>,
     updated_at: Option<&'a str>,
-    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    /// The vendor's raw object (for a finding: the vendor record narrowed to this location).
     #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }
@@ -382,7 +391,7 @@ struct IssueLine<'a> {
     cvss_score: Option<f64>,
     vulnerability_identifiers: &'a [String],
     kb_url: Option<&'a str>,
-    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    /// The vendor's raw object (for a finding: the vendor record narrowed to this location).
     #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }
@@ -406,7 +415,7 @@ struct FindingLine<'a> {
     resource_id: Option<&'a str>,
     resource_related: ResourceRelated<'a>,
     vulnerabilities: Vec<VulnerabilityLine<'a>>,
-    /// The vendor's raw object (for a finding: the alert narrowed to this location).
+    /// The vendor's raw object (for a finding: the vendor record narrowed to this location).
     #[schemars(with = "serde_json::Value")]
     vendor_data: &'a RawValue,
 }

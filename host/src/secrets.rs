@@ -126,6 +126,23 @@ impl Grants {
         self.0.get(name)
     }
 
+    /// `other`'s grants over these.
+    pub fn merge(&mut self, other: Grants) {
+        self.0.extend(other.0);
+    }
+
+    /// Relative `file:` sources taken as relative to `dir` (a jobs file's directory).
+    pub fn relative_to(mut self, dir: &Path) -> Grants {
+        for source in self.0.values_mut() {
+            if let Source::File(path) = source
+                && path.is_relative()
+            {
+                *path = dir.join(&*path);
+            }
+        }
+        self
+    }
+
     /// Grants the component's own suggestions where the operator named no source, for a
     /// component the operator trusted.
     pub fn add_trusted(&mut self, suggestions: &BTreeMap<String, Vec<String>>) {
@@ -141,7 +158,7 @@ impl Grants {
         let secrets: Vec<&str> = spec
             .settings
             .iter()
-            .filter(|s| s.secret)
+            .filter(|s| s.credential.is_some())
             .map(|s| s.name.as_str())
             .collect();
         match self.0.keys().find(|n| !secrets.contains(&n.as_str())) {
@@ -222,8 +239,8 @@ impl TrustStore {
         let env = spec
             .settings
             .iter()
-            .filter(|s| s.secret && !s.env_vars.is_empty())
-            .map(|s| (s.name.clone(), s.env_vars.clone()))
+            .filter(|s| s.credential.is_some() && !s.suggested_env.is_empty())
+            .map(|s| (s.name.clone(), s.suggested_env.clone()))
             .collect();
         self.components.push(Trusted {
             sha256: sha256.to_string(),
@@ -242,9 +259,7 @@ impl TrustStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| cannot(e.to_string()))?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, format!("{header}{text}"))
-            .and_then(|_| std::fs::rename(&tmp, path))
+        crate::atomic_file::write(path, format!("{header}{text}").as_bytes())
             .map_err(|e| cannot(e.to_string()))
     }
 }

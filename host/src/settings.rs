@@ -1,15 +1,21 @@
-//! Settings in: the TOML `[settings]` table, `-s key=value` overrides, secrets from the
-//! environment; split into the connector's settings, its secret, and the host's own.
+//! Settings in: the TOML `[settings]` and `[host]` tables, `-s key=value` overrides, secrets from
+//! the sources the operator grants; split into the connector's settings, its credentials, and
+//! the host's own.
+//!
+//! Host and connector settings are two namespaces. A name the connector declares is the
+//! connector's; `host.NAME` (or `[host]` in a config file) always means the host's, so a
+//! connector setting called `max-retries` never silently becomes the host's retry count.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::wit::{ConnectorSpec, Setting, SettingSpec};
+use crate::engine::wit::{ConnectorSpec, CredentialScheme, Setting, SettingSpec};
 use crate::error::Failure;
+use crate::sandbox::credential::{Credential, Scheme};
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::{Origin, Policy};
-use crate::sandbox::redact::Redactor;
+use crate::sandbox::redact::Secrets;
 use crate::sandbox::retry::RetryPolicy;
 use crate::sandbox::transport::Timeouts;
 use crate::secrets::{Grants, how_to_grant};
@@ -74,11 +80,14 @@ pub const HOST_SETTINGS: &[(&str, &str)] = &[
     ),
 ];
 
+/// How a host setting is named where a connector setting could take its plain name.
+pub const HOST_PREFIX: &str = "host.";
+
 /// Raw `name -> value` settings before they are checked against a connector's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawSettings(pub BTreeMap<String, String>);
 
-/// A config file: the `[settings]` table and the operator's `[secrets]` grants.
+/// A config file: the `[settings]` and `[host]` tables and the operator's `[secrets]` grants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     pub settings: RawSettings,
@@ -105,19 +114,26 @@ impl Config {
                 .as_table()
                 .ok_or_else(|| format!("`{key}` must be a table"));
             match key.as_str() {
-                "settings" => {
+                "settings" => config.settings.merge(RawSettings::from_table(table?)?),
+                "host" => {
                     for (name, value) in table? {
+                        if !is_host_setting(name) {
+                            return Err(format!(
+                                "[host] `{name}` is not a host setting; host settings: {}",
+                                host_setting_names()
+                            ));
+                        }
                         config
                             .settings
                             .0
-                            .insert(name.clone(), toml_to_text(name, value)?);
+                            .insert(format!("{HOST_PREFIX}{name}"), toml_to_text(name, value)?);
                     }
                 }
                 "secrets" => config.grants = Grants::from_toml(table?)?,
                 _ => {
                     return Err(format!(
-                        "unknown table or key `{key}` (settings go under [settings], secret \
-                         sources under [secrets])"
+                        "unknown table or key `{key}` (connector settings go under [settings], \
+                         the host's under [host], secret sources under [secrets])"
                     ));
                 }
             }
@@ -127,6 +143,20 @@ impl Config {
 }
 
 impl RawSettings {
+    /// A TOML table of settings (a jobs file's `[job.settings]`).
+    pub fn from_table(table: &toml::Table) -> Result<RawSettings, String> {
+        let mut raw = RawSettings::default();
+        for (name, value) in table {
+            raw.0.insert(name.clone(), toml_to_text(name, value)?);
+        }
+        Ok(raw)
+    }
+
+    /// `other`'s values over these.
+    pub fn merge(&mut self, other: RawSettings) {
+        self.0.extend(other.0);
+    }
+
     /// Applies `-s key=value` overrides.
     pub fn apply_overrides(&mut self, overrides: &[String]) -> Result<(), Failure> {
         for o in overrides {
@@ -162,42 +192,22 @@ fn toml_to_text(key: &str, value: &toml::Value) -> Result<String, String> {
     })
 }
 
-/// The run's secrets and a way to scrub them, in every form the response scrub knows, from
-/// anything shown to the user.
-#[derive(Clone, Default)]
-pub struct Secrets {
-    redactors: Vec<Redactor>,
+fn is_host_setting(name: &str) -> bool {
+    HOST_SETTINGS.iter().any(|(h, _)| *h == name)
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secrets({} redacted)", self.redactors.len())
-    }
-}
-
-impl Secrets {
-    fn add(&mut self, value: &str) {
-        self.redactors.extend(Redactor::new(value.as_bytes()));
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for r in &self.redactors {
-            if let Some(scrubbed) = r.redact(out.as_bytes()) {
-                out = String::from_utf8_lossy(&scrubbed).into_owned();
-            }
-        }
-        out
-    }
+fn host_setting_names() -> String {
+    HOST_SETTINGS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The host's own knobs for one run.
 #[derive(Debug, Clone)]
 pub struct HostSettings {
     pub policy: Policy,
-    /// The origin of the connector's base URL: the only one its credential is sent to (every
-    /// allowed origin when the connector has no base URL).
-    pub credential_origin: Option<Origin>,
     pub ca_file: Option<PathBuf>,
     pub max_requests: u64,
     pub max_pages: u64,
@@ -213,8 +223,9 @@ pub struct HostSettings {
 pub struct Resolved {
     /// Non-secret settings, for `configure`.
     pub connector: Vec<Setting>,
-    /// The secret setting's value: the bearer token the host attaches.
-    pub token: Option<String>,
+    /// The secrets as the headers the hook attaches, each bound to its origin.
+    pub credentials: Vec<Credential>,
+    /// Every secret's value, to scrub from responses, cassettes, output and messages.
     pub secrets: Secrets,
     pub host: HostSettings,
 }
@@ -236,7 +247,8 @@ impl Resolved {
 }
 
 /// Checks `raw` against `spec`: unknown names, missing required values; secrets from `-s`
-/// literals or the operator's `grants`, read through `env`.
+/// literals or the operator's `grants`, read through `env`, and turned into credentials as the
+/// spec declares.
 pub fn resolve(
     raw: &RawSettings,
     grants: &Grants,
@@ -246,11 +258,11 @@ pub fn resolve(
     let host = host_values(raw, spec)?;
     grants.check_against(spec)?;
     let mut connector = Vec::new();
-    let mut token = None;
+    let mut granted = Vec::new();
     let mut secrets = Secrets::default();
     for def in &spec.settings {
         let literal = raw.0.get(&def.name).cloned();
-        if !def.secret {
+        if def.credential.is_none() {
             match literal {
                 Some(v) => connector.push(Setting {
                     name: def.name.clone(),
@@ -266,64 +278,124 @@ pub fn resolve(
             }
             continue;
         }
-        let granted = match grants.get(&def.name) {
+        let from_grant = match grants.get(&def.name) {
             Some(source) => source.read(&env).map_err(|e| {
                 Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
             })?,
             None => None,
         };
-        match literal.filter(|v| !v.trim().is_empty()).or(granted) {
+        match literal.filter(|v| !v.trim().is_empty()).or(from_grant) {
             Some(v) => {
                 secrets.add(v.trim());
-                token = Some(v.trim().to_string());
+                granted.push((def, v.trim().to_string()));
             }
             None if def.required => return Err(missing_secret(def, &env)),
             None => {}
         }
     }
-    let base_url = spec.base_url_setting.as_ref().and_then(|name| {
-        connector
-            .iter()
-            .find(|s| &s.name == name)
-            .map(|s| s.value.clone())
-            .or_else(|| {
-                spec.settings
-                    .iter()
-                    .find(|d| &d.name == name)?
-                    .default_value
-                    .clone()
-            })
-    });
-    let host = host_settings(&host, base_url.as_deref())?;
+    let value_of = |name: &str| setting_value(spec, &connector, name);
+    let credentials = credentials(&granted, &value_of)?;
+    let base_url = spec
+        .base_url_setting
+        .as_deref()
+        .and_then(|name| Some((name, value_of(name)?)));
+    let host = host_settings(&host, base_url)?;
     Ok(Resolved {
         connector,
-        token,
+        credentials,
         secrets,
         host,
     })
 }
 
-/// The host's own settings in `raw`; a name neither the host nor the connector knows is an
-/// error that lists the known ones.
+/// The value a setting has for this run: given, else the spec's default.
+fn setting_value(spec: &ConnectorSpec, given: &[Setting], name: &str) -> Option<String> {
+    given
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.value.clone())
+        .or_else(|| {
+            spec.settings
+                .iter()
+                .find(|d| d.name == name)?
+                .default_value
+                .clone()
+        })
+}
+
+/// Each granted secret as the header its spec declares, bound to the origin of the URL in its
+/// `origin-setting`; two in one header to one origin would overwrite each other and are refused.
+fn credentials(
+    granted: &[(&SettingSpec, String)],
+    value_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Credential>, Failure> {
+    let mut out: Vec<Credential> = Vec::new();
+    for (def, secret) in granted {
+        let declared = def.credential.as_ref().expect("a secret setting");
+        let needs = |setting: &str, what: &str| {
+            value_of(setting).ok_or_else(|| {
+                Failure::Config(format!(
+                    "secret `{}` needs {what} from setting `{setting}`, which has no value: \
+                     pass -s {setting}=...",
+                    def.name
+                ))
+            })
+        };
+        let url = needs(&declared.origin_setting, "its origin")?;
+        let origin = Origin::parse(&url)
+            .map_err(|e| Failure::Config(format!("setting `{}`: {e}", declared.origin_setting)))?;
+        let scheme = match &declared.scheme {
+            CredentialScheme::Bearer => Scheme::Bearer,
+            CredentialScheme::BasicUser => Scheme::BasicUser,
+            CredentialScheme::BasicPassword(user) => Scheme::BasicPassword {
+                user: needs(user, "its user name")?,
+            },
+            CredentialScheme::Header(h) => Scheme::Header {
+                name: h.name.clone(),
+                prefix: h.prefix.clone().unwrap_or_default(),
+            },
+        };
+        let credential =
+            Credential::new(&def.name, &scheme, secret, origin).map_err(Failure::Config)?;
+        if let Some(other) = out.iter().find(|o| o.collides_with(&credential)) {
+            return Err(Failure::Config(format!(
+                "secrets `{}` and `{}` would both go in the `{}` header to the same origin; \
+                 grant only one",
+                other.setting,
+                def.name,
+                credential.header_name()
+            )));
+        }
+        out.push(credential);
+    }
+    Ok(out)
+}
+
+/// The host's own settings in `raw`: `host.NAME` always, a plain host setting name unless the
+/// connector declares it. A name neither knows is an error that lists the known ones.
 fn host_values<'a>(
     raw: &'a RawSettings,
     spec: &ConnectorSpec,
 ) -> Result<BTreeMap<&'a str, &'a str>, Failure> {
     let mut host = BTreeMap::new();
     for (name, value) in &raw.0 {
-        if HOST_SETTINGS.iter().any(|(h, _)| h == name) {
-            host.insert(name.as_str(), value.as_str());
-        } else if !spec.settings.iter().any(|s| &s.name == name) {
-            let known: Vec<&str> = spec
-                .settings
-                .iter()
-                .map(|s| s.name.as_str())
-                .chain(HOST_SETTINGS.iter().map(|(n, _)| *n))
-                .collect();
-            return Err(Failure::Config(format!(
-                "unknown setting `{name}`; known settings: {}",
-                known.join(", ")
-            )));
+        let declared = spec.settings.iter().any(|s| &s.name == name);
+        match name.strip_prefix(HOST_PREFIX) {
+            Some(h) if is_host_setting(h) => {
+                host.insert(h, value.as_str());
+            }
+            _ if declared => {}
+            _ if is_host_setting(name) => {
+                host.entry(name.as_str()).or_insert(value.as_str());
+            }
+            _ => {
+                let known: Vec<&str> = spec.settings.iter().map(|s| s.name.as_str()).collect();
+                return Err(Failure::Config(format!(
+                    "unknown setting `{name}`; the connector's settings: {}; the host's: {}",
+                    known.join(", "),
+                    host_setting_names()
+                )));
+            }
         }
     }
     Ok(host)
@@ -336,10 +408,10 @@ fn missing_secret(def: &SettingSpec, env: &dyn Fn(&str) -> Option<String>) -> Fa
         "missing secret `{}` ({}): {}",
         def.name,
         def.description,
-        how_to_grant(&def.name, &def.env_vars)
+        how_to_grant(&def.name, &def.suggested_env)
     );
     let is_set = |v: &&String| env(v).is_some_and(|x| !x.trim().is_empty());
-    if let Some(var) = def.env_vars.iter().find(is_set) {
+    if let Some(var) = def.suggested_env.iter().find(is_set) {
         message.push_str(&format!(
             "\n  ({var} is set, but the host reads a secret only from a source the operator \
              grants; `connector-host trust COMPONENT` grants this component's own suggestions)"
@@ -350,14 +422,20 @@ fn missing_secret(def: &SettingSpec, env: &dyn Fn(&str) -> Option<String>) -> Fa
 
 /// The component's limits alone, from the host settings in `raw` (the rest is ignored): every
 /// call, `describe` included, runs under them, and `describe` comes before the connector's own
-/// settings can be checked.
+/// settings can be checked (so here a plain name counts as the host's; `host.NAME` wins).
 pub fn limits(raw: &RawSettings) -> Result<Limits, Failure> {
-    let values: BTreeMap<&str, &str> = raw
-        .0
-        .iter()
-        .filter(|(k, _)| HOST_SETTINGS.iter().any(|(h, _)| h == k))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let mut values: BTreeMap<&str, &str> = BTreeMap::new();
+    for (k, v) in &raw.0 {
+        match k.strip_prefix(HOST_PREFIX) {
+            Some(h) if is_host_setting(h) => {
+                values.insert(h, v.as_str());
+            }
+            _ if is_host_setting(k) => {
+                values.entry(k.as_str()).or_insert(v.as_str());
+            }
+            _ => {}
+        }
+    }
     read_limits(&values)
 }
 
@@ -382,9 +460,11 @@ fn number(values: &BTreeMap<&str, &str>, name: &str, default: u64) -> Result<u64
     }
 }
 
+/// `base_url`: the connector's base-URL setting and its value, whose origin is the default
+/// allow-list.
 fn host_settings(
     values: &BTreeMap<&str, &str>,
-    base_url: Option<&str>,
+    base_url: Option<(&str, String)>,
 ) -> Result<HostSettings, Failure> {
     let num = |name: &str, default: u64| number(values, name, default);
     let secs = |name: &str, default: u64| num(name, default).map(Duration::from_secs);
@@ -399,18 +479,13 @@ fn host_settings(
             })
             .collect::<Result<Vec<_>, _>>()?,
         None => match base_url {
-            Some(url) => vec![
-                Origin::parse(url)
-                    .map_err(|e| Failure::Config(format!("setting `base-url`: {e}")))?,
+            Some((name, url)) => vec![
+                Origin::parse(&url)
+                    .map_err(|e| Failure::Config(format!("setting `{name}`: {e}")))?,
             ],
             None => Vec::new(),
         },
     };
-    let credential_origin = base_url
-        .map(|url| {
-            Origin::parse(url).map_err(|e| Failure::Config(format!("setting `base-url`: {e}")))
-        })
-        .transpose()?;
     let policy = Policy::new(allowed)
         .map_err(|e| Failure::Config(format!("setting `allowed-hosts`: {e}")))?;
     let retry = RetryPolicy {
@@ -420,7 +495,6 @@ fn host_settings(
     };
     Ok(HostSettings {
         policy,
-        credential_origin,
         ca_file: values.get("ca-file").map(PathBuf::from),
         max_requests: num("max-requests", 10_000)?,
         max_pages: num("max-pages", 100_000)?,

@@ -2,8 +2,7 @@
 //! an unfinished run. Written atomically (temp file, fsync, rename) and only after the records it
 //! covers are durable in the output.
 
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +60,7 @@ pub struct Counts {
     pub issues: u64,
     pub findings: u64,
     pub vendor_records: u64,
-    /// Vendor records (or parts of one, such as an alert's location) the component could not
+    /// Vendor records (or parts of one, such as one location of a vendor record) the component could not
     /// read and left out; the rest of their page was written.
     #[serde(default)]
     pub skipped_records: u64,
@@ -74,6 +73,34 @@ impl Counts {
         self.findings += other.findings;
         self.vendor_records += other.vendor_records;
         self.skipped_records += other.skipped_records;
+    }
+}
+
+/// Where a run's state lives between runs: its high-water mark and its checkpoint. A file by
+/// default ([`StateFile`]); an embedder may keep it anywhere durable (a database row).
+pub trait StateStore: Send + Sync {
+    /// The saved state; `None` when there is none yet.
+    fn load(&self) -> Result<Option<State>, Failure>;
+    /// Saves durably: once it returns, the state survives a crash.
+    fn save(&self, state: &State) -> Result<(), Failure>;
+    /// Where it is, for messages.
+    fn location(&self) -> String;
+}
+
+/// State in a JSON file, replaced atomically.
+pub struct StateFile(pub PathBuf);
+
+impl StateStore for StateFile {
+    fn load(&self) -> Result<Option<State>, Failure> {
+        State::load(&self.0)
+    }
+
+    fn save(&self, state: &State) -> Result<(), Failure> {
+        state.save(&self.0)
+    }
+
+    fn location(&self) -> String {
+        self.0.display().to_string()
     }
 }
 
@@ -119,19 +146,8 @@ impl State {
         let fail = |e: std::io::Error| {
             Failure::Host(format!("cannot write state {}: {e}", path.display()))
         };
-        let tmp = path.with_extension("tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(&text)
-            .and_then(|_| f.sync_all())
-            .map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::atomic_file::write(path, &text).map_err(fail)
     }
 }
 

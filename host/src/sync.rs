@@ -8,27 +8,29 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::wit::{
     ConnectorError, ConnectorSpec, FindingQuery, Malformed, RateLimit, SkippedRecord,
     UpstreamFailure,
 };
-use crate::engine::{Runtime, Session};
+use crate::engine::{Connector, Session};
 use crate::error::Failure;
 use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
-use crate::sandbox::http::{Credential, SandboxHttp};
+use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
-use crate::settings::{HostSettings, Resolved};
-use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State};
+use crate::settings::Resolved;
+use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
+use crate::time;
 
 pub(crate) mod admit;
 mod writer;
-use writer::{Page, PageWriter, Pipeline, Progress, Records};
+use writer::{Page, PageWriter, Pipeline, Progress, Records, Saved};
+pub use writer::{PageProgress, ProgressSink};
 
 /// Where the component's requests go.
 #[derive(Debug, Clone)]
@@ -41,23 +43,37 @@ pub enum Network {
 }
 
 /// Where records go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Output {
     Stdout,
     File(PathBuf),
+    /// The embedder's own destination.
+    Custom(Arc<dyn Destination>),
+}
+
+/// A destination an embedder supplies: each run opens one [`Sink`] on it.
+pub trait Destination: Send + Sync {
+    /// `resume_at`: for a resumed run, the output length its checkpoint covers (what
+    /// [`Sink::commit`] last returned); the sink continues from there, dropping anything
+    /// written after it.
+    fn open(&self, resume_at: Option<u64>) -> std::io::Result<Box<dyn Sink + Send>>;
 }
 
 pub struct SyncOptions {
     pub models: Models,
     pub format: Format,
     pub output: Output,
-    pub state: Option<PathBuf>,
+    /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]).
+    pub state: Option<Arc<dyn StateStore>>,
     pub full: bool,
     /// Subtracted from the high-water mark, to catch updates that raced the last run.
     pub overlap: Duration,
     pub network: Network,
-    /// Redraw a one-line progress display on stderr (for terminals).
-    pub progress: bool,
+    /// Told about every committed page (the CLI redraws a status line on a terminal).
+    pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Once set, the run stops at the next page boundary, its checkpoint saved, and fails with
+    /// [`Failure::Interrupted`] (SIGINT / SIGTERM in the CLI).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// How a run ended.
@@ -68,11 +84,11 @@ pub struct SyncReport {
 
 /// Builds the request path for a run: transport, retries, recording, then the sandbox hook.
 pub fn sandbox_http(
-    host: &HostSettings,
-    token: Option<&str>,
+    resolved: &Resolved,
     network: &Network,
     stats: Arc<Stats>,
 ) -> Result<SandboxHttp, Failure> {
+    let host = &resolved.host;
     let live = || -> Result<Arc<dyn Upstream>, Failure> {
         let ca = match &host.ca_file {
             Some(p) => Some(std::fs::read(p).map_err(|e| {
@@ -95,17 +111,14 @@ pub fn sandbox_http(
         Network::Live => live()?,
         Network::Replay(dir) => Arc::new(Replay::open(dir).map_err(Failure::Config)?),
         Network::Record(dir) => Arc::new(
-            Recorder::create(dir, live()?, token.map(str::to_string)).map_err(Failure::Config)?,
+            Recorder::create(dir, live()?, resolved.secrets.clone()).map_err(Failure::Config)?,
         ),
     };
-    let credential = token
-        .map(|t| Credential::bearer(t, host.credential_origin.clone()))
-        .transpose()
-        .map_err(Failure::Config)?;
     Ok(SandboxHttp::new(
         host.policy.clone(),
         upstream,
-        credential,
+        resolved.credentials.clone(),
+        resolved.secrets.clone(),
         stats,
         host.max_requests,
         host.max_response_bytes,
@@ -114,7 +127,7 @@ pub fn sandbox_http(
 
 /// Runs one sync to completion or to its first failure. Never panics on guest or network input.
 pub async fn run(
-    runtime: &Runtime,
+    connector: &Connector,
     spec: &ConnectorSpec,
     resolved: &Resolved,
     opts: &SyncOptions,
@@ -122,6 +135,8 @@ pub async fn run(
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let mut run = Run {
+        spec,
+        stop: opts.stop.clone(),
         models: opts.models,
         limits: PageLimits {
             max_pages: resolved.host.max_pages,
@@ -143,8 +158,9 @@ pub async fn run(
         },
         sink,
         state,
-        token: resolved.token.clone().filter(|t| t.len() >= 4),
-        progress: opts.progress.then(|| Progress {
+        secrets: resolved.secrets.clone(),
+        progress: opts.progress.clone().map(|sink| Progress {
+            sink,
             stats: stats.clone(),
             started,
             pages: 0,
@@ -154,7 +170,7 @@ pub async fn run(
         buf: Vec::with_capacity(writer::CHUNK + (1 << 16)),
     };
     let result = run
-        .execute(runtime, resolved, opts, stats.clone(), writer)
+        .execute(connector, resolved, opts, stats.clone(), writer)
         .await;
     // A page still being written finishes (or fails) before the summary says how far we got.
     let settled = run.pipeline.settle().await;
@@ -189,7 +205,9 @@ pub async fn run(
 }
 
 /// The fetching half of a run; [`writer`] is the other.
-struct Run {
+struct Run<'a> {
+    spec: &'a ConnectorSpec,
+    stop: Option<Arc<AtomicBool>>,
     models: Models,
     limits: PageLimits,
     mode: &'static str,
@@ -205,41 +223,53 @@ struct Run {
 /// Skipped records logged one by one per run; the summary counts them all.
 const MAX_SKIP_LOGS: usize = 20;
 
-impl Run {
+impl Run<'_> {
     async fn execute(
         &mut self,
-        runtime: &Runtime,
+        connector: &Connector,
         resolved: &Resolved,
         opts: &SyncOptions,
         stats: Arc<Stats>,
-        writer: impl FnOnce(Box<dyn Sink + Send>, Option<(PathBuf, State)>, Counts) -> PageWriter,
+        writer: impl FnOnce(Box<dyn Sink + Send>, Option<Saved>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
-        let fingerprint = resolved.fingerprint();
-        let mut state = match &opts.state {
-            Some(path) => Some(
-                State::load(path)?
-                    .filter(|s| {
-                        let same = s.fingerprint == fingerprint;
-                        if !same {
-                            tracing::warn!(
-                                "state {} belongs to other settings; starting a full sync",
-                                path.display()
-                            );
-                        }
-                        same
-                    })
-                    .unwrap_or_else(|| State::new(fingerprint.clone())),
-            ),
-            None => None,
-        };
-        if opts.full
-            && let Some(s) = state.as_mut()
-        {
-            s.checkpoint = None;
-        }
+        let state = load_state(opts, &resolved.fingerprint())?;
         let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
         self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
-        let updated_since = match &checkpoint {
+        let updated_since = self.plan(checkpoint.as_ref(), opts)?;
+        let sink = open_sink(&opts.output, checkpoint.as_ref())?;
+        let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
+        let saved = opts.state.clone().zip(state);
+        let mut writer = writer(sink, saved, counts);
+        writer.skipped = checkpoint
+            .as_ref()
+            .map(|c| c.skipped.clone())
+            .unwrap_or_default();
+        self.pipeline = Pipeline::new(writer);
+
+        let hooks = sandbox_http(resolved, &opts.network, stats.clone())?;
+        let mut session = connector.instantiate(hooks, resolved.host.limits).await?;
+        session
+            .configure(&resolved.connector)
+            .await?
+            .map_err(|e| connector_failure(e, &session, self.spec))?;
+        self.listings(&mut session, checkpoint, updated_since, &opts.output)
+            .await?;
+        self.pipeline.settle().await?;
+        refusals(&stats)?;
+        if let Some(writer) = self.pipeline.writer() {
+            writer.complete(self.high_water_mark.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Decides the run's mode from the checkpoint and the high-water mark: the incremental
+    /// lower bound, if any.
+    fn plan(
+        &mut self,
+        checkpoint: Option<&Checkpoint>,
+        opts: &SyncOptions,
+    ) -> Result<Option<String>, Failure> {
+        let updated_since = match checkpoint {
             Some(c) => c.updated_since.clone(),
             None if opts.full => None,
             None => self
@@ -254,35 +284,24 @@ impl Run {
             "full"
         };
         self.resumed = checkpoint.is_some();
-        if let Some(c) = &checkpoint {
+        if let Some(c) = checkpoint {
             tracing::info!(
                 "resuming an unfinished {} sync at its {:?} phase",
                 self.mode,
                 c.phase
             );
         }
-        let sink = open_sink(&opts.output, checkpoint.as_ref())?;
-        let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
-        let state = opts.state.clone().zip(state);
-        let mut writer = writer(sink, state, counts);
-        writer.skipped = checkpoint
-            .as_ref()
-            .map(|c| c.skipped.clone())
-            .unwrap_or_default();
-        self.pipeline = Pipeline::new(writer);
+        Ok(updated_since)
+    }
 
-        let hooks = sandbox_http(
-            &resolved.host,
-            resolved.token.as_deref(),
-            &opts.network,
-            stats.clone(),
-        )?;
-        let mut session = runtime.instantiate(hooks, resolved.host.limits).await?;
-        session
-            .configure(&resolved.connector)
-            .await?
-            .map_err(|e| connector_failure(e, &session))?;
-
+    /// Resources, then findings, from where the checkpoint left off.
+    async fn listings(
+        &mut self,
+        session: &mut Session,
+        checkpoint: Option<Checkpoint>,
+        updated_since: Option<String>,
+        output: &Output,
+    ) -> Result<(), Failure> {
         // Where the output stood when a resumed run's findings listing was interrupted.
         let resumed_findings_at = checkpoint
             .as_ref()
@@ -299,7 +318,7 @@ impl Run {
             skipped: Vec::new(),
         });
         if cp.phase == Phase::Resources && self.models.resources {
-            self.resources(&mut session, &mut cp).await?;
+            self.resources(session, &mut cp).await?;
         }
         if cp.phase == Phase::Resources {
             cp = Checkpoint {
@@ -310,7 +329,7 @@ impl Run {
         }
         if self.models.issues || self.models.findings {
             // A resumed run whose listing must restart writes none of these again.
-            let written = match (&opts.output, resumed_findings_at) {
+            let written = match (output, resumed_findings_at) {
                 (Output::File(path), Some(offset)) => {
                     written_finding_ids(path, offset).map_err(|e| {
                         Failure::Host(format!("reading output {}: {e}", path.display()))
@@ -318,7 +337,7 @@ impl Run {
                 }
                 _ => HashSet::new(),
             };
-            self.findings(&mut session, &mut cp, written).await?;
+            self.findings(session, &mut cp, written).await?;
         }
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
@@ -327,11 +346,6 @@ impl Run {
             } else {
                 "server"
             });
-        }
-        self.pipeline.settle().await?;
-        refusals(&stats)?;
-        if let Some(writer) = self.pipeline.writer() {
-            writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())
     }
@@ -347,7 +361,7 @@ impl Run {
             let mut page = session
                 .list_resources(cp.cursor.as_deref())
                 .await?
-                .map_err(|e| connector_failure(e, session))?;
+                .map_err(|e| connector_failure(e, session, self.spec))?;
             pages += 1;
             self.limits.check_page(
                 "list-resources",
@@ -357,7 +371,11 @@ impl Run {
                 page.next_cursor.as_deref(),
                 &mut trail,
             )?;
-            admit::assets(&mut page.items, &mut page.skipped);
+            admit::assets(
+                &mut page.items,
+                &mut page.skipped,
+                &self.spec.resource_types,
+            );
             tracing::info!("resources: page of {}", page.items.len());
             cp.cursor = page.next_cursor;
             let counts = Counts {
@@ -377,6 +395,7 @@ impl Run {
             if cp.cursor.is_none() {
                 return Ok(());
             }
+            self.check_stop()?;
         }
     }
 
@@ -407,7 +426,7 @@ impl Run {
                     trail = CursorTrail::default();
                     continue;
                 }
-                Err(e) => return Err(connector_failure(e, session)),
+                Err(e) => return Err(connector_failure(e, session, self.spec)),
             };
             pages += 1;
             self.limits.check_page(
@@ -429,7 +448,7 @@ impl Run {
                 .retain(|f| emitted.insert(id_key(&f.id)) || !restarted);
             let written = page.items.len() as u64;
             tracing::info!(
-                "findings: page of {} alerts → {written} findings",
+                "findings: page of {} vendor records → {written} findings",
                 page.vendor_records
             );
             cp.cursor = page.next_cursor;
@@ -452,11 +471,23 @@ impl Run {
             if cp.cursor.is_none() {
                 return Ok(());
             }
+            self.check_stop()?;
         }
     }
 }
 
-impl Run {
+impl Run<'_> {
+    /// After a page is handed to the writer: stop here when asked to.
+    fn check_stop(&self) -> Result<(), Failure> {
+        match &self.stop {
+            Some(stop) if stop.load(Ordering::Relaxed) => Err(Failure::Interrupted(
+                "stopped on request at a page boundary; the next run resumes from the checkpoint"
+                    .to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Logs a page's skipped records (the first [`MAX_SKIP_LOGS`] of the run) and returns the
     /// reasons the summary may keep, each made printable and bounded.
     fn note_skipped(&mut self, listing: &str, skipped: Vec<SkippedRecord>) -> Vec<String> {
@@ -485,7 +516,7 @@ impl Run {
 /// this host), else this host's clock when the listing started. Either way the next run asks for
 /// what changed since then (less the overlap), and never stays a full sync by accident.
 fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (String, bool) {
-    let host_clock = || humantime::format_rfc3339_seconds(listing_started).to_string();
+    let host_clock = || time::format_seconds(listing_started);
     let Some(reported) = reported else {
         tracing::warn!(
             "the connector reported no server time for the findings listing; the next \
@@ -496,7 +527,7 @@ fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (Stri
     };
     let earliest = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
     let latest = listing_started + Duration::from_secs(86_400);
-    match parse_rfc3339(reported) {
+    match time::parse(reported) {
         Some(t) if (earliest..=latest).contains(&t) => (reported.to_string(), false),
         _ => {
             tracing::warn!(
@@ -510,10 +541,29 @@ fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (Stri
     }
 }
 
-/// An RFC 3339 UTC instant (`...Z`).
-fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let body = s.strip_suffix('Z')?;
-    humantime::parse_rfc3339_weak(body).ok()
+/// The saved state for this run's settings: another configuration's state is set aside (a
+/// full sync), and `--full` drops the checkpoint.
+fn load_state(opts: &SyncOptions, fingerprint: &str) -> Result<Option<State>, Failure> {
+    let Some(store) = &opts.state else {
+        return Ok(None);
+    };
+    let mut state = store
+        .load()?
+        .filter(|s| {
+            let same = s.fingerprint == fingerprint;
+            if !same {
+                tracing::warn!(
+                    "state {} belongs to other settings; starting a full sync",
+                    store.location()
+                );
+            }
+            same
+        })
+        .unwrap_or_else(|| State::new(fingerprint.to_string()));
+    if opts.full {
+        state.checkpoint = None;
+    }
+    Ok(Some(state))
 }
 
 /// Longest cursor a component may hand back: it is stored in the state file and sent back on
@@ -582,6 +632,9 @@ fn open_sink(
         Failure::Host(format!("cannot open output {}: {e}", p.display()))
     };
     Ok(match output {
+        Output::Custom(destination) => destination
+            .open(checkpoint.map(|c| c.output_offset.unwrap_or(0)))
+            .map_err(|e| Failure::Host(format!("cannot open the output: {e}")))?,
         Output::Stdout => Box::new(StreamSink(std::io::BufWriter::with_capacity(
             1 << 16,
             std::io::stdout(),
@@ -604,7 +657,8 @@ fn open_sink(
 
 /// Maps the connector's error to the exit-code family it belongs to. Every text in it is the
 /// component's, so it is made printable and bounded before it reaches a terminal or a summary.
-pub fn connector_failure(e: ConnectorError, session: &Session) -> Failure {
+/// A 404 points at the setting that names the tenant, when the connector declares one.
+pub fn connector_failure(e: ConnectorError, session: &Session, spec: &ConnectorSpec) -> Failure {
     if let Some(why) = session.last_denial() {
         return Failure::Guest(format!("the sandbox refused a request: {why}"));
     }
@@ -612,9 +666,10 @@ pub fn connector_failure(e: ConnectorError, session: &Session) -> Failure {
     match e {
         ConnectorError::InvalidConfig(m) => Failure::Config(m),
         ConnectorError::Unauthorized(m) | ConnectorError::Forbidden(m) => Failure::Auth(m),
-        ConnectorError::NotFound(m) => {
-            Failure::Config(format!("{m}; check the `org-slug` setting"))
-        }
+        ConnectorError::NotFound(m) => Failure::Config(match &spec.tenant_setting {
+            Some(tenant) => format!("{m}; check the `{}` setting", printable(tenant, 64)),
+            None => m,
+        }),
         ConnectorError::RateLimited(r) => Failure::Upstream(match r.retry_after_seconds {
             Some(s) => format!(
                 "{}: quota exhausted, resets in {s} s ({})",
@@ -738,14 +793,14 @@ fn refusals(stats: &Stats) -> Result<(), Failure> {
 
 /// `mark - overlap`, as RFC 3339 UTC.
 fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
-    let t = parse_rfc3339(mark).ok_or_else(|| {
+    let t = time::parse(mark).ok_or_else(|| {
         Failure::Config(format!(
             "state: high-water mark {:?} is not an RFC 3339 UTC time; pass --full",
             printable(mark, 64)
         ))
     })?;
     let since = t.checked_sub(overlap).unwrap_or(SystemTime::UNIX_EPOCH);
-    Ok(humantime::format_rfc3339_seconds(since).to_string())
+    Ok(time::format_seconds(since))
 }
 
 #[cfg(test)]

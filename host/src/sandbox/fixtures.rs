@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::redact::Redactor;
+use super::redact::Secrets;
 use super::transport::{BoxFuture, Incoming, Outgoing, TransportError, Upstream};
 
 const INDEX: &str = "cassette.json";
@@ -147,8 +147,8 @@ impl Upstream for Replay {
 pub struct Recorder {
     inner: Arc<dyn Upstream>,
     dir: PathBuf,
-    /// The credential in every form a server might reflect it, kept out of the cassette.
-    redactor: Option<Redactor>,
+    /// The secrets in every form a server might reflect them, kept out of the cassette.
+    secrets: Secrets,
     index: Mutex<Vec<Interaction>>,
 }
 
@@ -156,14 +156,14 @@ impl Recorder {
     pub fn create(
         dir: &Path,
         inner: Arc<dyn Upstream>,
-        secret: Option<String>,
+        secrets: Secrets,
     ) -> Result<Recorder, String> {
         std::fs::create_dir_all(dir.join("bodies"))
             .map_err(|e| format!("record: cannot create {}: {e}", dir.display()))?;
         Ok(Recorder {
             inner,
             dir: dir.to_path_buf(),
-            redactor: secret.and_then(|s| Redactor::new(s.as_bytes())),
+            secrets,
             index: Mutex::new(Vec::new()),
         })
     }
@@ -173,12 +173,12 @@ impl Recorder {
         let key = Key::of(req);
         index.retain(|i| Key::new(&i.method, &i.path, &i.query) != key);
         let body_file = format!("bodies/{:04}.json", index.len() + 1);
-        let body = match self.redactor.as_ref().and_then(|r| r.redact(&resp.body)) {
+        let body = match self.secrets.redact_bytes(&resp.body) {
             Some(scrubbed) => Bytes::from(scrubbed),
             None => resp.body.clone(),
         };
         let body_path = self.dir.join(&body_file);
-        write_atomic(&body_path, &body)?;
+        crate::atomic_file::write(&body_path, &body)?;
         let headers = KEPT_HEADERS
             .iter()
             .filter_map(|h| {
@@ -201,7 +201,7 @@ impl Recorder {
             interactions: index.clone(),
         })
         .map_err(std::io::Error::other)?;
-        write_atomic(&self.dir.join(INDEX), text.as_bytes())
+        crate::atomic_file::write(&self.dir.join(INDEX), text.as_bytes())
     }
 }
 
@@ -217,33 +217,11 @@ impl Upstream for Recorder {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
+/// A query component decoded the way form encoders write it (`+` for a space).
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The `wasi:http` outgoing-request hook: every request the guest makes passes through here.
 //!
 //! In order: the allow-list (scheme + host + port), the per-run request cap, a place among the
-//! instance's requests in flight, the guest's own `Authorization` header removed and the host's
-//! credential attached, then the upstream (live, replay or record, behind retries). Redirects
+//! instance's requests in flight, the guest's own `Authorization` (and any header a credential
+//! travels in) removed and the host's credentials attached, each to its own origin, then the upstream (live, replay or record, behind retries). Redirects
 //! are returned to the guest as they are, so a followed redirect is a new request that meets
 //! the allow-list again. The response body stays charged to the instance's budget until the
 //! guest has read or dropped it.
@@ -11,78 +11,41 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use http::HeaderValue;
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Stats;
 use super::budget::{Budget, HeldBody, MAX_REQUEST_BODY, OUTGOING_BODY_CHUNK, REQUESTS_IN_FLIGHT};
+use super::credential::Credential;
 use super::policy::{Origin, Policy};
-use super::redact::Redactor;
+use super::redact::Secrets;
 use super::transport::{Incoming, Offline, Outgoing, TransportError, Upstream};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
-/// The credential the host attaches; its `Debug` never shows it.
-#[derive(Clone)]
-pub struct Credential {
-    header: HeaderValue,
-    /// Every form of the token a reflecting server might send back; `None` for tokens too short
-    /// to look for.
-    redactor: Option<Redactor>,
-    /// The one origin it is sent to; `None`: every allowed origin.
-    bound_to: Option<Origin>,
-}
-
-impl Credential {
-    /// `Authorization: Bearer <token>`, sent only to `bound_to` (when given).
-    pub fn bearer(token: &str, bound_to: Option<Origin>) -> Result<Credential, String> {
-        let mut header = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            "the API token contains characters that cannot go in an HTTP header".to_string()
-        })?;
-        header.set_sensitive(true);
-        Ok(Credential {
-            header,
-            redactor: Redactor::new(token.as_bytes()),
-            bound_to,
-        })
+/// Removes every secret from a response before the guest sees it: a server that reflects
+/// request headers (a debugging echo, a misconfigured proxy) must not hand one over.
+fn scrub(secrets: &Secrets, response: &mut Incoming) -> Result<(), TransportError> {
+    if let Some(scrubbed) = secrets.redact_bytes(&response.body) {
+        let scrubbed = Bytes::from(scrubbed);
+        response
+            .charge
+            .resize(scrubbed.len() as u64)
+            .map_err(TransportError::OverBudget)?;
+        response.body = scrubbed;
+        response.headers.remove(http::header::CONTENT_LENGTH);
+        tracing::warn!("a response echoed a secret; it was removed before the component saw it");
     }
-
-    /// Removes the token from a response before the guest sees it: a server that reflects
-    /// request headers (a debugging echo, a misconfigured proxy) must not hand it over.
-    fn scrub(&self, response: &mut Incoming) -> Result<(), TransportError> {
-        let Some(redactor) = &self.redactor else {
-            return Ok(());
-        };
-        if let Some(scrubbed) = redactor.redact(&response.body) {
-            let scrubbed = Bytes::from(scrubbed);
-            response
-                .charge
-                .resize(scrubbed.len() as u64)
-                .map_err(TransportError::OverBudget)?;
-            response.body = scrubbed;
-            response.headers.remove(http::header::CONTENT_LENGTH);
-            tracing::warn!(
-                "a response echoed the credential; it was removed before the component saw it"
-            );
-        }
-        let leaking: Vec<_> = response
-            .headers
-            .iter()
-            .filter(|(_, v)| redactor.occurs_in(v.as_bytes()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in leaking {
-            response.headers.remove(k);
-        }
-        Ok(())
+    let leaking: Vec<_> = response
+        .headers
+        .iter()
+        .filter(|(_, v)| secrets.occurs_in(v.as_bytes()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in leaking {
+        response.headers.remove(k);
     }
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credential([REDACTED])")
-    }
+    Ok(())
 }
 
 /// Per-store hook state; cheap to clone into each request's future.
@@ -90,7 +53,9 @@ impl std::fmt::Debug for Credential {
 pub struct SandboxHttp {
     pub policy: Arc<Policy>,
     pub upstream: Arc<dyn Upstream>,
-    pub credential: Option<Credential>,
+    pub credentials: Arc<[Credential]>,
+    /// Every secret of the run, scrubbed from responses.
+    pub secrets: Arc<Secrets>,
     pub stats: Arc<Stats>,
     pub max_requests: u64,
     /// Response bodies this instance's requests hold in host memory, all together.
@@ -104,7 +69,8 @@ impl SandboxHttp {
     pub fn new(
         policy: Policy,
         upstream: Arc<dyn Upstream>,
-        credential: Option<Credential>,
+        credentials: Vec<Credential>,
+        secrets: Secrets,
         stats: Arc<Stats>,
         max_requests: u64,
         response_budget: u64,
@@ -112,7 +78,8 @@ impl SandboxHttp {
         SandboxHttp {
             policy: Arc::new(policy),
             upstream,
-            credential,
+            credentials: credentials.into(),
+            secrets: Arc::new(secrets),
             stats,
             max_requests,
             buffers: Budget::new(response_budget),
@@ -125,7 +92,8 @@ impl SandboxHttp {
         SandboxHttp::new(
             Policy::default(),
             Arc::new(Offline),
-            None,
+            Vec::new(),
+            Secrets::default(),
             Arc::new(Stats::default()),
             0,
             0,
@@ -177,27 +145,7 @@ impl SandboxHttp {
                 ))
             })?
             .to_bytes();
-        let mut headers = parts.headers;
-        headers.remove(http::header::AUTHORIZATION);
-        headers.remove(http::header::PROXY_AUTHORIZATION);
-        headers.remove(http::header::COOKIE);
-        // Content negotiation is the host's (see the live transport): a component that asks for
-        // a compressed, transcoded or partial body must not get the credential past the scrub in
-        // a form (or in pieces) the scrub does not recognise.
-        for negotiated in [
-            http::header::ACCEPT_ENCODING,
-            http::header::TE,
-            http::header::ACCEPT_CHARSET,
-            http::header::RANGE,
-            http::header::IF_RANGE,
-        ] {
-            headers.remove(negotiated);
-        }
-        if let Some(c) = &self.credential
-            && c.bound_to.as_ref().is_none_or(|o| *o == origin)
-        {
-            headers.insert(http::header::AUTHORIZATION, c.header.clone());
-        }
+        let headers = self.outgoing_headers(parts.headers, &origin);
         tracing::debug!("{} {}{}", parts.method, origin, parts.uri.path());
         let outgoing = Outgoing {
             method: parts.method,
@@ -207,8 +155,8 @@ impl SandboxHttp {
             budget: self.buffers.clone(),
         };
         let mut incoming = self.upstream.send(outgoing).await;
-        if let (Ok(incoming), Some(c)) = (&mut incoming, &self.credential) {
-            c.scrub(incoming)
+        if let Ok(incoming) = &mut incoming {
+            scrub(&self.secrets, incoming)
                 .map_err(|e| deny(format!("response from {origin}: {e}")))?;
         }
         let incoming = match incoming {
@@ -230,6 +178,35 @@ impl SandboxHttp {
         *response.status_mut() = incoming.status;
         *response.headers_mut() = incoming.headers;
         Ok(response)
+    }
+}
+
+impl SandboxHttp {
+    /// The guest's headers as they leave: its credentials and content negotiation removed, the
+    /// host's credentials for `origin` added.
+    fn outgoing_headers(&self, mut headers: http::HeaderMap, origin: &Origin) -> http::HeaderMap {
+        headers.remove(http::header::AUTHORIZATION);
+        headers.remove(http::header::PROXY_AUTHORIZATION);
+        headers.remove(http::header::COOKIE);
+        // Content negotiation is the host's (see the live transport): a component that asks for
+        // a compressed, transcoded or partial body must not get a secret past the scrub in a
+        // form (or in pieces) the scrub does not recognise.
+        for negotiated in [
+            http::header::ACCEPT_ENCODING,
+            http::header::TE,
+            http::header::ACCEPT_CHARSET,
+            http::header::RANGE,
+            http::header::IF_RANGE,
+        ] {
+            headers.remove(negotiated);
+        }
+        for c in self.credentials.iter() {
+            headers.remove(c.header_name());
+        }
+        for c in self.credentials.iter() {
+            c.attach(origin, &mut headers);
+        }
+        headers
     }
 }
 

@@ -1,13 +1,15 @@
 //! The sandbox a connector runs in: outgoing HTTP policy, credentials, transports and limits.
 
 pub mod budget;
+pub mod credential;
 pub mod fixtures;
 pub mod http;
 pub mod limits;
 pub mod outgoing;
 pub mod policy;
 pub mod redact;
-pub mod retry;
+/// The retry policy, shared with the guest SDK (`sdk/src/retry.rs`).
+pub use connector_sdk::retry;
 pub mod transport;
 
 use std::collections::BTreeMap;

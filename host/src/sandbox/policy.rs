@@ -107,10 +107,10 @@ mod tests {
     #[test]
     fn origins_default_ports_and_normalise_case() {
         assert_eq!(
-            Origin::parse("https://API.socket.dev/v0")
+            Origin::parse("https://API.example.com/v0")
                 .unwrap()
                 .to_string(),
-            "https://api.socket.dev:443"
+            "https://api.example.com:443"
         );
         assert_eq!(Origin::parse("http://127.0.0.1:8080").unwrap().port, 8080);
         assert_eq!(
@@ -123,15 +123,15 @@ mod tests {
 
     #[test]
     fn scheme_host_and_port_must_all_match() {
-        let p = Policy::new(vec![Origin::parse("https://api.socket.dev").unwrap()]).unwrap();
+        let p = Policy::new(vec![Origin::parse("https://api.example.com").unwrap()]).unwrap();
         assert!(
-            p.check(&Origin::parse("https://api.socket.dev/v0/x").unwrap())
+            p.check(&Origin::parse("https://api.example.com/v0/x").unwrap())
                 .is_ok()
         );
         for other in [
-            "https://api.socket.dev:8443",
+            "https://api.example.com:8443",
             "https://evil.example",
-            "http://api.socket.dev",
+            "http://api.example.com",
         ] {
             assert!(p.check(&Origin::parse(other).unwrap()).is_err(), "{other}");
         }
@@ -157,7 +157,7 @@ mod tests {
     fn empty_list_denies_everything() {
         let p = Policy::default();
         assert!(
-            p.check(&Origin::parse("https://api.socket.dev").unwrap())
+            p.check(&Origin::parse("https://api.example.com").unwrap())
                 .is_err()
         );
     }

@@ -83,6 +83,49 @@ impl Redactor {
     }
 }
 
+/// Every secret of a run, each in all its forms: what the response scrub, the cassette
+/// recorder, the output writer and error messages all redact with.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    redactors: Vec<Redactor>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} redacted)", self.redactors.len())
+    }
+}
+
+impl Secrets {
+    /// Adds a secret; one under 4 bytes cannot be told apart from ordinary text and is skipped.
+    pub fn add(&mut self, secret: &str) {
+        self.redactors.extend(Redactor::new(secret.as_bytes()));
+    }
+
+    /// `bytes` with every secret removed, or `None` when none occurs.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut out: Option<Vec<u8>> = None;
+        for r in &self.redactors {
+            if let Some(scrubbed) = r.redact(out.as_deref().unwrap_or(bytes)) {
+                out = Some(scrubbed);
+            }
+        }
+        out
+    }
+
+    /// `text` with every secret removed.
+    pub fn redact(&self, text: &str) -> String {
+        match self.redact_bytes(text.as_bytes()) {
+            Some(scrubbed) => String::from_utf8_lossy(&scrubbed).into_owned(),
+            None => text.to_string(),
+        }
+    }
+
+    pub fn occurs_in(&self, bytes: &[u8]) -> bool {
+        self.redactors.iter().any(|r| r.occurs_in(bytes))
+    }
+}
+
 fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(haystack.len());
     let mut rest = haystack;
@@ -130,5 +173,17 @@ mod tests {
         }
         assert_eq!(r.redact(b"{\"items\": []}"), None);
         assert!(Redactor::new(b"abc").is_none());
+    }
+
+    #[test]
+    fn secrets_redact_each_of_several() {
+        let mut s = Secrets::default();
+        s.add("first-secret");
+        s.add("second-secret");
+        s.add("abc");
+        let text = "a first-secret and a second-secret and abc";
+        assert_eq!(s.redact(text), "a [REDACTED] and a [REDACTED] and abc");
+        assert!(s.occurs_in(b"xx second-secret"));
+        assert_eq!(s.redact_bytes(b"nothing"), None);
     }
 }

@@ -518,7 +518,7 @@ mod tests {
     fn the_host_header_is_the_normalized_origin() {
         let host = |u: &str| host_header(&u.parse().unwrap()).unwrap();
         assert_eq!(host("http://evil@127.0.0.1:08080/x"), "127.0.0.1:8080");
-        assert_eq!(host("https://API.socket.dev:443/v0"), "api.socket.dev");
+        assert_eq!(host("https://API.example.com:443/v0"), "api.example.com");
         assert_eq!(host("http://[::1]:81/"), "[::1]:81");
     }
 

@@ -1,27 +1,40 @@
 use super::*;
-use crate::engine::wit::SettingSpec;
+use crate::engine::wit::{Credential as Declared, HeaderCredential, SettingSpec, SettingType};
 use crate::secrets::Grants;
 
+fn setting(
+    name: &str,
+    required: bool,
+    secret: bool,
+    default: Option<&str>,
+    env: &[&str],
+) -> SettingSpec {
+    SettingSpec {
+        name: name.into(),
+        description: format!("the {name}"),
+        required,
+        default_value: default.map(str::to_string),
+        credential: secret.then(|| Declared {
+            scheme: CredentialScheme::Bearer,
+            origin_setting: "base-url".into(),
+        }),
+        suggested_env: env.iter().map(|e| e.to_string()).collect(),
+        value_type: SettingType::Text,
+    }
+}
+
 fn spec() -> ConnectorSpec {
-    let s = |name: &str, required: bool, secret: bool, default: Option<&str>, env: &[&str]| {
-        SettingSpec {
-            name: name.into(),
-            description: format!("the {name}"),
-            required,
-            default_value: default.map(str::to_string),
-            secret,
-            env_vars: env.iter().map(|e| e.to_string()).collect(),
-            value_type: "string".into(),
-        }
-    };
+    let s = setting;
     ConnectorSpec {
         name: "t".into(),
         version: "0".into(),
         vendor: "T".into(),
         description: String::new(),
         base_url_setting: Some("base-url".into()),
+        tenant_setting: Some("account".into()),
+        resource_types: vec![],
         settings: vec![
-            s("org-slug", true, false, None, &[]),
+            s("account", true, false, None, &[]),
             s("api-token", true, true, None, &["FIRST", "SECOND"]),
             s(
                 "base-url",
@@ -33,6 +46,24 @@ fn spec() -> ConnectorSpec {
         ],
     }
 }
+
+/// The header values the run's credentials put on a request to `origin`.
+fn sent(r: &Resolved, origin: &str) -> Vec<(String, String)> {
+    let mut headers = http::HeaderMap::new();
+    for c in &r.credentials {
+        c.attach(&Origin::parse(origin).unwrap(), &mut headers);
+    }
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect()
+}
+
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("authorization".into(), format!("Bearer {token}"))]
+}
+
+const API: &str = "https://api.example.com";
 
 fn raw(pairs: &[&str]) -> RawSettings {
     let mut r = RawSettings::default();
@@ -50,7 +81,7 @@ fn secrets_come_only_from_granted_sources_and_never_reach_the_connector() {
         _ => None,
     };
     // The component suggests FIRST / SECOND; SECOND is set, but nobody granted it.
-    let err = resolve(&raw(&["org-slug=a"]), &Grants::default(), &spec(), env).unwrap_err();
+    let err = resolve(&raw(&["account=a"]), &Grants::default(), &spec(), env).unwrap_err();
     assert!(
         err.message().contains("--secret api-token=env:FIRST")
             && err
@@ -60,13 +91,13 @@ fn secrets_come_only_from_granted_sources_and_never_reach_the_connector() {
     );
     assert!(!err.message().contains("tok-second"));
     let r = resolve(
-        &raw(&["org-slug=a"]),
+        &raw(&["account=a"]),
         &grant("api-token=env:GRANTED"),
         &spec(),
         env,
     )
     .unwrap();
-    assert_eq!(r.token.as_deref(), Some("tok-granted"));
+    assert_eq!(sent(&r, API), bearer("tok-granted"));
     assert!(r.connector.iter().all(|s| s.name != "api-token"));
     assert_eq!(r.secrets.redact("x tok-granted y"), "x [REDACTED] y");
     // Trusted, the component's own suggestions apply: the first that is set.
@@ -78,20 +109,20 @@ fn secrets_come_only_from_granted_sources_and_never_reach_the_connector() {
         )]
         .into(),
     );
-    let r = resolve(&raw(&["org-slug=a"]), &trusted, &spec(), env).unwrap();
-    assert_eq!(r.token.as_deref(), Some("tok-second"));
+    let r = resolve(&raw(&["account=a"]), &trusted, &spec(), env).unwrap();
+    assert_eq!(sent(&r, API), bearer("tok-second"));
     // A literal on the command line is the operator's too.
     let r = resolve(
-        &raw(&["org-slug=a", "api-token=tok-cli"]),
+        &raw(&["account=a", "api-token=tok-cli"]),
         &Grants::default(),
         &spec(),
         env,
     )
     .unwrap();
-    assert_eq!(r.token.as_deref(), Some("tok-cli"));
+    assert_eq!(sent(&r, API), bearer("tok-cli"));
     // A granted source that is not there is an error naming it, not a fallback.
     let err = resolve(
-        &raw(&["org-slug=a"]),
+        &raw(&["account=a"]),
         &grant("api-token=env:UNSET"),
         &spec(),
         env,
@@ -102,14 +133,14 @@ fn secrets_come_only_from_granted_sources_and_never_reach_the_connector() {
         "{err}"
     );
     let err = resolve(
-        &raw(&["org-slug=a"]),
-        &grant("org-slug=env:GRANTED"),
+        &raw(&["account=a"]),
+        &grant("account=env:GRANTED"),
         &spec(),
         env,
     )
     .unwrap_err();
     assert!(
-        err.message().contains("`org-slug` is not a secret setting"),
+        err.message().contains("`account` is not a secret setting"),
         "{err}"
     );
 }
@@ -123,7 +154,7 @@ fn grant(arg: &str) -> Grants {
 #[test]
 fn the_allow_list_defaults_to_the_base_url_origin() {
     let r = resolve(
-        &raw(&["org-slug=a", "api-token=t"]),
+        &raw(&["account=a", "api-token=t"]),
         &Grants::default(),
         &spec(),
         |_| None,
@@ -134,11 +165,7 @@ fn the_allow_list_defaults_to_the_base_url_origin() {
         &[Origin::parse("https://api.example.com").unwrap()]
     );
     let r = resolve(
-        &raw(&[
-            "org-slug=a",
-            "api-token=t",
-            "base-url=http://127.0.0.1:9/v0",
-        ]),
+        &raw(&["account=a", "api-token=t", "base-url=http://127.0.0.1:9/v0"]),
         &Grants::default(),
         &spec(),
         |_| None,
@@ -152,7 +179,7 @@ fn the_allow_list_defaults_to_the_base_url_origin() {
 
 #[test]
 fn missing_and_unknown_settings_are_named() {
-    let err = resolve(&raw(&["org-slug=a"]), &Grants::default(), &spec(), |_| None).unwrap_err();
+    let err = resolve(&raw(&["account=a"]), &Grants::default(), &spec(), |_| None).unwrap_err();
     assert!(
         err.message().contains("missing secret `api-token`")
             && err
@@ -161,7 +188,7 @@ fn missing_and_unknown_settings_are_named() {
         "{err}"
     );
     let err = resolve(
-        &raw(&["org-slug=a", "api-token=t", "nope=1"]),
+        &raw(&["account=a", "api-token=t", "nope=1"]),
         &Grants::default(),
         &spec(),
         |_| None,
@@ -185,7 +212,7 @@ fn toml_values_of_every_kind_become_text() {
     let got: Vec<(&str, &str)> = r.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(got, [("a", "x"), ("b", "true"), ("c", "3"), ("d", "p,q")]);
     assert!(
-        Config::from_toml("org-slug = \"x\"")
+        Config::from_toml("account = \"x\"")
             .unwrap_err()
             .contains("[settings]")
     );
@@ -196,7 +223,7 @@ fn limits_are_read_before_the_spec_is_known() {
     let l = limits(&raw(&[
         "memory-limit-mb=64",
         "call-timeout-secs=3",
-        "org-slug=whatever",
+        "account=whatever",
     ]))
     .unwrap();
     assert_eq!(l.memory_bytes, 64 << 20);
@@ -213,7 +240,7 @@ fn limits_are_read_before_the_spec_is_known() {
 fn the_credential_is_bound_to_the_base_url_origin() {
     let r = resolve(
         &raw(&[
-            "org-slug=a",
+            "account=a",
             "api-token=t",
             "base-url=https://api.example.com:8443/v0",
             "allowed-hosts=https://api.example.com:8443,https://cdn.example.com",
@@ -223,8 +250,139 @@ fn the_credential_is_bound_to_the_base_url_origin() {
         |_| None,
     )
     .unwrap();
+    assert_eq!(sent(&r, "https://api.example.com:8443"), bearer("t"));
+    assert_eq!(sent(&r, "https://cdn.example.com"), vec![]);
+    assert_eq!(sent(&r, API), vec![]);
+}
+
+/// A connector with two secrets, each applied its own way to its own origin: neither is
+/// dropped, and neither reaches the other's origin.
+#[test]
+fn several_secrets_each_go_their_own_way() {
+    let mut spec = spec();
+    spec.settings.extend([
+        setting(
+            "registry-url",
+            false,
+            false,
+            Some("https://registry.example.com"),
+            &[],
+        ),
+        setting("registry-user", false, false, Some("robot"), &[]),
+        SettingSpec {
+            credential: Some(Declared {
+                scheme: CredentialScheme::BasicPassword("registry-user".into()),
+                origin_setting: "registry-url".into(),
+            }),
+            ..setting("registry-password", true, true, None, &[])
+        },
+        SettingSpec {
+            credential: Some(Declared {
+                scheme: CredentialScheme::Header(HeaderCredential {
+                    name: "X-Api-Key".into(),
+                    prefix: None,
+                }),
+                origin_setting: "base-url".into(),
+            }),
+            ..setting("api-key", true, true, None, &[])
+        },
+    ]);
+    let r = resolve(
+        &raw(&[
+            "account=a",
+            "api-token=tok-1",
+            "registry-password=pw-2",
+            "api-key=key-3",
+        ]),
+        &Grants::default(),
+        &spec,
+        |_| None,
+    )
+    .unwrap();
+    let mut api = sent(&r, API);
+    api.sort();
     assert_eq!(
-        r.host.credential_origin.map(|o| o.to_string()).as_deref(),
-        Some("https://api.example.com:8443")
+        api,
+        vec![
+            ("authorization".to_string(), "Bearer tok-1".to_string()),
+            ("x-api-key".to_string(), "key-3".to_string()),
+        ]
+    );
+    // base64("robot:pw-2")
+    assert_eq!(
+        sent(&r, "https://registry.example.com"),
+        vec![(
+            "authorization".to_string(),
+            "Basic cm9ib3Q6cHctMg==".to_string()
+        )]
+    );
+    for secret in ["tok-1", "pw-2", "key-3"] {
+        assert_eq!(r.secrets.redact(secret), "[REDACTED]");
+    }
+    // Two secrets in one header to one origin would overwrite each other.
+    spec.settings[6].credential.as_mut().unwrap().scheme = CredentialScheme::Bearer;
+    let err = resolve(
+        &raw(&[
+            "account=a",
+            "api-token=tok-1",
+            "registry-password=pw-2",
+            "api-key=key-3",
+        ]),
+        &Grants::default(),
+        &spec,
+        |_| None,
+    )
+    .unwrap_err();
+    assert!(err.message().contains("`api-token` and `api-key`"), "{err}");
+}
+
+/// A connector may declare a setting named like a host setting: the plain name is then the
+/// connector's, and `host.NAME` the host's.
+#[test]
+fn host_and_connector_settings_are_two_namespaces() {
+    let mut declaring = spec();
+    declaring
+        .settings
+        .push(setting("max-retries", false, false, None, &[]));
+    let r = resolve(
+        &raw(&[
+            "account=a",
+            "api-token=t",
+            "max-retries=9",
+            "host.max-retries=2",
+        ]),
+        &Grants::default(),
+        &declaring,
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(r.host.retry.max_retries, 2);
+    assert!(
+        r.connector
+            .iter()
+            .any(|s| s.name == "max-retries" && s.value == "9")
+    );
+    // Undeclared by the connector, the plain name is the host's.
+    let r = resolve(
+        &raw(&["account=a", "api-token=t", "max-retries=1"]),
+        &Grants::default(),
+        &spec(),
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(r.host.retry.max_retries, 1);
+    let config = Config::from_toml("[host]\nmax-retries = 4\n[settings]\naccount = \"a\"").unwrap();
+    assert_eq!(
+        config
+            .settings
+            .0
+            .get("host.max-retries")
+            .map(String::as_str),
+        Some("4")
+    );
+    assert!(
+        Config::from_toml("[host]\nretries = 4")
+            .unwrap_err()
+            .contains("not a host setting")
     );
 }

@@ -21,9 +21,39 @@ pub fn findings(items: &mut Vec<Finding>, skipped: &mut Vec<SkippedRecord>) {
     keep_within(items, skipped, check_finding, |f| (&f.vendor_id, &f.id));
 }
 
-/// Keeps the resources within the limits; the others become skip records.
-pub fn assets(items: &mut Vec<Asset>, skipped: &mut Vec<SkippedRecord>) {
-    keep_within(items, skipped, check_asset, |a| (&a.vendor_id, &a.id));
+/// Keeps the resources within the limits and of a type the connector declared (any
+/// well-formed type when it declared none); the others become skip records.
+pub fn assets(items: &mut Vec<Asset>, skipped: &mut Vec<SkippedRecord>, declared: &[String]) {
+    let check = |a: &Asset| {
+        check_resource_type(&a.resource_type, declared)?;
+        check_asset(a)
+    };
+    keep_within(items, skipped, check, |a| (&a.vendor_id, &a.id));
+}
+
+/// Longest resource type, in bytes.
+pub const MAX_RESOURCE_TYPE_BYTES: usize = 64;
+
+/// A resource type is a short lower-case word (`repository`, `container-image`): it becomes a
+/// column value and a filter, so nothing else gets through.
+fn check_resource_type(t: &str, declared: &[String]) -> Result<(), String> {
+    let well_formed = !t.is_empty()
+        && t.len() <= MAX_RESOURCE_TYPE_BYTES
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !well_formed {
+        return Err(format!(
+            "resource type {:?} is not a lower-case word of at most {MAX_RESOURCE_TYPE_BYTES} bytes",
+            printable(t, 80)
+        ));
+    }
+    if !declared.is_empty() && !declared.iter().any(|d| d == t) {
+        return Err(format!(
+            "resource type {t:?} is not one the connector declares ({})",
+            declared.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn keep_within<T>(

@@ -6,7 +6,6 @@
 //! so a run holds two pages at most whatever the organisation's size, and the crash-safety
 //! argument of [`super`] is unchanged: a checkpoint is saved only after its page is durable.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -17,10 +16,11 @@ use crate::engine::wit::{Asset, Finding};
 use crate::error::Failure;
 use crate::output::{Renderer, Sink, Summary, summary_line};
 use crate::sandbox::Stats;
-use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, State};
+use crate::sandbox::redact::Secrets;
+use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, State, StateStore};
 
 /// Rendered output is handed to the sink in pieces of about this size, so the host never holds
-/// a whole page of text (two records per alert, each carrying its `vendor_data`).
+/// a whole page of text (two records per finding, each carrying its `vendor_data`).
 pub const CHUNK: usize = 1 << 20;
 
 /// One page of records and the checkpoint that covers it.
@@ -38,13 +38,16 @@ pub enum Records {
     Findings(Vec<Finding>),
 }
 
+/// The state store and the state this run keeps in it.
+pub type Saved = (Arc<dyn StateStore>, State);
+
 /// Owns everything a commit touches: the sink, the state file, the progress line.
 pub struct PageWriter {
     pub renderer: Renderer,
     pub sink: Box<dyn Sink + Send>,
-    pub state: Option<(PathBuf, State)>,
-    /// The credential, scrubbed from output should it ever appear (it cannot by design).
-    pub token: Option<String>,
+    pub state: Option<Saved>,
+    /// The run's secrets, scrubbed from output should one ever appear (it cannot by design).
+    pub secrets: Secrets,
     pub progress: Option<Progress>,
     /// Counts of what is durable in the output.
     pub counts: Counts,
@@ -83,19 +86,19 @@ impl PageWriter {
         if let Some(p) = &mut self.progress {
             p.page(&self.counts);
         }
-        if let Some((path, state)) = &mut self.state {
+        if let Some((store, state)) = &mut self.state {
             state.checkpoint = Some(cp);
-            state.save(path)?;
+            store.save(state)?;
         }
         Ok(())
     }
 
     /// The run is complete: keep its high-water mark and drop the checkpoint.
     pub fn complete(&mut self, high_water_mark: Option<String>) -> Result<(), Failure> {
-        if let Some((path, state)) = &mut self.state {
+        if let Some((store, state)) = &mut self.state {
             state.high_water_mark = high_water_mark;
             state.checkpoint = None;
-            state.save(path)?;
+            store.save(state)?;
         }
         Ok(())
     }
@@ -121,14 +124,10 @@ impl PageWriter {
 
     /// Hands the rendered records (whole lines only) to the sink.
     fn flush(&mut self) -> Result<(), Failure> {
-        if let Some(token) = &self.token
-            && memchr::memmem::find(&self.buf, token.as_bytes()).is_some()
-        {
-            // Unreachable by design (the guest never holds the token); kept as the last line.
-            tracing::error!("a record carried the credential; it was redacted");
-            self.buf = String::from_utf8_lossy(&self.buf)
-                .replace(token.as_str(), "[REDACTED]")
-                .into_bytes();
+        if let Some(scrubbed) = self.secrets.redact_bytes(&self.buf) {
+            // Unreachable by design (the guest never holds a secret); kept as the last line.
+            tracing::error!("a record carried a secret; it was redacted");
+            self.buf = scrubbed;
         }
         self.sink.write(&self.buf).map_err(write_failed)?;
         self.buf.clear();
@@ -190,8 +189,9 @@ impl Pipeline {
     }
 }
 
-/// One status line on stderr, redrawn after every page.
+/// Reports each committed page to the run's [`ProgressSink`].
 pub struct Progress {
+    pub sink: Arc<dyn ProgressSink>,
     pub stats: Arc<Stats>,
     pub started: Instant,
     pub pages: u64,
@@ -200,19 +200,32 @@ pub struct Progress {
 impl Progress {
     fn page(&mut self, c: &Counts) {
         self.pages += 1;
-        eprint!(
-            "\r\x1b[2K{} pages · {} resources · {} findings from {} alerts · {} requests · {} retries · {:.1} s",
-            self.pages,
-            c.resources,
-            c.findings.max(c.issues),
-            c.vendor_records,
-            self.stats.requests.load(Ordering::Relaxed),
-            self.stats.retries.load(Ordering::Relaxed),
-            self.started.elapsed().as_secs_f64()
-        );
+        self.sink.page(&PageProgress {
+            pages: self.pages,
+            counts: *c,
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            elapsed: self.started.elapsed(),
+        });
     }
 
     fn done(&self) {
-        eprintln!();
+        self.sink.finished();
     }
+}
+
+/// Where a run reports how far it got: after every committed page, and once at the end.
+pub trait ProgressSink: Send + Sync {
+    fn page(&self, progress: &PageProgress);
+    fn finished(&self) {}
+}
+
+/// What is durable after a page.
+#[derive(Debug, Clone, Copy)]
+pub struct PageProgress {
+    pub pages: u64,
+    pub counts: Counts,
+    pub requests: u64,
+    pub retries: u64,
+    pub elapsed: std::time::Duration,
 }

@@ -1,0 +1,306 @@
+//! Many jobs at once (`connector-host run JOBS.toml`): one runtime (engine, epoch ticker,
+//! component cache) for all, each job in its own task under its own limits, at most `parallel`
+//! at a time. One job's failure (a rejected token, a hostile component, an upstream outage)
+//! ends that job alone.
+//!
+//! A jobs file, paths relative to it:
+//!
+//! ```toml
+//! [[job]]
+//! name = "acme"                  # unique; prefixes this job's log lines
+//! component = "vendor.wasm"
+//! config = "acme.toml"           # optional: a sync config file
+//! out = "acme.ndjson"            # a file, or "-" for stdout
+//! state = "acme.state"           # optional
+//! [job.settings]                 # optional; over the config file's
+//! account = "acme"
+//! [job.secrets]                  # optional; over the config file's
+//! api-token = "env:ACME_TOKEN"
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::engine::Runtime;
+use crate::error::Failure;
+use crate::job::{self, Job, JobReport, SecretSources};
+use crate::output::{Format, Models};
+use crate::secrets::{Grants, TrustStore};
+use crate::settings::{Config, RawSettings};
+use crate::state::{StateFile, StateStore};
+use crate::sync::{Network, Output, SyncOptions};
+
+/// One `[[job]]` entry, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    component: PathBuf,
+    config: Option<PathBuf>,
+    out: String,
+    state: Option<PathBuf>,
+    #[serde(default)]
+    settings: toml::Table,
+    #[serde(default)]
+    secrets: toml::Table,
+    /// Record kinds, as `--models`.
+    models: Option<String>,
+    /// `ndjson` or `ocsf`, as `--format`.
+    format: Option<String>,
+    /// Replay this cassette directory instead of the network.
+    fixtures: Option<PathBuf>,
+    #[serde(default)]
+    full: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    job: Vec<Entry>,
+}
+
+/// A job as read from a jobs file, before its component is loaded.
+pub struct JobSpec {
+    pub name: String,
+    pub component: PathBuf,
+    pub config: Config,
+    pub options: SyncOptions,
+}
+
+/// Reads a jobs file; every error names the file and the job.
+pub fn read(path: &Path) -> Result<Vec<JobSpec>, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Config(format!("cannot read jobs file {}: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    parse(&text, dir).map_err(|e| Failure::Config(format!("jobs file {}: {e}", path.display())))
+}
+
+/// Parses a jobs file's text; relative paths are taken from `dir`.
+pub fn parse(text: &str, dir: &Path) -> Result<Vec<JobSpec>, String> {
+    let file: File = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    if file.job.is_empty() {
+        return Err("no [[job]] entries".to_string());
+    }
+    let mut names = HashSet::new();
+    file.job
+        .into_iter()
+        .map(|e| {
+            let name = e.name.clone();
+            if !is_job_name(&name) {
+                return Err(format!(
+                    "job name {name:?}: 1 to 64 letters, digits, `-`, `_` or `.`"
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(format!("job name {name:?} is used twice"));
+            }
+            entry(e, dir).map_err(|why| format!("job {name:?}: {why}"))
+        })
+        .collect()
+}
+
+fn is_job_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
+    let mut config = match &e.config {
+        Some(p) => Config::from_toml_file(&dir.join(p)).map_err(|f| f.message().to_string())?,
+        None => Config::default(),
+    };
+    config.settings.merge(RawSettings::from_table(&e.settings)?);
+    config.grants = config.grants.relative_to(dir);
+    config
+        .grants
+        .merge(Grants::from_toml(&e.secrets)?.relative_to(dir));
+    let output = match e.out.as_str() {
+        "-" => Output::Stdout,
+        file => Output::File(dir.join(file)),
+    };
+    let options = SyncOptions {
+        models: Models::parse(e.models.as_deref().unwrap_or("resources,issues,findings"))?,
+        format: Format::parse(e.format.as_deref().unwrap_or("ndjson"))?,
+        output,
+        state: e
+            .state
+            .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>),
+        full: e.full,
+        overlap: Duration::from_secs(3600),
+        network: match e.fixtures {
+            Some(d) => Network::Replay(dir.join(d)),
+            None => Network::Live,
+        },
+        progress: None,
+        stop: None,
+    };
+    Ok(JobSpec {
+        name: e.name,
+        component: dir.join(e.component),
+        config,
+        options,
+    })
+}
+
+/// How one job of a run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub report: JobReport,
+}
+
+/// Runs `jobs` at most `parallel` at a time on `runtime`, calling `finished` as each ends (in
+/// the order they end). `stop` stops every job at its next page boundary. Returns the highest
+/// exit code.
+pub async fn run(
+    runtime: &Runtime,
+    jobs: Vec<JobSpec>,
+    parallel: usize,
+    trust: Option<TrustStore>,
+    stop: Arc<AtomicBool>,
+    mut finished: impl FnMut(Outcome),
+) -> i32 {
+    let slots = Arc::new(Semaphore::new(parallel.max(1)));
+    let trust = Arc::new(trust);
+    let mut tasks = tokio::task::JoinSet::new();
+    for spec in jobs {
+        let (runtime, slots, trust, stop) =
+            (runtime.clone(), slots.clone(), trust.clone(), stop.clone());
+        // At error level, so the job name prefixes its lines whatever the log level.
+        let span = tracing::error_span!("job", name = %spec.name);
+        tasks.spawn(
+            async move {
+                let _slot = slots.acquire_owned().await;
+                let name = spec.name.clone();
+                let report = run_one(&runtime, spec, trust.as_ref().as_ref(), stop).await;
+                Outcome { name, report }
+            }
+            .instrument(span),
+        );
+    }
+    let mut highest = 0;
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.unwrap_or_else(|e| Outcome {
+            name: "(unknown)".to_string(),
+            report: JobReport {
+                exit_code: 1,
+                summary: None,
+                failure: Some(Failure::Host(format!("a job's task failed: {e}"))),
+            },
+        });
+        highest = highest.max(outcome.report.exit_code);
+        finished(outcome);
+    }
+    highest
+}
+
+async fn run_one(
+    runtime: &Runtime,
+    spec: JobSpec,
+    trust: Option<&TrustStore>,
+    stop: Arc<AtomicBool>,
+) -> JobReport {
+    let connector = match runtime.load(&spec.component) {
+        Ok(c) => c,
+        Err(failure) => {
+            return JobReport {
+                exit_code: failure.exit_code(),
+                summary: None,
+                failure: Some(failure),
+            };
+        }
+    };
+    let job = Job {
+        connector,
+        config: spec.config,
+        // Many instances share this process, so its resident memory is no one job's: each is
+        // held by its own memory limit and host budget instead of the process-wide backstop.
+        sole_instance: false,
+        options: SyncOptions {
+            stop: Some(stop),
+            ..spec.options
+        },
+    };
+    let sources = SecretSources {
+        env: &|name| std::env::var(name).ok(),
+        trust,
+    };
+    let report = job::run(&job, sources).await;
+    if let Some(f) = &report.failure {
+        tracing::warn!("job failed: {f}");
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jobs_file_resolves_paths_and_merges_settings_and_secrets() {
+        let dir = std::env::temp_dir().join(format!("jobs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("acme.toml"),
+            "[settings]\naccount = \"from-file\"\nregion = \"eu\"\n[secrets]\napi-token = \"file:tok\"\n",
+        )
+        .unwrap();
+        let jobs = parse(
+            r#"
+[[job]]
+name = "acme"
+component = "c.wasm"
+config = "acme.toml"
+out = "out/acme.ndjson"
+state = "acme.state"
+[job.settings]
+account = "acme"
+[[job]]
+name = "beta"
+component = "/abs/c.wasm"
+out = "-"
+[job.secrets]
+api-token = "env:BETA_TOKEN"
+"#,
+            &dir,
+        )
+        .unwrap();
+        assert_eq!(jobs.len(), 2);
+        let acme = &jobs[0];
+        assert_eq!(acme.component, dir.join("c.wasm"));
+        assert_eq!(acme.config.settings.0["account"], "acme");
+        assert_eq!(acme.config.settings.0["region"], "eu");
+        assert_eq!(
+            acme.config.grants.get("api-token").unwrap().to_string(),
+            format!("file:{}", dir.join("tok").display())
+        );
+        assert!(
+            matches!(&acme.options.output, Output::File(p) if *p == dir.join("out/acme.ndjson"))
+        );
+        assert_eq!(jobs[1].component, PathBuf::from("/abs/c.wasm"));
+        assert!(matches!(jobs[1].options.output, Output::Stdout));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_jobs_files_say_which_job_and_what() {
+        let dir = Path::new(".");
+        let err = |text: &str| parse(text, dir).err().expect("an error");
+        let job =
+            |name: &str| format!("[[job]]\nname = \"{name}\"\ncomponent = \"c\"\nout = \"-\"\n");
+        assert!(err(&format!("{}{}", job("a"), job("a"))).contains("\"a\" is used twice"));
+        assert!(err(&job("a b")).contains("job name \"a b\""));
+        assert!(err("").contains("job"));
+        assert!(err(&format!("{}colour = 1\n", job("a"))).contains("colour"));
+        assert!(err(&format!("{}format = \"xml\"\n", job("a"))).contains("job \"a\""));
+    }
+}
