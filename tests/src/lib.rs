@@ -1,6 +1,8 @@
 //! Shared pieces of the end-to-end tests: the components built for `wasm32-wasip2`, the
-//! `connector-host` binary, a Socket-shaped loopback server, and helpers to run a sync.
+//! `connector-host` binary, a Socket-shaped and an Imagescan-shaped loopback server, and helpers
+//! to run a sync.
 
+pub mod imagescan;
 pub mod oracle;
 pub mod org;
 pub mod schema;
@@ -29,6 +31,7 @@ pub fn component(name: &str) -> PathBuf {
             "rogue-connector",
             "fs-rogue-connector",
             "describe-rogue-connector",
+            "imagescan-connector",
         ];
         xtask::build_components(&root(), &root().join("target/components"), &packages)
             .unwrap_or_else(|e| panic!("{e}"))

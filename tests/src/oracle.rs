@@ -1,6 +1,6 @@
-//! An independent reading of SPEC §5-§6: from an organisation's source alerts and repositories,
-//! the exact `resource`, `issue` and `finding` records a sync must emit. Written apart from the
-//! connector's code, so the two can disagree.
+//! An independent reading of the mapping (README, "Output"): from an organisation's source
+//! alerts and repositories, the exact `resource`, `issue` and `finding` records a sync must
+//! emit. Written apart from the connector's code, so the two can disagree.
 
 use std::collections::BTreeMap;
 

@@ -209,40 +209,22 @@ impl Ctx {
     }
 
     async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut stream: S) -> std::io::Result<()> {
-        let mut head = Vec::with_capacity(1024);
-        let mut buf = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 || head.len() > 64 * 1024 {
-                return Ok(());
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8_lossy(&head);
-        let mut lines = text.split("\r\n");
-        let target = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .unwrap_or("/")
-            .to_string();
-        let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
+        let Some(head) = read_head(&mut stream).await? else {
+            return Ok(());
         };
-        let authorization = header("authorization");
-        let accept_encoding = header("accept-encoding");
+        let target = head.target.clone();
+        let authorization = head.header("authorization");
+        let accept_encoding = head.header("accept-encoding");
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let seen = Seen {
             path: path.to_string(),
             query: query.to_string(),
             authorization: authorization.clone(),
             accept_encoding: accept_encoding.clone(),
-            header_names: headers
+            header_names: head
+                .headers
                 .iter()
-                .map(|(k, _)| k.trim().to_ascii_lowercase())
+                .map(|(k, _)| k.to_ascii_lowercase())
                 .collect(),
         };
         let fault = {
@@ -272,28 +254,7 @@ impl Ctx {
             None => self.answer(path, query, authorization.as_deref()),
         };
         let gzip = self.behaviour.gzip && accept_encoding.is_some_and(|a| a.contains("gzip"));
-        let body = if gzip {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            std::io::Write::write_all(&mut enc, body.as_bytes())?;
-            enc.finish()?
-        } else {
-            body.into_bytes()
-        };
-        let mut out = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-            reason(status),
-            body.len()
-        );
-        if gzip {
-            out.push_str("Content-Encoding: gzip\r\n");
-        }
-        for (k, v) in headers {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-        out.push_str("\r\n");
-        stream.write_all(out.as_bytes()).await?;
-        stream.write_all(&body).await?;
-        stream.shutdown().await
+        write_response(&mut stream, status, headers, body, gzip).await
     }
 
     fn answer(
@@ -434,7 +395,80 @@ impl Ctx {
     }
 }
 
-fn parse_query(q: &str) -> Vec<(String, String)> {
+/// A request head: its target and headers (names and values trimmed).
+pub struct Head {
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// Reads a request head (bodies are not read: every endpoint here is a GET); `None` when the
+/// client went away or sent more than 64 KiB of head.
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Head>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 || head.len() > 64 * 1024 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let target = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("/")
+        .to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Some(Head { target, headers }))
+}
+
+/// Writes one JSON response and closes the connection; gzipped when `gzip`.
+pub async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    gzip: bool,
+) -> std::io::Result<()> {
+    let body = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, body.as_bytes())?;
+        enc.finish()?
+    } else {
+        body.into_bytes()
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(status),
+        body.len()
+    );
+    if gzip {
+        out.push_str("Content-Encoding: gzip\r\n");
+    }
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    stream.write_all(out.as_bytes()).await?;
+    stream.write_all(&body).await?;
+    stream.shutdown().await
+}
+
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -444,23 +478,11 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A query component decoded the way form encoders write it (`+` for a space).
 fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn reason(status: u16) -> &'static str {
@@ -507,20 +529,6 @@ fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

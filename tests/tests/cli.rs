@@ -184,7 +184,9 @@ async fn describe_prints_a_table_or_json() {
         (token["secret"].as_bool(), token["required"].as_bool()),
         (Some(true), Some(true))
     );
-    assert_eq!(token["env"][0], "SOCKET_SECURITY_API_TOKEN");
+    assert_eq!(token["suggested_env"][0], "SOCKET_SECURITY_API_TOKEN");
+    assert_eq!(token["credential"]["applied"]["scheme"], "bearer");
+    assert_eq!(spec["tenant_setting"], "org-slug");
     for sub in ["sync", "check", "describe"] {
         let help = run_host(&[sub, "--help"], &[]).await;
         assert_eq!(help.code, 0);
@@ -291,7 +293,9 @@ async fn verbosity_flags_and_rust_log_control_stderr_only() {
         normal.stderr
     );
     assert!(
-        verbose.stderr.contains("findings: page of 150 alerts"),
+        verbose
+            .stderr
+            .contains("findings: page of 150 vendor records"),
         "{}",
         verbose.stderr
     );
@@ -343,7 +347,7 @@ async fn a_terminal_gets_a_progress_line_redrawn_per_page() {
     )
     .await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("\r\x1b[2K7 pages · 130 resources · 480 findings from 400 alerts · 7 requests · 0 retries"), "{:?}", run.stdout);
+    assert!(run.stdout.contains("\r\x1b[2K7 pages · 130 resources · 480 findings from 400 vendor records · 7 requests · 0 retries"), "{:?}", run.stdout);
     // Piped, as in the other tests, stderr stays empty.
     assert!(sync_demo(&[], &[]).await.stderr.is_empty());
 }

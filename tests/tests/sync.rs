@@ -1,5 +1,5 @@
 //! The real component in the real host: against the bundled demo cassette and against a
-//! Socket-shaped server on 127.0.0.1, checked record by record against the SPEC oracle.
+//! Socket-shaped server on 127.0.0.1, checked record by record against the oracle.
 
 use connector_tests::oracle::assert_exact;
 use connector_tests::org::Org;

@@ -18,9 +18,11 @@ use connector_host::engine::Runtime;
 use connector_host::engine::wit::{FindingQuery, Setting};
 use connector_host::sandbox::Stats;
 use connector_host::sandbox::budget::Budget;
-use connector_host::sandbox::http::{Credential, SandboxHttp};
+use connector_host::sandbox::credential::{Credential, Scheme};
+use connector_host::sandbox::http::SandboxHttp;
 use connector_host::sandbox::limits::Limits;
 use connector_host::sandbox::policy::{Origin, Policy};
+use connector_host::sandbox::redact::Secrets;
 use connector_host::sandbox::transport::{
     BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream,
 };
@@ -46,8 +48,11 @@ async fn main() {
         Some("sync") => sync(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
+        Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
         _ => {
-            eprintln!("usage: bench start|sync|mapping|fanout [--runs N] [--alerts N] [--repos N]")
+            eprintln!(
+                "usage: bench start|sync|mapping|fanout|jobs [--runs N] [--alerts N] [--repos N] [--delay-ms N]"
+            )
         }
     }
 }
@@ -62,10 +67,14 @@ fn wasm() -> PathBuf {
 }
 
 fn hooks(base_url: &str, upstream: Arc<dyn Upstream>) -> SandboxHttp {
+    let origin = Origin::parse(base_url).unwrap();
+    let mut secrets = Secrets::default();
+    secrets.add(TOKEN);
     SandboxHttp::new(
-        Policy::new(vec![Origin::parse(base_url).unwrap()]).unwrap(),
+        Policy::new(vec![origin.clone()]).unwrap(),
         upstream,
-        Some(Credential::bearer(TOKEN, None).unwrap()),
+        vec![Credential::new("api-token", &Scheme::Bearer, TOKEN, origin).unwrap()],
+        secrets,
         Arc::new(Stats::default()),
         u64::MAX,
         1 << 30,
@@ -93,7 +102,10 @@ fn settings(base_url: &str) -> Vec<Setting> {
 /// the first response, and to load alone.
 async fn start_once(sim: &SocketSim, cache: Option<&Path>) -> (f64, f64) {
     let t0 = Instant::now();
-    let runtime = Runtime::load(&wasm(), cache).unwrap();
+    let runtime = Runtime::new(cache.map(Path::to_path_buf))
+        .unwrap()
+        .load(&wasm())
+        .unwrap();
     let loaded = t0.elapsed().as_secs_f64();
     let mut session = runtime
         .instantiate(hooks(&sim.base_url(), live()), Limits::default())
@@ -385,12 +397,11 @@ impl Upstream for Fixed {
 struct NativeHttp(Vec<u8>);
 
 impl socket_connector::api::Http for NativeHttp {
-    fn get(&mut self, _url: &str) -> Result<socket_connector::api::HttpResponse, String> {
-        Ok(socket_connector::api::HttpResponse {
-            status: 200,
-            retry_after: None,
-            body: self.0.clone(),
-        })
+    fn send(
+        &mut self,
+        _: &socket_connector::api::Request,
+    ) -> Result<socket_connector::api::Response, String> {
+        Ok(socket_connector::api::Response::new(200, self.0.clone()))
     }
 }
 
@@ -411,7 +422,7 @@ async fn mapping(alerts: usize, runs: usize) {
 
     // A sync maps every page in one instance, so the second call (warm: linear memory already
     // grown) is the one a sync pays for each page; the first also pays for growing it.
-    let runtime = Runtime::load(&wasm(), None).unwrap();
+    let runtime = Runtime::new(None).unwrap().load(&wasm()).unwrap();
     let (mut cold_times, mut warm_times) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let mut session = runtime
@@ -531,4 +542,67 @@ async fn fanout(runs: usize) {
             median(rss) / 1e6
         );
     }
+}
+
+/// `connector-host run` of three tenants, each on its own server that waits `delay_ms` before
+/// every response: one job at a time (`--parallel 1`) against all three at once.
+async fn jobs(alerts: usize, delay_ms: usize, runs: usize) {
+    let host = connector_tests::root().join("target/release/connector-host");
+    assert!(
+        host.exists(),
+        "build it first: cargo build --release -p connector-host"
+    );
+    let dir = connector_tests::scratch("bench-jobs");
+    let behaviour = Behaviour {
+        alert_page_cap: 500,
+        delay: std::time::Duration::from_millis(delay_ms as u64),
+        ..Behaviour::default()
+    };
+    let mut file = String::new();
+    let mut sims = Vec::new();
+    for tenant in ["t1", "t2", "t3"] {
+        let org = Org::generate(tenant, 100, alerts, padding_for_2kb());
+        let sim = SocketSim::start(org, TOKEN, behaviour.clone()).await;
+        file.push_str(&format!(
+            "[[job]]\nname = \"{tenant}\"\ncomponent = {:?}\nout = \"{tenant}.ndjson\"\n\
+             [job.settings]\norg-slug = \"{tenant}\"\nbase-url = \"{}\"\n\
+             [job.secrets]\napi-token = \"env:SOCKET_SECURITY_API_KEY\"\n",
+            wasm().display().to_string(),
+            sim.base_url()
+        ));
+        sims.push(sim);
+    }
+    let jobs = dir.join("jobs.toml");
+    std::fs::write(&jobs, file).unwrap();
+    let cache = dir.join("cache");
+    let run = |parallel: &str| {
+        let t0 = Instant::now();
+        let status = Command::new(&host)
+            .args([
+                "run",
+                jobs.to_str().unwrap(),
+                "--parallel",
+                parallel,
+                "--cache-dir",
+            ])
+            .arg(&cache)
+            .env("SOCKET_SECURITY_API_KEY", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("running connector-host");
+        assert!(status.success(), "the jobs failed");
+        t0.elapsed().as_secs_f64()
+    };
+    run("3"); // warm the component cache
+    let (mut one, mut three) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        one.push(run("1"));
+        three.push(run("3"));
+    }
+    let (one, three) = (median(one), median(three));
+    println!(
+        "jobs: 3 tenants x {alerts} alerts, {delay_ms} ms per response: one at a time {one:.2} s, \
+         all at once {three:.2} s ({:.2}x)",
+        one / three
+    );
 }
