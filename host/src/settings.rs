@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::wit::{ConnectorSpec, CredentialScheme, Setting, SettingSpec};
+use crate::engine::wit::{ConnectorSpec, CredentialScheme, Setting, SettingSpec, SettingType};
 use crate::error::Failure;
 use crate::sandbox::credential::{Credential, Scheme};
 use crate::sandbox::limits::Limits;
@@ -263,6 +263,9 @@ pub fn resolve(
     for def in &spec.settings {
         let literal = raw.0.get(&def.name).cloned();
         if def.credential.is_none() {
+            if let Some(v) = &literal {
+                check_value(def, v)?;
+            }
             match literal {
                 Some(v) => connector.push(Setting {
                     name: def.name.clone(),
@@ -306,6 +309,32 @@ pub fn resolve(
         secrets,
         host,
     })
+}
+
+/// A value of the shape its setting's type says: a boolean (`true`/`false`, or `yes`/`no`,
+/// `on`/`off`, `1`/`0`), a whole number, an absolute http(s) URL. Text and lists take anything.
+fn check_value(def: &SettingSpec, value: &str) -> Result<(), Failure> {
+    let v = value.trim();
+    let (ok, expected) = match def.value_type {
+        SettingType::Text | SettingType::List => (true, ""),
+        SettingType::Boolean => (
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0"
+            ),
+            "a boolean (true or false)",
+        ),
+        SettingType::Integer => (v.parse::<i64>().is_ok(), "a whole number"),
+        SettingType::Url => (Origin::parse(v).is_ok(), "an absolute http(s) URL"),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Failure::Config(format!(
+        "setting `{}`: {:?} is not {expected}",
+        def.name,
+        crate::text::printable(v, 80)
+    )))
 }
 
 /// The value a setting has for this run: given, else the spec's default.

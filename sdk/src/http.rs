@@ -176,55 +176,66 @@ fn jitter() -> f64 {
     f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
-pub use wasi::WasiHttp;
+/// Outgoing HTTP through `wasi:http` (via waki) in a component; the runtime clamps timeouts and
+/// sizes. Outside a component every request fails: native tests use [`Scripted`].
+#[derive(Default)]
+pub struct WasiHttp;
+
+impl WasiHttp {
+    pub fn new() -> WasiHttp {
+        WasiHttp
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Http for WasiHttp {
+    fn send(&mut self, request: &Request) -> Result<Response, String> {
+        Err(format!("{}: no WASI HTTP outside a component", request.url))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Http for WasiHttp {
+    fn send(&mut self, request: &Request) -> Result<Response, String> {
+        wasi::send(request)
+    }
+}
 
 #[cfg(target_arch = "wasm32")]
 mod wasi {
     use std::time::Duration;
 
-    use super::{Http, Method, Request, Response};
+    use super::{Method, Request, Response};
 
     /// Most bytes asked for in one read: a large page arrives in one piece, yet a wrong
     /// `Content-Length` cannot make the guest reserve more than this up front.
     const MAX_READ: u64 = 64 << 20;
 
-    /// Outgoing HTTP through `wasi:http`, via waki. The runtime clamps timeouts and sizes.
-    #[derive(Default)]
-    pub struct WasiHttp;
-
-    impl WasiHttp {
-        pub fn new() -> WasiHttp {
-            WasiHttp
+    pub fn send(request: &Request) -> Result<Response, String> {
+        let client = waki::Client::new();
+        let builder = match request.method {
+            Method::Get => client.get(&request.url),
+            Method::Post => client.post(&request.url).body(request.body.clone()),
+        };
+        let mut builder = builder.connect_timeout(Duration::from_secs(30));
+        for (name, value) in &request.headers {
+            let name = waki::header::HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("{name:?} is not a header name"))?;
+            builder = builder.header(name, value.as_str());
         }
-    }
-
-    impl Http for WasiHttp {
-        fn send(&mut self, request: &Request) -> Result<Response, String> {
-            let client = waki::Client::new();
-            let builder = match request.method {
-                Method::Get => client.get(&request.url),
-                Method::Post => client.post(&request.url).body(request.body.clone()),
-            };
-            let mut builder = builder.connect_timeout(Duration::from_secs(30));
-            for (name, value) in &request.headers {
-                let name = waki::header::HeaderName::try_from(name.as_str())
-                    .map_err(|_| format!("{name:?} is not a header name"))?;
-                builder = builder.header(name, value.as_str());
-            }
-            let resp = builder.send().map_err(|e| e.to_string())?;
-            let status = resp.status_code();
-            let headers = resp
-                .headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect();
-            let body = read_body(&resp).map_err(|e| format!("reading the body: {e}"))?;
-            Ok(Response {
-                status,
-                headers,
-                body,
-            })
-        }
+        let resp = builder.send().map_err(|e| e.to_string())?;
+        let status = resp.status_code();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let body = read_body(&resp).map_err(|e| format!("reading the body: {e}"))?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// Reads the body in as few pieces as it arrives in. The first read asks for the whole
@@ -247,28 +258,6 @@ mod wasi {
             }
         }
         Ok(body)
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-mod wasi {
-    use super::{Http, Request, Response};
-
-    /// Outside a component there is no WASI HTTP: every request fails. Native tests use
-    /// [`super::Scripted`].
-    #[derive(Default)]
-    pub struct WasiHttp;
-
-    impl WasiHttp {
-        pub fn new() -> WasiHttp {
-            WasiHttp
-        }
-    }
-
-    impl Http for WasiHttp {
-        fn send(&mut self, request: &Request) -> Result<Response, String> {
-            Err(format!("{}: no WASI HTTP outside a component", request.url))
-        }
     }
 }
 

@@ -336,6 +336,39 @@ fn several_secrets_each_go_their_own_way() {
     assert!(err.message().contains("`api-token` and `api-key`"), "{err}");
 }
 
+#[test]
+fn values_are_checked_against_their_declared_type() {
+    let mut typed = spec();
+    typed.settings.extend([
+        SettingSpec {
+            value_type: SettingType::Boolean,
+            ..setting("flag", false, false, None, &[])
+        },
+        SettingSpec {
+            value_type: SettingType::Integer,
+            ..setting("limit", false, false, None, &[])
+        },
+    ]);
+    typed.settings[2].value_type = SettingType::Url;
+    let check = |extra: &str| {
+        resolve(
+            &raw(&["account=a", "api-token=t", extra]),
+            &Grants::default(),
+            &typed,
+            |_| None,
+        )
+    };
+    assert!(check("flag=true").is_ok() && check("limit=-3").is_ok());
+    for (bad, says) in [
+        ("flag=maybe", "setting `flag`: \"maybe\" is not a boolean (true or false)"),
+        ("limit=ten", "setting `limit`: \"ten\" is not a whole number"),
+        ("base-url=api.example.com", "setting `base-url`"),
+    ] {
+        let err = check(bad).unwrap_err();
+        assert!(err.message().contains(says), "{bad}: {err}");
+    }
+}
+
 /// A connector may declare a setting named like a host setting: the plain name is then the
 /// connector's, and `host.NAME` the host's.
 #[test]
