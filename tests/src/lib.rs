@@ -3,6 +3,7 @@
 //! to run a sync.
 
 pub mod imagescan;
+pub mod ocsf;
 pub mod oracle;
 pub mod org;
 pub mod schema;

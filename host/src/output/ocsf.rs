@@ -1,5 +1,6 @@
 //! OCSF 1.x events: Vulnerability Finding (2002) when a finding carries a CVE, GHSA or CWE id,
-//! else Application Security Posture Finding (2007). See reference/normalized-models.md §2.1.
+//! else Application Security Posture Finding (2007). Every event validates against the OCSF
+//! 1.5.0 definitions (`tests/tests/ocsf.rs`).
 
 use serde_json::{Value, json};
 
@@ -69,8 +70,10 @@ pub fn event(f: &Finding, vendor: &str) -> Value {
         "raw_data": f.vendor_data,
     });
     if let Some(resource) = &f.resource_id {
-        event["resources"] =
-            json!([{"uid": resource, "name": f.code_repo, "type": "repository", "role_id": 3}]);
+        // OCSF 1.5.0's resource has no role (`role_id` came in 1.6.0); a finding in code is
+        // located in a repository, the only resource type a finding names.
+        let kind = f.code_repo.as_ref().map(|_| "repository");
+        event["resources"] = json!([{"uid": resource, "name": f.code_repo, "type": kind}]);
     }
     if class_uid == 2002 {
         event["vulnerabilities"] = json!([vulnerability(f, package)]);
@@ -81,8 +84,10 @@ pub fn event(f: &Finding, vendor: &str) -> Value {
                 .map(|u| format!("Review this finding at {u}"))
         });
         event["remediation"] = json!({"desc": desc.unwrap_or_else(|| f.title.clone())});
+        // Class 2007 has no package attribute at 1.5.0 (it lives under `vulnerabilities[]`,
+        // which this class carries only with an identifier): keep it in `unmapped`.
         if let Some(p) = package {
-            event["affected_packages"] = json!([p]);
+            event["unmapped"] = json!({"affected_packages": [p]});
         }
     }
     event

@@ -360,8 +360,14 @@ fn values_are_checked_against_their_declared_type() {
     };
     assert!(check("flag=true").is_ok() && check("limit=-3").is_ok());
     for (bad, says) in [
-        ("flag=maybe", "setting `flag`: \"maybe\" is not a boolean (true or false)"),
-        ("limit=ten", "setting `limit`: \"ten\" is not a whole number"),
+        (
+            "flag=maybe",
+            "setting `flag`: \"maybe\" is not a boolean (true or false)",
+        ),
+        (
+            "limit=ten",
+            "setting `limit`: \"ten\" is not a whole number",
+        ),
         ("base-url=api.example.com", "setting `base-url`"),
     ] {
         let err = check(bad).unwrap_err();
