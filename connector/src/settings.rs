@@ -116,6 +116,8 @@ struct Def {
     secret: bool,
     env: &'static [&'static str],
     value_type: SettingType,
+    /// A filter: a sync with it set sees only part of the organisation.
+    narrows: bool,
 }
 
 const SETTINGS: &[Def] = &[
@@ -126,6 +128,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
+        narrows: false,
         value_type: SettingType::Text,
     },
     Def {
@@ -135,6 +138,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: true,
         env: &TOKEN_ENV_VARS,
+        narrows: false,
         value_type: SettingType::Text,
     },
     Def {
@@ -144,6 +148,7 @@ const SETTINGS: &[Def] = &[
         default: Some(DEFAULT_BASE_URL),
         secret: false,
         env: &[],
+        narrows: false,
         value_type: SettingType::Url,
     },
     Def {
@@ -153,6 +158,7 @@ const SETTINGS: &[Def] = &[
         default: Some("false"),
         secret: false,
         env: &[],
+        narrows: false,
         value_type: SettingType::Boolean,
     },
     Def {
@@ -162,6 +168,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
+        narrows: true,
         value_type: SettingType::List,
     },
     Def {
@@ -171,6 +178,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
+        narrows: true,
         value_type: SettingType::Text,
     },
     Def {
@@ -180,6 +188,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
+        narrows: true,
         value_type: SettingType::List,
     },
     Def {
@@ -189,6 +198,7 @@ const SETTINGS: &[Def] = &[
         default: None,
         secret: false,
         env: &[],
+        narrows: true,
         value_type: SettingType::List,
     },
 ];
@@ -219,6 +229,7 @@ pub fn spec() -> ConnectorSpec {
                 }),
                 suggested_env: d.env.iter().map(|s| s.to_string()).collect(),
                 value_type: d.value_type,
+                narrows: d.narrows,
             })
             .collect(),
     }

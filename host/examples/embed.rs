@@ -57,6 +57,7 @@ fn job(
         output: Output::File(out_dir.join(format!("{name}.ndjson"))),
         state: None,
         full: true,
+        stale: Default::default(),
         overlap: std::time::Duration::ZERO,
         network: parts
             .next()

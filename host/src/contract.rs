@@ -158,6 +158,7 @@ mod tests {
                     }),
                     suggested_env: env.iter().map(|e| e.to_string()).collect(),
                     value_type: SettingType::Text,
+                    narrows: false,
                 },
                 SettingSpec {
                     name: "url".into(),
@@ -167,6 +168,7 @@ mod tests {
                     credential: None,
                     suggested_env: vec![],
                     value_type: SettingType::Url,
+                    narrows: false,
                 },
             ],
         }

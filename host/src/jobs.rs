@@ -35,7 +35,8 @@ use crate::output::{Format, Models};
 use crate::secrets::{Grants, TrustStore};
 use crate::settings::{Config, RawSettings};
 use crate::state::{StateFile, StateStore};
-use crate::sync::{Network, Output, SyncOptions};
+use crate::store::Stale;
+use crate::sync::{Database, Network, Output, SyncOptions};
 
 /// One `[[job]]` entry, as written.
 #[derive(Debug, Deserialize)]
@@ -58,6 +59,8 @@ struct Entry {
     fixtures: Option<PathBuf>,
     #[serde(default)]
     full: bool,
+    /// With a database output: close, delete or keep what a full sync did not see.
+    stale: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,9 +126,12 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
     config
         .grants
         .merge(Grants::from_toml(&e.secrets)?.relative_to(dir));
-    let output = match e.out.as_str() {
-        "-" => Output::Stdout,
-        file => Output::File(dir.join(file)),
+    let output = match Output::parse(&e.out) {
+        Output::File(file) => Output::File(dir.join(file)),
+        Output::Database(Database::Sqlite(file)) => {
+            Output::Database(Database::Sqlite(dir.join(file)))
+        }
+        other => other,
     };
     let options = SyncOptions {
         models: Models::parse(e.models.as_deref().unwrap_or("resources,issues,findings"))?,
@@ -134,6 +140,7 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
         state: e
             .state
             .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>),
+        stale: Stale::parse(e.stale.as_deref().unwrap_or("close"))?,
         full: e.full,
         overlap: Duration::from_secs(3600),
         network: match e.fixtures {

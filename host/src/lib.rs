@@ -30,6 +30,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod settings;
 pub mod state;
+pub mod store;
 pub mod sync;
 pub mod text;
 pub mod time;

@@ -231,6 +231,21 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The value of the setting that names the tenant (empty when the connector declares none).
+    pub fn tenant(&self, spec: &ConnectorSpec) -> String {
+        spec.tenant_setting
+            .as_deref()
+            .and_then(|name| setting_value(spec, &self.connector, name))
+            .unwrap_or_default()
+    }
+
+    /// Whether a filter setting (`narrows`) has a value: the run does not see every record.
+    pub fn narrowed(&self, spec: &ConnectorSpec) -> bool {
+        spec.settings.iter().filter(|d| d.narrows).any(|d| {
+            setting_value(spec, &self.connector, &d.name).is_some_and(|v| !v.trim().is_empty())
+        })
+    }
+
     /// A digest of what the run asks for (non-secret settings), to tell whether saved state
     /// belongs to the same configuration.
     pub fn fingerprint(&self) -> String {

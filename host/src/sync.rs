@@ -24,6 +24,8 @@ use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::Resolved;
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{RunScope, Stale};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 use crate::time;
 
@@ -49,6 +51,28 @@ pub enum Output {
     File(PathBuf),
     /// The embedder's own destination.
     Custom(Arc<dyn Destination>),
+    /// A database, which also keeps the run's state (see [`crate::store`]).
+    Database(Database),
+}
+
+/// Where `Output::Database` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+}
+
+impl Output {
+    /// `-` (stdout), `sqlite:PATH`, or a file path.
+    pub fn parse(text: &str) -> Output {
+        match text {
+            "-" => Output::Stdout,
+            _ => match text.strip_prefix("sqlite:") {
+                Some(path) => Output::Database(Database::Sqlite(PathBuf::from(path))),
+                None => Output::File(PathBuf::from(text)),
+            },
+        }
+    }
 }
 
 /// A destination an embedder supplies: each run opens one [`Sink`] on it.
@@ -59,12 +83,16 @@ pub trait Destination: Send + Sync {
     fn open(&self, resume_at: Option<u64>) -> std::io::Result<Box<dyn Sink + Send>>;
 }
 
+#[derive(Clone)]
 pub struct SyncOptions {
     pub models: Models,
     pub format: Format,
     pub output: Output,
-    /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]).
+    /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]); a
+    /// database output keeps them itself.
     pub state: Option<Arc<dyn StateStore>>,
+    /// What a database output does with records a complete full sync did not see.
+    pub stale: Stale,
     pub full: bool,
     /// Subtracted from the high-water mark, to catch updates that raced the last run.
     pub overlap: Duration,
@@ -232,13 +260,14 @@ impl Run<'_> {
         stats: Arc<Stats>,
         writer: impl FnOnce(Box<dyn Sink + Send>, Option<Saved>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
-        let state = load_state(opts, &resolved.fingerprint())?;
+        let (output, store) = bind_output(opts, self.spec, resolved)?;
+        let state = load_state(store.as_ref(), opts.full, &resolved.fingerprint())?;
         let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
         self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
         let updated_since = self.plan(checkpoint.as_ref(), opts)?;
-        let sink = open_sink(&opts.output, checkpoint.as_ref())?;
+        let sink = open_sink(&output, checkpoint.as_ref())?;
         let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
-        let saved = opts.state.clone().zip(state);
+        let saved = store.zip(state);
         let mut writer = writer(sink, saved, counts);
         writer.skipped = checkpoint
             .as_ref()
@@ -541,10 +570,44 @@ fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (Stri
     }
 }
 
+/// The output and state store a run writes to: a database output opened for this connector and
+/// tenant serves as both (so a page and its checkpoint commit together).
+fn bind_output(
+    opts: &SyncOptions,
+    spec: &ConnectorSpec,
+    resolved: &Resolved,
+) -> Result<(Output, Option<Arc<dyn StateStore>>), Failure> {
+    let Output::Database(Database::Sqlite(path)) = &opts.output else {
+        return Ok((opts.output.clone(), opts.state.clone()));
+    };
+    if opts.state.is_some() {
+        return Err(Failure::Config(
+            "a database output keeps the run's state itself: drop --state".to_string(),
+        ));
+    }
+    let scope = RunScope {
+        resources: opts.models.resources,
+        issues: opts.models.issues,
+        findings: opts.models.findings,
+        filtered: resolved.narrowed(spec),
+        stale: opts.stale,
+    };
+    let tenant = resolved.tenant(spec);
+    let store = SqliteStore::open(path, &spec.name, &tenant, scope)?;
+    Ok((
+        Output::Custom(Arc::new(store.clone())),
+        Some(Arc::new(store)),
+    ))
+}
+
 /// The saved state for this run's settings: another configuration's state is set aside (a
 /// full sync), and `--full` drops the checkpoint.
-fn load_state(opts: &SyncOptions, fingerprint: &str) -> Result<Option<State>, Failure> {
-    let Some(store) = &opts.state else {
+fn load_state(
+    store: Option<&Arc<dyn StateStore>>,
+    full: bool,
+    fingerprint: &str,
+) -> Result<Option<State>, Failure> {
+    let Some(store) = store else {
         return Ok(None);
     };
     let mut state = store
@@ -560,7 +623,7 @@ fn load_state(opts: &SyncOptions, fingerprint: &str) -> Result<Option<State>, Fa
             same
         })
         .unwrap_or_else(|| State::new(fingerprint.to_string()));
-    if opts.full {
+    if full {
         state.checkpoint = None;
     }
     Ok(Some(state))
@@ -632,6 +695,11 @@ fn open_sink(
         Failure::Host(format!("cannot open output {}: {e}", p.display()))
     };
     Ok(match output {
+        Output::Database(_) => {
+            return Err(Failure::Host(
+                "a database output is opened by the run (bind_output)".to_string(),
+            ));
+        }
         Output::Custom(destination) => destination
             .open(checkpoint.map(|c| c.output_offset.unwrap_or(0)))
             .map_err(|e| Failure::Host(format!("cannot open the output: {e}")))?,

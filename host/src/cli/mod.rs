@@ -24,6 +24,7 @@ use crate::sandbox::limits::Limits;
 use crate::secrets::TrustStore;
 use crate::settings::{self, Config};
 use crate::state::StateFile;
+use crate::store::Stale;
 use crate::sync::{Network, Output, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
@@ -119,9 +120,13 @@ pub struct SyncArgs {
     pub component: ComponentArgs,
     #[command(flatten)]
     pub settings: SettingsArgs,
-    /// Output file, or - for stdout.
-    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    /// Output file, - for stdout, or sqlite:PATH (a database that also keeps the state).
+    #[arg(long, value_name = "FILE|-|sqlite:PATH", default_value = "-")]
     pub out: String,
+    /// With a database output, what a complete full sync does to the tenant's records it did
+    /// not see: close, delete or keep.
+    #[arg(long, value_name = "WHAT", default_value = "close", value_parser = Stale::parse)]
+    pub stale: Stale,
     /// State file: high-water mark for incremental sync and the checkpoint to resume from.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -247,12 +252,9 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
         options: SyncOptions {
             models: a.models,
             format: a.format,
-            output: if a.out == "-" {
-                Output::Stdout
-            } else {
-                Output::File(PathBuf::from(&a.out))
-            },
+            output: Output::parse(&a.out),
             state: a.state.map(|p| Arc::new(StateFile(p)) as _),
+            stale: a.stale,
             full: a.full,
             overlap: Duration::from_secs(a.overlap_secs),
             network: network(&a.settings),

@@ -20,6 +20,7 @@ fn setting(
         }),
         suggested_env: env.iter().map(|e| e.to_string()).collect(),
         value_type: SettingType::Text,
+        narrows: false,
     }
 }
 

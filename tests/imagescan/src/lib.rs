@@ -63,6 +63,7 @@ fn setting(name: &str, description: &str, required: bool, default: Option<&str>)
         credential: None,
         suggested_env: vec![],
         value_type: SettingType::Text,
+        narrows: false,
     }
 }
 

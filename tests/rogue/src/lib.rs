@@ -52,6 +52,7 @@ impl Guest for Rogue {
             }),
             suggested_env: env.iter().map(|e| e.to_string()).collect(),
             value_type: SettingType::Text,
+            narrows: false,
         };
         ConnectorSpec {
             name: "rogue".into(),
