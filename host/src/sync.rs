@@ -24,8 +24,7 @@ use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::Resolved;
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{RunScope, Stale};
+use crate::store::{self, DbStore, Key, RunScope, Stale};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 use crate::time;
 
@@ -60,17 +59,21 @@ pub enum Output {
 pub enum Database {
     /// `sqlite:PATH`.
     Sqlite(PathBuf),
+    /// `postgres://...` or `postgresql://...`.
+    Postgres(String),
 }
 
 impl Output {
-    /// `-` (stdout), `sqlite:PATH`, or a file path.
+    /// `-` (stdout), `sqlite:PATH`, `postgres://...`, or a file path.
     pub fn parse(text: &str) -> Output {
-        match text {
-            "-" => Output::Stdout,
-            _ => match text.strip_prefix("sqlite:") {
-                Some(path) => Output::Database(Database::Sqlite(PathBuf::from(path))),
-                None => Output::File(PathBuf::from(text)),
-            },
+        if text == "-" {
+            Output::Stdout
+        } else if let Some(path) = text.strip_prefix("sqlite:") {
+            Output::Database(Database::Sqlite(PathBuf::from(path)))
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Output::Database(Database::Postgres(text.to_string()))
+        } else {
+            Output::File(PathBuf::from(text))
         }
     }
 }
@@ -577,7 +580,7 @@ fn bind_output(
     spec: &ConnectorSpec,
     resolved: &Resolved,
 ) -> Result<(Output, Option<Arc<dyn StateStore>>), Failure> {
-    let Output::Database(Database::Sqlite(path)) = &opts.output else {
+    let Output::Database(database) = &opts.output else {
         return Ok((opts.output.clone(), opts.state.clone()));
     };
     if opts.state.is_some() {
@@ -592,12 +595,19 @@ fn bind_output(
         filtered: resolved.narrowed(spec),
         stale: opts.stale,
     };
-    let tenant = resolved.tenant(spec);
-    let store = SqliteStore::open(path, &spec.name, &tenant, scope)?;
-    Ok((
-        Output::Custom(Arc::new(store.clone())),
-        Some(Arc::new(store)),
-    ))
+    let key = Key {
+        connector: spec.name.clone(),
+        tenant: resolved.tenant(spec),
+    };
+    Ok(match database {
+        Database::Sqlite(path) => both(store::sqlite::open(path, key, scope)?),
+        Database::Postgres(url) => both(store::postgres::open(url, key, scope)?),
+    })
+}
+
+/// A database store as the run's destination and its state store.
+fn both<B: store::Backend>(db: DbStore<B>) -> (Output, Option<Arc<dyn StateStore>>) {
+    (Output::Custom(Arc::new(db.clone())), Some(Arc::new(db)))
 }
 
 /// The saved state for this run's settings: another configuration's state is set aside (a

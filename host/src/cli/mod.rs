@@ -120,8 +120,13 @@ pub struct SyncArgs {
     pub component: ComponentArgs,
     #[command(flatten)]
     pub settings: SettingsArgs,
-    /// Output file, - for stdout, or sqlite:PATH (a database that also keeps the state).
-    #[arg(long, value_name = "FILE|-|sqlite:PATH", default_value = "-")]
+    /// Output file, - for stdout, or a database that also keeps the state: sqlite:PATH or
+    /// postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        value_name = "FILE|-|sqlite:PATH|postgres://...",
+        default_value = "-"
+    )]
     pub out: String,
     /// With a database output, what a complete full sync does to the tenant's records it did
     /// not see: close, delete or keep.

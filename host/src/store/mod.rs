@@ -8,9 +8,17 @@
 //! its summary; `sync_state`, each (connector, tenant)'s high-water mark and checkpoint, so a
 //! runner needs no local state file.
 
+pub mod postgres;
 pub mod sqlite;
 
+use std::sync::{Arc, Mutex};
+
 use serde::Deserialize;
+
+use crate::error::Failure;
+use crate::output::Sink;
+use crate::state::{State, StateStore};
+use crate::sync::Destination;
 
 /// What happens, after a complete full sync, to the tenant's records the run did not see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,4 +170,269 @@ pub fn parse_line(line: &str) -> Result<Parsed, String> {
         state_updated_at: l.state_updated_at,
         record: line.to_string(),
     })))
+}
+
+/// What one database does; [`DbStore`] holds the logic common to all of them.
+pub trait Backend: Send + 'static {
+    /// `sqlite:PATH`, `postgres://host/db` (no password), for messages.
+    fn location(&self) -> String;
+    /// The saved state's JSON for (connector, tenant).
+    fn load(&mut self, key: &Key) -> Result<Option<String>, String>;
+    /// The interrupted run's id and start (when `resuming` and there is one), else a new run.
+    fn begin_run(&mut self, key: &Key, resuming: bool) -> Result<(i64, String), String>;
+    /// In one transaction: upsert the rows, settle unseen records (when asked), save the state.
+    fn commit(&mut self, key: &Key, commit: &Commit<'_>) -> Result<(), String>;
+    /// Records the run's end in `sync_runs`.
+    fn finish_run(
+        &mut self,
+        run: i64,
+        mode: &str,
+        complete: bool,
+        summary: &str,
+    ) -> Result<(), String>;
+}
+
+/// Whose rows: the component's name and the tenant setting's value.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub connector: String,
+    pub tenant: String,
+}
+
+/// One transaction's worth of work.
+pub struct Commit<'a> {
+    pub run: i64,
+    pub rows: &'a [Row],
+    /// The state as JSON; `run_id` is kept with it while the run is unfinished.
+    pub state: String,
+    pub unfinished: bool,
+    /// After a complete full unfiltered sync: the run's start, and what to do with the rest.
+    pub settle: Option<(&'a str, &'a RunScope)>,
+}
+
+/// A database as a run's destination and state store at once, so a page's rows and its
+/// checkpoint commit together. Cheap to clone.
+pub struct DbStore<B> {
+    inner: Arc<Mutex<Inner<B>>>,
+}
+
+impl<B> Clone for DbStore<B> {
+    fn clone(&self) -> Self {
+        DbStore {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<B> {
+    backend: B,
+    key: Key,
+    scope: RunScope,
+    /// This run's row in `sync_runs` and its start, once the output is opened.
+    run: Option<(i64, String)>,
+    /// Whether the run lists everything (no `updated_since`), from its checkpoints.
+    full: Option<bool>,
+    /// Rows written since the last checkpoint: they commit with the next one.
+    pending: Vec<Row>,
+}
+
+impl<B: Backend> DbStore<B> {
+    pub fn new(backend: B, key: Key, scope: RunScope) -> DbStore<B> {
+        DbStore {
+            inner: Arc::new(Mutex::new(Inner {
+                backend,
+                key,
+                scope,
+                run: None,
+                full: None,
+                pending: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<B>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<B: Backend> StateStore for DbStore<B> {
+    fn load(&self) -> Result<Option<State>, Failure> {
+        let mut inner = self.lock();
+        let key = inner.key.clone();
+        let text = inner
+            .backend
+            .load(&key)
+            .map_err(|e| Failure::Host(format!("database {}: {e}", inner.backend.location())))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                Failure::Config(format!(
+                    "database {}: the saved state of {} / {} is unreadable ({e}); pass --full",
+                    inner.backend.location(),
+                    key.connector,
+                    key.tenant
+                ))
+            })
+        })
+        .transpose()
+    }
+
+    /// Commits the rows written since the last checkpoint with this one; the last save of a
+    /// run (no checkpoint) also settles the records it did not see.
+    fn save(&self, state: &State) -> Result<(), Failure> {
+        let mut inner = self.lock();
+        if let Some(cp) = &state.checkpoint {
+            inner.full = Some(cp.updated_since.is_none());
+        }
+        let rows = std::mem::take(&mut inner.pending);
+        let (run, started) = inner.run.clone().unwrap_or((0, String::new()));
+        let finished_full = state.checkpoint.is_none() && inner.full == Some(true);
+        let scope = inner.scope;
+        let commit = Commit {
+            run,
+            rows: &rows,
+            state: serde_json::to_string(state).expect("state serializes"),
+            unfinished: state.checkpoint.is_some(),
+            settle: (finished_full && !scope.filtered).then_some((started.as_str(), &scope)),
+        };
+        let key = inner.key.clone();
+        inner
+            .backend
+            .commit(&key, &commit)
+            .map_err(|e| Failure::Host(format!("database {}: {e}", inner.backend.location())))
+    }
+
+    fn location(&self) -> String {
+        let inner = self.lock();
+        format!(
+            "{} ({} / {})",
+            inner.backend.location(),
+            inner.key.connector,
+            inner.key.tenant
+        )
+    }
+}
+
+impl<B: Backend> Destination for DbStore<B> {
+    /// Starts this run's row in `sync_runs`, or takes up the interrupted run's (`resume_at`).
+    fn open(&self, resume_at: Option<u64>) -> std::io::Result<Box<dyn Sink + Send>> {
+        let mut inner = self.lock();
+        let key = inner.key.clone();
+        let begun = inner
+            .backend
+            .begin_run(&key, resume_at.is_some())
+            .map_err(std::io::Error::other)?;
+        inner.run = Some(begun);
+        Ok(Box::new(DbSink {
+            store: self.clone(),
+        }))
+    }
+}
+
+/// The run's records as rows, held until the checkpoint that covers them commits.
+struct DbSink<B> {
+    store: DbStore<B>,
+}
+
+impl<B: Backend> Sink for DbSink<B> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let text = std::str::from_utf8(bytes).map_err(std::io::Error::other)?;
+        let mut inner = self.store.lock();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            match parse_line(line).map_err(std::io::Error::other)? {
+                Parsed::Row(row) => inner.pending.push(*row),
+                Parsed::Summary {
+                    complete,
+                    mode,
+                    line,
+                } => {
+                    if let Some((run, _)) = inner.run.clone() {
+                        inner
+                            .backend
+                            .finish_run(run, &mode, complete, line.trim_end())
+                            .map_err(std::io::Error::other)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows commit with their checkpoint (see [`StateStore::save`]); there is no offset.
+    fn commit(&mut self) -> std::io::Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
+/// The SQL that settles one table's unseen records and how many of the parameters it takes, or
+/// `None` when there is nothing to do. Parameters: $1 connector, $2 tenant, $3 run, then for a
+/// close $4 the closed state and $5 the run's start; `json_set(expr, key, value)` is the
+/// database's way to set a top-level key of a record.
+pub fn settle_sql(
+    table: Table,
+    stale: Stale,
+    json_set: impl Fn(&str, &str, &str) -> String,
+) -> Option<(String, usize)> {
+    let name = table.name();
+    let p = |n: usize| format!("${n}");
+    let (c, t, r) = (p(1), p(2), p(3));
+    match (stale, table) {
+        (Stale::Keep, _) | (Stale::Close, Table::Resources) => None,
+        (Stale::Delete, _) => Some((
+            format!(
+                "DELETE FROM {name} WHERE connector = {c} AND tenant = {t} AND last_run <> {r}"
+            ),
+            3,
+        )),
+        (Stale::Close, _) => {
+            let record = json_set(
+                &json_set("record", "state", &p(4)),
+                "state_updated_at",
+                &p(5),
+            );
+            let sql = format!(
+                "UPDATE {name} SET state = {s}, state_updated_at = {at}, record = {record}
+                 WHERE connector = {c} AND tenant = {t} AND last_run <> {r}
+                   AND (state IS NULL OR state <> {s})",
+                s = p(4),
+                at = p(5),
+            );
+            Some((sql, 5))
+        }
+    }
+}
+
+/// The tables a run wrote, each with its closed state.
+pub fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
+    [
+        (Table::Resources, scope.resources),
+        (Table::Issues, scope.issues),
+        (Table::Findings, scope.findings),
+    ]
+    .into_iter()
+    .filter(|(_, written)| *written)
+    .map(|(table, _)| table)
+}
+
+/// The upsert of one row into `table`, with `$n` placeholders (SQLite and PostgreSQL both take
+/// them): 1 connector, 2 tenant, 3 id, then the typed columns, the record and the run.
+pub fn upsert_sql(table: Table, record_cast: &str) -> String {
+    let name = table.name();
+    if table == Table::Resources {
+        return format!(
+            "INSERT INTO resources (connector, tenant, id, type, name, record, last_run)
+             VALUES ($1, $2, $3, $4, $5, $6{record_cast}, $7)
+             ON CONFLICT (connector, tenant, id) DO UPDATE SET type = excluded.type,
+               name = excluded.name, record = excluded.record, last_run = excluded.last_run"
+        );
+    }
+    format!(
+        "INSERT INTO {name} (connector, tenant, id, severity, state, type, resource_id, package,
+           first_seen, last_seen, state_updated_at, record, last_run)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{record_cast}, $13)
+         ON CONFLICT (connector, tenant, id) DO UPDATE SET severity = excluded.severity,
+           state = excluded.state, type = excluded.type, resource_id = excluded.resource_id,
+           package = excluded.package, first_seen = excluded.first_seen,
+           last_seen = excluded.last_seen, state_updated_at = excluded.state_updated_at,
+           record = excluded.record, last_run = excluded.last_run"
+    )
 }

@@ -1,0 +1,280 @@
+//! `--out postgres://...`: a PostgreSQL server (tokio-postgres), for teams and for runners
+//! scaled out by a scheduler: many processes write different tenants into one database at
+//! once, and a session advisory lock per (connector, tenant) makes a second sync of the same
+//! tenant exit with "already running" instead of interleaving.
+//!
+//! The store's calls are synchronous (the output writer runs on a blocking thread); each one
+//! drives the client on the host's tokio runtime. TLS is not supported yet: a URL with
+//! `sslmode=require` is refused by the driver.
+
+use std::future::Future;
+
+use tokio::runtime::Handle;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls};
+
+use super::{
+    Backend, Commit, DbStore, Key, RunScope, Table, settle_sql, upsert_sql, written_tables,
+};
+use crate::error::Failure;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE resources (
+    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+    type TEXT, name TEXT,
+    record JSON NOT NULL, last_run BIGINT NOT NULL,
+    PRIMARY KEY (connector, tenant, id)
+);
+CREATE TABLE issues (
+    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
+    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
+    record JSON NOT NULL, last_run BIGINT NOT NULL,
+    PRIMARY KEY (connector, tenant, id)
+);
+CREATE TABLE findings (
+    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
+    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
+    record JSON NOT NULL, last_run BIGINT NOT NULL,
+    PRIMARY KEY (connector, tenant, id)
+);
+CREATE INDEX issues_by_state ON issues (connector, tenant, state, severity);
+CREATE INDEX findings_by_state ON findings (connector, tenant, state, severity);
+CREATE TABLE sync_runs (
+    run_id BIGSERIAL PRIMARY KEY,
+    connector TEXT NOT NULL, tenant TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, mode TEXT, complete BOOLEAN, summary JSON
+);
+CREATE TABLE sync_state (
+    connector TEXT NOT NULL, tenant TEXT NOT NULL,
+    state JSON NOT NULL, run_id BIGINT,
+    PRIMARY KEY (connector, tenant)
+);
+"#];
+
+pub struct Postgres {
+    client: Client,
+    runtime: Handle,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+/// Runs `f` to completion from synchronous code, on a runtime worker or a blocking thread.
+fn block<F: Future>(runtime: &Handle, f: F) -> F::Output {
+    tokio::task::block_in_place(|| runtime.block_on(f))
+}
+
+/// The URL with any password replaced, for messages.
+fn shown(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| {
+        let (auth, host) = rest.split_once('@')?;
+        let user = auth.split_once(':').map_or(auth, |(u, _)| u);
+        Some(format!("{scheme}://{user}:***@{host}"))
+    }) {
+        Some(s) if url.contains(':') && url.contains('@') => s,
+        _ => url.to_string(),
+    }
+}
+
+/// Connects, brings the schema up to date, and takes the (connector, tenant) lock: a second
+/// sync of the same tenant fails at once, saying so.
+pub fn open(url: &str, key: Key, scope: RunScope) -> Result<DbStore<Postgres>, Failure> {
+    let runtime = Handle::current();
+    let where_ = shown(url);
+    let fail = |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {e}"));
+    let (mut client, connection) =
+        block(&runtime, tokio_postgres::connect(url, NoTls)).map_err(fail)?;
+    runtime.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("database connection closed: {e}");
+        }
+    });
+    block(&runtime, migrate(&mut client)).map_err(fail)?;
+    let locked: bool = block(
+        &runtime,
+        client.query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended($1::text || '/' || $2::text, 7327))",
+            &[&key.connector, &key.tenant],
+        ),
+    )
+    .map_err(fail)?
+    .get(0);
+    if !locked {
+        return Err(Failure::Host(format!(
+            "database {where_}: a sync of {} / {} is already running (its advisory lock is held); \
+             this one stops without writing",
+            key.connector, key.tenant
+        )));
+    }
+    let backend = Postgres {
+        client,
+        runtime,
+        shown: where_.clone(),
+    };
+    Ok(DbStore::new(backend, key, scope))
+}
+
+async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    // One migrator at a time, across processes.
+    tx.execute("SELECT pg_advisory_xact_lock(7327)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let applied: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+fn now() -> String {
+    crate::time::format_seconds(std::time::SystemTime::now())
+}
+
+impl Backend for Postgres {
+    fn location(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn load(&mut self, key: &Key) -> Result<Option<String>, String> {
+        let row = block(
+            &self.runtime,
+            self.client.query_opt(
+                "SELECT state::text FROM sync_state WHERE connector = $1 AND tenant = $2",
+                &[&key.connector, &key.tenant],
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn begin_run(&mut self, key: &Key, resuming: bool) -> Result<(i64, String), String> {
+        let client = &self.client;
+        block(&self.runtime, async {
+            if resuming
+                && let Some(r) = client
+                    .query_opt(
+                        "SELECT r.run_id, r.started_at FROM sync_state s
+                         JOIN sync_runs r ON r.run_id = s.run_id
+                         WHERE s.connector = $1 AND s.tenant = $2",
+                        &[&key.connector, &key.tenant],
+                    )
+                    .await?
+            {
+                return Ok((r.get(0), r.get(1)));
+            }
+            let started = now();
+            let r = client
+                .query_one(
+                    "INSERT INTO sync_runs (connector, tenant, started_at) VALUES ($1, $2, $3) RETURNING run_id",
+                    &[&key.connector, &key.tenant, &started],
+                )
+                .await?;
+            Ok((r.get(0), started))
+        })
+        .map_err(|e: tokio_postgres::Error| e.to_string())
+    }
+
+    fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<(), String> {
+        let runtime = self.runtime.clone();
+        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| e.to_string())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: i64,
+        mode: &str,
+        complete: bool,
+        summary: &str,
+    ) -> Result<(), String> {
+        block(
+            &self.runtime,
+            self.client.execute(
+                "UPDATE sync_runs SET finished_at = $2, mode = $3, complete = $4, summary = $5::text::json
+                 WHERE run_id = $1",
+                &[&run, &now(), &mode, &complete, &summary],
+            ),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}
+
+async fn transaction(
+    client: &mut Client,
+    key: &Key,
+    c: &Commit<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let (k, t) = (&key.connector, &key.tenant);
+    // One prepared upsert per table; each row is then one round trip in the transaction.
+    let mut prepared = std::collections::HashMap::new();
+    for row in c.rows {
+        let stmt = match prepared.get(&row.table.name()) {
+            Some(s) => s,
+            None => {
+                let s = tx.prepare(&upsert_sql(row.table, "::text::json")).await?;
+                prepared.entry(row.table.name()).or_insert(s)
+            }
+        };
+        if row.table == Table::Resources {
+            tx.execute(
+                stmt,
+                &[k, t, &row.id, &row.type_, &row.name, &row.record, &c.run],
+            )
+            .await?;
+        } else {
+            let values: [&(dyn ToSql + Sync); 13] = [
+                k,
+                t,
+                &row.id,
+                &row.severity,
+                &row.state,
+                &row.type_,
+                &row.resource_id,
+                &row.package,
+                &row.first_seen,
+                &row.last_seen,
+                &row.state_updated_at,
+                &row.record,
+                &c.run,
+            ];
+            tx.execute(stmt, &values).await?;
+        }
+    }
+    if let Some((started, scope)) = c.settle {
+        let json_set = |e: &str, key: &str, v: &str| {
+            format!("jsonb_set(({e})::jsonb, '{{{key}}}', to_jsonb({v}::text))::json")
+        };
+        for table in written_tables(scope) {
+            if let Some((sql, n)) = settle_sql(table, scope.stale, json_set) {
+                let closed = table.closed();
+                let all: [&(dyn ToSql + Sync); 5] = [k, t, &c.run, &closed, &started];
+                tx.execute(&sql, &all[..n]).await?;
+            }
+        }
+    }
+    let run = c.unfinished.then_some(c.run);
+    tx.execute(
+        "INSERT INTO sync_state (connector, tenant, state, run_id) VALUES ($1, $2, $3::text::json, $4)
+         ON CONFLICT (connector, tenant) DO UPDATE SET state = excluded.state, run_id = excluded.run_id",
+        &[k, t, &c.state, &run],
+    )
+    .await?;
+    tx.commit().await
+}

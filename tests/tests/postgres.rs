@@ -1,0 +1,240 @@
+//! `--out postgres://...` against the real PostgreSQL server at 127.0.0.1:5432: each test makes
+//! its own database and drops it. Under `CI=true` a missing server is a failure; elsewhere the
+//! tests say they were skipped and why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use connector_tests::oracle::findings;
+use connector_tests::org::Org;
+use connector_tests::server::{Behaviour, SocketSim};
+use connector_tests::{component, host_bin, run_host, scratch};
+use tokio_postgres::{Client, NoTls};
+
+const TOKEN: &str = "sktsec_pg_token_0123456789";
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A database of its own, dropped when the test ends.
+struct TestDb {
+    name: String,
+    admin: Client,
+}
+
+impl TestDb {
+    /// `None` (the test skips, saying why) when no server answers, unless `CI=true`.
+    async fn create(test: &str) -> Option<TestDb> {
+        let admin = match tokio_postgres::connect(&format!("{SERVER}/postgres"), NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                client
+            }
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("SKIPPED {test}: no PostgreSQL server at {SERVER} ({e})");
+                return None;
+            }
+            Err(e) => panic!("CI=true and no PostgreSQL server at {SERVER}: {e}"),
+        };
+        let name = format!("ct_{test}_{}", std::process::id());
+        // One statement each: a multi-statement batch runs as one transaction, which DROP /
+        // CREATE DATABASE refuse.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
+        }
+        Some(TestDb { name, admin })
+    }
+
+    fn url(&self) -> String {
+        format!("{SERVER}/{}", self.name)
+    }
+
+    async fn client(&self) -> Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    async fn drop_it(self) {
+        self.admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+fn sync_args(sim: &SocketSim, org: &str, out: &str, extra: &[&str]) -> Vec<String> {
+    let wasm = component("socket_connector").display().to_string();
+    let mut args: Vec<String> = [
+        "sync",
+        &wasm,
+        "-s",
+        &format!("org-slug={org}"),
+        "-s",
+        &format!("base-url={}", sim.base_url()),
+        "--secret",
+        "api-token=env:SOCKET_SECURITY_API_KEY",
+        "--no-cache",
+        "--out",
+        out,
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+async fn sync(sim: &SocketSim, org: &str, out: &str, extra: &[&str]) -> connector_tests::HostRun {
+    let args = sync_args(sim, org, out, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_host(&args, &[("SOCKET_SECURITY_API_KEY", TOKEN)]).await
+}
+
+/// `id -> (state, record)` of a table, for one tenant.
+async fn rows(
+    db: &TestDb,
+    table: &str,
+    tenant: &str,
+) -> BTreeMap<String, (Option<String>, String)> {
+    let state = if table == "resources" {
+        "NULL::text"
+    } else {
+        "state"
+    };
+    db.client()
+        .await
+        .query(
+            &format!("SELECT id, {state}, record::text FROM {table} WHERE tenant = $1"),
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loopback_org_in_postgres_holds_exactly_the_ndjson_records_and_closes_what_vanished() {
+    let Some(db) = TestDb::create("exact").await else {
+        return;
+    };
+    let mut org = Org::generate("acme", 60, 400, 0);
+    let sim = SocketSim::start(
+        org.clone(),
+        TOKEN,
+        Behaviour {
+            alert_page_cap: 150,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let file = scratch("pg-exact").join("acme.ndjson");
+    let ndjson = sync(&sim, "acme", file.to_str().unwrap(), &[]).await;
+    assert_eq!(ndjson.code, 0, "{}", ndjson.stderr);
+    let into_db = sync(&sim, "acme", &db.url(), &[]).await;
+    assert_eq!(into_db.code, 0, "{}", into_db.stderr);
+    let lines: BTreeSet<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains(r#""kind":"summary""#))
+        .map(str::to_string)
+        .collect();
+    let mut stored = BTreeSet::new();
+    for table in ["resources", "issues", "findings"] {
+        stored.extend(
+            rows(&db, table, "acme")
+                .await
+                .into_values()
+                .map(|(_, record)| record),
+        );
+    }
+    assert_eq!(stored, lines);
+
+    // Alerts vanish; the next full sync closes exactly their findings, in the record too.
+    let all = findings(&org, |s| s == "open");
+    org.alerts.truncate(350);
+    let kept = findings(&org, |s| s == "open");
+    let vanished: BTreeSet<String> = all
+        .into_keys()
+        .filter(|id| !kept.contains_key(id))
+        .collect();
+    sim.set_org(org);
+    let full = sync(&sim, "acme", &db.url(), &["--full"]).await;
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let closed: BTreeSet<String> = rows(&db, "findings", "acme")
+        .await
+        .into_iter()
+        .filter(|(_, (state, record))| {
+            let in_record: serde_json::Value = serde_json::from_str(record).unwrap();
+            assert_eq!(in_record["state"].as_str(), state.as_deref());
+            state.as_deref() == Some("CLOSED")
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(closed, vanished);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_sync_concurrently_and_the_same_tenant_twice_is_refused() {
+    let Some(db) = TestDb::create("concurrent").await else {
+        return;
+    };
+    let slow = Behaviour {
+        alert_page_cap: 100,
+        delay: Duration::from_millis(60),
+        ..Behaviour::default()
+    };
+    let (acme, beta) = (
+        Org::generate("acme", 20, 1000, 0),
+        Org::generate("beta", 20, 800, 0),
+    );
+    let sim_a = SocketSim::start(acme.clone(), TOKEN, slow.clone()).await;
+    let sim_b = SocketSim::start(beta.clone(), TOKEN, slow).await;
+    let url = db.url();
+    let spawn = |sim: &SocketSim, org: &str| {
+        tokio::process::Command::new(host_bin())
+            .args(sync_args(sim, org, &url, &[]))
+            .env("SOCKET_SECURITY_API_KEY", TOKEN)
+            .env("XDG_CONFIG_HOME", scratch("pg-no-config"))
+            .output()
+    };
+    // acme twice and beta once, all at the same time.
+    let (a, b) = (spawn(&sim_a, "acme"), spawn(&sim_b, "beta"));
+    let second_acme = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        spawn(&sim_a, "acme").await
+    };
+    let (a, b, again) = tokio::join!(a, b, second_acme);
+    let (a, b, again) = (a.unwrap(), b.unwrap(), again.unwrap());
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let refused = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{refused}");
+    assert!(refused.contains("acme is already running"), "{refused}");
+    for (tenant, org) in [("acme", &acme), ("beta", &beta)] {
+        let ids: BTreeSet<String> = rows(&db, "findings", tenant).await.into_keys().collect();
+        assert_eq!(
+            ids,
+            findings(org, |s| s == "open")
+                .into_keys()
+                .collect::<BTreeSet<_>>()
+        );
+    }
+    db.drop_it().await;
+}
