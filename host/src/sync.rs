@@ -21,8 +21,9 @@ use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summar
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::SandboxHttp;
+use crate::sandbox::transport::tls_client_config;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
-use crate::settings::Resolved;
+use crate::settings::{HostSettings, Resolved};
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
 use crate::store::{self, DbStore, Key, RunScope, Stale};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
@@ -113,6 +114,21 @@ pub struct SyncReport {
     pub failure: Option<Failure>,
 }
 
+/// The extra CA certificates of the `ca-file` host setting, when given.
+fn ca_pem(host: &HostSettings) -> Result<Option<Vec<u8>>, Failure> {
+    host.ca_file
+        .as_ref()
+        .map(|p| {
+            std::fs::read(p).map_err(|e| {
+                Failure::Config(format!(
+                    "setting `ca-file`: cannot read {}: {e}",
+                    p.display()
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// Builds the request path for a run: transport, retries, recording, then the sandbox hook.
 pub fn sandbox_http(
     resolved: &Resolved,
@@ -121,15 +137,7 @@ pub fn sandbox_http(
 ) -> Result<SandboxHttp, Failure> {
     let host = &resolved.host;
     let live = || -> Result<Arc<dyn Upstream>, Failure> {
-        let ca = match &host.ca_file {
-            Some(p) => Some(std::fs::read(p).map_err(|e| {
-                Failure::Config(format!(
-                    "setting `ca-file`: cannot read {}: {e}",
-                    p.display()
-                ))
-            })?),
-            None => None,
-        };
+        let ca = ca_pem(host)?;
         let live = Live::new(host.timeouts, host.max_response_bytes, ca.as_deref())
             .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
         Ok(Arc::new(Retrying {
@@ -601,7 +609,11 @@ fn bind_output(
     };
     Ok(match database {
         Database::Sqlite(path) => both(store::sqlite::open(path, key, scope)?),
-        Database::Postgres(url) => both(store::postgres::open(url, key, scope)?),
+        Database::Postgres(url) => {
+            let tls = tls_client_config(ca_pem(&resolved.host)?.as_deref())
+                .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
+            both(store::postgres::open(url, key, scope, tls)?)
+        }
     })
 }
 

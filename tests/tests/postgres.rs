@@ -238,3 +238,61 @@ async fn tenants_sync_concurrently_and_the_same_tenant_twice_is_refused() {
     }
     db.drop_it().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_goes_away_ends_the_run_and_the_next_resumes() {
+    let Some(db) = TestDb::create("gone").await else {
+        return;
+    };
+    let org = Org::generate("acme", 20, 3000, 0);
+    let slow = Behaviour {
+        alert_page_cap: 250,
+        delay: Duration::from_millis(80),
+        ..Behaviour::default()
+    };
+    let sim = SocketSim::start(org.clone(), TOKEN, slow).await;
+    let url = db.url();
+    let child = tokio::process::Command::new(host_bin())
+        .args(sync_args(&sim, "acme", &url, &[]))
+        .env("SOCKET_SECURITY_API_KEY", TOKEN)
+        .env("XDG_CONFIG_HOME", scratch("pg-gone-no-config"))
+        .output();
+    let cut = async {
+        // Once some findings are committed, the server drops the run's connection.
+        let client = db.client().await;
+        for _ in 0..600 {
+            let n: i64 = client
+                .query_one("SELECT count(*) FROM findings", &[])
+                .await
+                .map_or(0, |r| r.get(0));
+            if n > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+    };
+    let (out, ()) = tokio::join!(child, cut);
+    let out = out.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("database postgres://postgres@127.0.0.1:5432/"),
+        "{stderr}"
+    );
+    let partial = rows(&db, "findings", "acme").await.len();
+    let expected = findings(&org, |s| s == "open");
+    assert!(partial < expected.len());
+    let again = sync(&sim, "acme", &url, &[]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let ids: BTreeSet<String> = rows(&db, "findings", "acme").await.into_keys().collect();
+    assert_eq!(ids, expected.into_keys().collect::<BTreeSet<_>>());
+    db.drop_it().await;
+}

@@ -145,36 +145,44 @@ impl Live {
         max_body: u64,
         extra_ca_pem: Option<&[u8]>,
     ) -> Result<Live, String> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        if let Some(pem) = extra_ca_pem {
-            let mut added = 0;
-            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
-                let cert: rustls::pki_types::CertificateDer =
-                    cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("unusable CA certificate: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("no PEM certificate found".to_string());
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(Live {
-            tls: Arc::new(tls),
+            tls: tls_client_config(extra_ca_pem)?,
             timeouts,
             max_body,
         })
     }
+}
 
+/// The host's TLS client configuration: the Mozilla roots (webpki-roots) plus `extra_ca_pem`
+/// (corporate proxies, self-hosted gateways, a database's own CA).
+pub fn tls_client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    if let Some(pem) = extra_ca_pem {
+        let mut added = 0;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
+            let cert: rustls::pki_types::CertificateDer =
+                cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("unusable CA certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no PEM certificate found".to_string());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+impl Live {
     async fn send_once(&self, req: Outgoing) -> Result<Incoming, TransportError> {
         let t = self.timeouts;
         let host = req

@@ -4,12 +4,14 @@
 //! tenant exit with "already running" instead of interleaving.
 //!
 //! The store's calls are synchronous (the output writer runs on a blocking thread); each one
-//! drives the client on the host's tokio runtime. TLS is not supported yet: a URL with
-//! `sslmode=require` is refused by the driver.
+//! drives the client on the host's tokio runtime. With `sslmode=require` in the URL the
+//! connection uses TLS, verified against the Mozilla roots plus the `ca-file` host setting.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
@@ -67,29 +69,42 @@ fn block<F: Future>(runtime: &Handle, f: F) -> F::Output {
 
 /// The URL with any password replaced, for messages.
 fn shown(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| {
-        let (auth, host) = rest.split_once('@')?;
-        let user = auth.split_once(':').map_or(auth, |(u, _)| u);
-        Some(format!("{scheme}://{user}:***@{host}"))
-    }) {
-        Some(s) if url.contains(':') && url.contains('@') => s,
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((auth, host)) if auth.contains(':') => {
+            let user = auth.split_once(':').map_or(auth, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}")
+        }
         _ => url.to_string(),
     }
 }
 
 /// Connects, brings the schema up to date, and takes the (connector, tenant) lock: a second
 /// sync of the same tenant fails at once, saying so.
-pub fn open(url: &str, key: Key, scope: RunScope) -> Result<DbStore<Postgres>, Failure> {
+pub fn open(
+    url: &str,
+    key: Key,
+    scope: RunScope,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<DbStore<Postgres>, Failure> {
     let runtime = Handle::current();
     let where_ = shown(url);
     let fail = |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {e}"));
-    let (mut client, connection) =
-        block(&runtime, tokio_postgres::connect(url, NoTls)).map_err(fail)?;
-    runtime.spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("database connection closed: {e}");
-        }
-    });
+    let config: tokio_postgres::Config = url.parse().map_err(fail)?;
+    // TLS when the URL asks for it (`sslmode=require`), verified; `prefer` (the default) would
+    // take an unverified certificate, which protects nothing, so it means no TLS here.
+    let mut client = if config.get_ssl_mode() != SslMode::Require {
+        let (client, connection) = block(&runtime, config.connect(NoTls)).map_err(fail)?;
+        runtime.spawn(drive(connection));
+        client
+    } else {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
+        let (client, connection) = block(&runtime, config.connect(tls)).map_err(fail)?;
+        runtime.spawn(drive(connection));
+        client
+    };
     block(&runtime, migrate(&mut client)).map_err(fail)?;
     let locked: bool = block(
         &runtime,
@@ -113,6 +128,13 @@ pub fn open(url: &str, key: Key, scope: RunScope) -> Result<DbStore<Postgres>, F
         shown: where_.clone(),
     };
     Ok(DbStore::new(backend, key, scope))
+}
+
+/// Runs a connection until it closes; a closed one fails the next statement, which says so.
+async fn drive<F: Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::warn!("database connection closed: {e}");
+    }
 }
 
 async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
@@ -277,4 +299,19 @@ async fn transaction(
     )
     .await?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            super::shown("postgres://sync:hunter2@db:5432/findings"),
+            "postgres://sync:***@db:5432/findings"
+        );
+        assert_eq!(
+            super::shown("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+    }
 }
