@@ -547,7 +547,10 @@ async fn fanout(runs: usize) {
 /// `connector-host run` of three tenants, each on its own server that waits `delay_ms` before
 /// every response: one job at a time (`--parallel 1`) against all three at once.
 async fn jobs(alerts: usize, delay_ms: usize, runs: usize) {
-    let host = connector_tests::root().join("target/release/connector-host");
+    // BENCH_HOST: another build of the host (e.g. target/debug/host-under-test).
+    let host = std::env::var_os("BENCH_HOST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| connector_tests::root().join("target/release/connector-host"));
     assert!(
         host.exists(),
         "build it first: cargo build --release -p connector-host"
