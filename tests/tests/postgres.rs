@@ -185,13 +185,14 @@ async fn tenants_sync_concurrently_and_the_same_tenant_twice_is_refused() {
     let Some(db) = TestDb::create("concurrent").await else {
         return;
     };
+    // Slow enough (20 pages at 200 ms) that the second acme starts while the first runs.
     let slow = Behaviour {
         alert_page_cap: 100,
-        delay: Duration::from_millis(60),
+        delay: Duration::from_millis(200),
         ..Behaviour::default()
     };
     let (acme, beta) = (
-        Org::generate("acme", 20, 1000, 0),
+        Org::generate("acme", 20, 2000, 0),
         Org::generate("beta", 20, 800, 0),
     );
     let sim_a = SocketSim::start(acme.clone(), TOKEN, slow.clone()).await;
@@ -204,10 +205,21 @@ async fn tenants_sync_concurrently_and_the_same_tenant_twice_is_refused() {
             .env("XDG_CONFIG_HOME", scratch("pg-no-config"))
             .output()
     };
-    // acme twice and beta once, all at the same time.
+    // acme twice and beta once, all at the same time: the second acme starts once the first
+    // holds its lock (its run is in `sync_runs`).
     let (a, b) = (spawn(&sim_a, "acme"), spawn(&sim_b, "beta"));
     let second_acme = async {
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        let client = db.client().await;
+        for _ in 0..1500 {
+            let started = client
+                .query_one("SELECT count(*) FROM sync_runs WHERE tenant = 'acme'", &[])
+                .await
+                .is_ok_and(|r| r.get::<_, i64>(0) > 0);
+            if started {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         spawn(&sim_a, "acme").await
     };
     let (a, b, again) = tokio::join!(a, b, second_acme);

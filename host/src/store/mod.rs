@@ -436,3 +436,58 @@ pub fn upsert_sql(table: Table, record_cast: &str) -> String {
            record = excluded.record, last_run = excluded.last_run"
     )
 }
+
+/// A database's names for the schema's types.
+pub struct Dialect {
+    pub json: &'static str,
+    pub big_int: &'static str,
+    /// An auto-incrementing primary key.
+    pub run_id: &'static str,
+    pub boolean: &'static str,
+}
+
+/// The schema's versions, in order, in `d`'s types (one migration each).
+pub fn migrations(d: &Dialect) -> Vec<String> {
+    let finding_table = |name: &str| {
+        format!(
+            "CREATE TABLE {name} (
+                connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+                severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
+                first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
+                record {json} NOT NULL, last_run {int} NOT NULL,
+                PRIMARY KEY (connector, tenant, id)
+            );
+            CREATE INDEX {name}_by_state ON {name} (connector, tenant, state, severity);",
+            json = d.json,
+            int = d.big_int,
+        )
+    };
+    let v1 = format!(
+        "CREATE TABLE resources (
+            connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+            type TEXT, name TEXT,
+            record {json} NOT NULL, last_run {int} NOT NULL,
+            PRIMARY KEY (connector, tenant, id)
+        );
+        {issues}
+        {findings}
+        CREATE TABLE sync_runs (
+            run_id {run_id},
+            connector TEXT NOT NULL, tenant TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, mode TEXT, complete {boolean},
+            summary {json}
+        );
+        CREATE TABLE sync_state (
+            connector TEXT NOT NULL, tenant TEXT NOT NULL,
+            state {json} NOT NULL, run_id {int},
+            PRIMARY KEY (connector, tenant)
+        );",
+        json = d.json,
+        int = d.big_int,
+        run_id = d.run_id,
+        boolean = d.boolean,
+        issues = finding_table("issues"),
+        findings = finding_table("findings"),
+    );
+    vec![v1]
+}

@@ -16,44 +16,18 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::{
-    Backend, Commit, DbStore, Key, RunScope, Table, settle_sql, upsert_sql, written_tables,
+    Backend, Commit, DbStore, Dialect, Key, RunScope, Table, migrations, settle_sql, upsert_sql,
+    written_tables,
 };
 use crate::error::Failure;
 
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE resources (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    type TEXT, name TEXT,
-    record JSON NOT NULL, last_run BIGINT NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE TABLE issues (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
-    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
-    record JSON NOT NULL, last_run BIGINT NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE TABLE findings (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
-    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
-    record JSON NOT NULL, last_run BIGINT NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE INDEX issues_by_state ON issues (connector, tenant, state, severity);
-CREATE INDEX findings_by_state ON findings (connector, tenant, state, severity);
-CREATE TABLE sync_runs (
-    run_id BIGSERIAL PRIMARY KEY,
-    connector TEXT NOT NULL, tenant TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, mode TEXT, complete BOOLEAN, summary JSON
-);
-CREATE TABLE sync_state (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL,
-    state JSON NOT NULL, run_id BIGINT,
-    PRIMARY KEY (connector, tenant)
-);
-"#];
+/// PostgreSQL's names for the schema's types (`json` keeps a record byte for byte).
+const DIALECT: Dialect = Dialect {
+    json: "JSON",
+    big_int: "BIGINT",
+    run_id: "BIGSERIAL PRIMARY KEY",
+    boolean: "BOOLEAN",
+};
 
 pub struct Postgres {
     client: Client,
@@ -153,7 +127,11 @@ async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
         )
         .await?
         .get(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+    for (i, sql) in migrations(&DIALECT)
+        .iter()
+        .enumerate()
+        .skip(applied as usize)
+    {
         tx.batch_execute(sql).await?;
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",

@@ -5,44 +5,19 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Backend, Commit, DbStore, Key, RunScope, settle_sql, upsert_sql, written_tables};
+use super::{
+    Backend, Commit, DbStore, Dialect, Key, RunScope, migrations, settle_sql, upsert_sql,
+    written_tables,
+};
 use crate::error::Failure;
 
-/// Schema versions, applied in order, each once (recorded in `schema_migrations`).
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE resources (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    type TEXT, name TEXT,
-    record TEXT NOT NULL, last_run INTEGER NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE TABLE issues (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
-    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
-    record TEXT NOT NULL, last_run INTEGER NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE TABLE findings (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
-    severity TEXT, state TEXT, type TEXT, resource_id TEXT, package TEXT,
-    first_seen TEXT, last_seen TEXT, state_updated_at TEXT,
-    record TEXT NOT NULL, last_run INTEGER NOT NULL,
-    PRIMARY KEY (connector, tenant, id)
-);
-CREATE INDEX issues_by_state ON issues (connector, tenant, state, severity);
-CREATE INDEX findings_by_state ON findings (connector, tenant, state, severity);
-CREATE TABLE sync_runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connector TEXT NOT NULL, tenant TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, mode TEXT, complete INTEGER, summary TEXT
-);
-CREATE TABLE sync_state (
-    connector TEXT NOT NULL, tenant TEXT NOT NULL,
-    state TEXT NOT NULL, run_id INTEGER,
-    PRIMARY KEY (connector, tenant)
-);
-"#];
+/// SQLite's names for the schema's types.
+const DIALECT: Dialect = Dialect {
+    json: "TEXT",
+    big_int: "INTEGER",
+    run_id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    boolean: "INTEGER",
+};
 
 pub struct Sqlite {
     conn: Connection,
@@ -79,14 +54,30 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         [],
         |r| r.get(0),
     )?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+    for (i, sql) in migrations(&DIALECT)
+        .iter()
+        .enumerate()
+        .skip(applied as usize)
+    {
         tx.execute_batch(sql)?;
         tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
             params![i as i64 + 1],
         )?;
     }
     tx.commit()
+}
+
+/// SQLite numbers `$n` parameters by first appearance, not by `n`; `?n` it binds by number. The
+/// SQL shared with PostgreSQL is written with `$n`, so it passes through here.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let parameter = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if parameter { '?' } else { c });
+    }
+    out
 }
 
 fn now() -> String {
@@ -101,7 +92,7 @@ impl Backend for Sqlite {
     fn load(&mut self, key: &Key) -> Result<Option<String>, String> {
         self.conn
             .query_row(
-                "SELECT state FROM sync_state WHERE connector = $1 AND tenant = $2",
+                "SELECT state FROM sync_state WHERE connector = ?1 AND tenant = ?2",
                 params![key.connector, key.tenant],
                 |r| r.get(0),
             )
@@ -115,7 +106,7 @@ impl Backend for Sqlite {
                 .query_row(
                     "SELECT r.run_id, r.started_at FROM sync_state s
                      JOIN sync_runs r ON r.run_id = s.run_id
-                     WHERE s.connector = $1 AND s.tenant = $2",
+                     WHERE s.connector = ?1 AND s.tenant = ?2",
                     params![key.connector, key.tenant],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -130,7 +121,7 @@ impl Backend for Sqlite {
         let started = now();
         self.conn
             .execute(
-                "INSERT INTO sync_runs (connector, tenant, started_at) VALUES ($1, $2, $3)",
+                "INSERT INTO sync_runs (connector, tenant, started_at) VALUES (?1, ?2, ?3)",
                 params![key.connector, key.tenant, started],
             )
             .map_err(|e| e.to_string())?;
@@ -150,8 +141,8 @@ impl Backend for Sqlite {
     ) -> Result<(), String> {
         self.conn
             .execute(
-                "UPDATE sync_runs SET finished_at = $2, mode = $3, complete = $4, summary = $5
-                 WHERE run_id = $1",
+                "UPDATE sync_runs SET finished_at = ?2, mode = ?3, complete = ?4, summary = ?5
+                 WHERE run_id = ?1",
                 params![run, now(), mode, complete, summary],
             )
             .map(|_| ())
@@ -166,7 +157,7 @@ impl Sqlite {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (k, t) = (&key.connector, &key.tenant);
         for row in c.rows {
-            let mut stmt = tx.prepare_cached(&upsert_sql(row.table, ""))?;
+            let mut stmt = tx.prepare_cached(&numbered(&upsert_sql(row.table, "")))?;
             if row.table == super::Table::Resources {
                 stmt.execute(params![
                     k, t, row.id, row.type_, row.name, row.record, c.run
@@ -194,15 +185,26 @@ impl Sqlite {
             for table in written_tables(scope) {
                 if let Some((sql, n)) = settle_sql(table, scope.stale, json_set) {
                     let all = params![k, t, c.run, table.closed(), started];
-                    tx.execute(&sql, &all[..n])?;
+                    tx.execute(&numbered(&sql), &all[..n])?;
                 }
             }
         }
         tx.execute(
-            "INSERT INTO sync_state (connector, tenant, state, run_id) VALUES ($1, $2, $3, $4)
+            "INSERT INTO sync_state (connector, tenant, state, run_id) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (connector, tenant) DO UPDATE SET state = excluded.state, run_id = excluded.run_id",
             params![k, t, c.state, c.unfinished.then_some(c.run)],
         )?;
         tx.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameters_are_bound_by_number_and_json_paths_are_left_alone() {
+        assert_eq!(
+            super::numbered("SET a = $2, b = json_set(r, '$.state', $1)"),
+            "SET a = ?2, b = json_set(r, '$.state', ?1)"
+        );
     }
 }
