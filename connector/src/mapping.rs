@@ -2,17 +2,20 @@
 
 use crate::wit::{FindingType, IssueType, Severity, State};
 
-/// `critical`/`high`/`medium`/`middle`/`low` (any case) to the unified severity; anything else
-/// (missing, empty, unknown) is Info. `/alerts` says `medium`; older Socket data says `middle`.
+/// `critical`/`high`/`medium`/`middle`/`low`/`info` (any case) to the unified severity; a
+/// missing or empty one is Unknown and any other label Other (both render as Info in V1 / V2).
+/// `/alerts` says `medium`; older Socket data says `middle`.
 pub fn severity(raw: Option<&str>) -> Severity {
     match raw.map(str::trim) {
+        None | Some("") => Severity::Unknown,
         Some(s) if s.eq_ignore_ascii_case("critical") => Severity::Critical,
         Some(s) if s.eq_ignore_ascii_case("high") => Severity::High,
         Some(s) if s.eq_ignore_ascii_case("medium") || s.eq_ignore_ascii_case("middle") => {
             Severity::Medium
         }
         Some(s) if s.eq_ignore_ascii_case("low") => Severity::Low,
-        _ => Severity::Info,
+        Some(s) if s.eq_ignore_ascii_case("info") => Severity::Info,
+        Some(_) => Severity::Other,
     }
 }
 
@@ -39,10 +42,10 @@ pub fn category(raw: Option<&str>) -> (IssueType, FindingType) {
     }
 }
 
-/// Rank for `min-severity` comparisons: Info 0 .. Critical 4.
+/// Rank for `min-severity` comparisons: Info (and Unknown, Other) 0 .. Critical 4.
 pub fn severity_rank(s: Severity) -> u8 {
     match s {
-        Severity::Info => 0,
+        Severity::Info | Severity::Unknown | Severity::Other => 0,
         Severity::Low => 1,
         Severity::Medium => 2,
         Severity::High => 3,
@@ -63,10 +66,10 @@ mod tests {
             (Some("middle"), Severity::Medium),
             (Some("low"), Severity::Low),
             (Some("HIGH"), Severity::High),
-            (Some(""), Severity::Info),
-            (Some("severe"), Severity::Info),
+            (Some(""), Severity::Unknown),
+            (Some("severe"), Severity::Other),
             (Some("info"), Severity::Info),
-            (None, Severity::Info),
+            (None, Severity::Unknown),
         ];
         for (raw, want) in rows {
             assert_eq!(severity(raw), want, "{raw:?}");

@@ -343,6 +343,12 @@ impl AlertCommon {
             issue_type,
             finding_type,
             severity: mapping::severity(alert.severity.as_deref()),
+            vendor_severity: alert
+                .severity
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             state,
             first_seen: timestamp(&alert.created_at),
             last_seen: updated_at,

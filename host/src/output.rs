@@ -312,7 +312,8 @@ fn severity_v1(s: Severity) -> &'static str {
         Severity::High => "High",
         Severity::Medium => "Medium",
         Severity::Low => "Low",
-        Severity::Info => "Info",
+        // V1 / V2 end at Info: what the vendor did not say, or said otherwise, is Info there.
+        Severity::Info | Severity::Unknown | Severity::Other => "Info",
     }
 }
 

@@ -29,6 +29,13 @@ pub fn event(f: &Finding, vendor: &str) -> Value {
         Severity::Medium => (3, "Medium"),
         Severity::Low => (2, "Low"),
         Severity::Info => (1, "Informational"),
+        Severity::Unknown => (0, "Unknown"),
+        Severity::Other => (99, "Other"),
+    };
+    // Other keeps the vendor's own label in `severity`, as OCSF asks.
+    let severity = match (f.severity, &f.vendor_severity) {
+        (Severity::Other, Some(label)) => label.as_str(),
+        _ => severity,
     };
     let time = [&f.last_seen, &f.first_seen]
         .into_iter()
@@ -138,4 +145,63 @@ fn vulnerability(f: &Finding, package: Option<Value>) -> Value {
         out["advisory"] = json!({"uid": f.vulnerability_identifiers[0]});
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::wit::{Analytic, FindingType, IssueType};
+
+    fn finding(severity: Severity, label: Option<&str>) -> Finding {
+        Finding {
+            id: "f".into(),
+            vendor_id: "v".into(),
+            title: "t".into(),
+            description: None,
+            issue_type: IssueType::Custom,
+            finding_type: FindingType::Unknown,
+            severity,
+            vendor_severity: label.map(str::to_string),
+            state: State::Open,
+            first_seen: None,
+            last_seen: None,
+            state_updated_at: None,
+            resource_id: None,
+            code_repo: None,
+            branch: None,
+            affected_package: None,
+            affected_code: None,
+            has_fix: false,
+            remediation: None,
+            cvss_score: None,
+            vulnerability_identifiers: vec![],
+            vulnerabilities: vec![],
+            analytic: Analytic {
+                uid: "a".into(),
+                name: "a".into(),
+                url: None,
+            },
+            kb_url: None,
+            vendor_data: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_severity_is_unknown_and_an_unmapped_label_is_other_with_the_label() {
+        let e = event(&finding(Severity::Unknown, None), "V");
+        assert_eq!(
+            (e["severity_id"].clone(), e["severity"].clone()),
+            (json!(0), json!("Unknown"))
+        );
+        let e = event(&finding(Severity::Other, Some("severe")), "V");
+        assert_eq!(
+            (e["severity_id"].clone(), e["severity"].clone()),
+            (json!(99), json!("severe"))
+        );
+        let e = event(&finding(Severity::High, Some("HIGH")), "V");
+        assert_eq!(
+            (e["severity_id"].clone(), e["severity"].clone()),
+            (json!(4), json!("High"))
+        );
+    }
 }

@@ -34,7 +34,7 @@ fn finding() -> impl Strategy<Value = Finding> {
         any::<f64>(),
         prop::collection::vec(text(), 0..4),
     );
-    let kinds = (0u8..5, 0u8..3, any::<bool>(), any::<Option<i64>>());
+    let kinds = (0u8..7, 0u8..3, any::<bool>(), any::<Option<i64>>());
     (texts, more, kinds).prop_map(
         |(
             (id, title, description, name),
@@ -53,7 +53,10 @@ fn finding() -> impl Strategy<Value = Finding> {
                 Severity::Medium,
                 Severity::Low,
                 Severity::Info,
+                Severity::Unknown,
+                Severity::Other,
             ][severity as usize],
+            vendor_severity: Some(name.clone()),
             state: [
                 FindingState::Open,
                 FindingState::Closed,

@@ -110,6 +110,7 @@ fn check_finding(f: &Finding) -> Result<(), String> {
         ("id", Some(&f.id)),
         ("vendor_id", Some(&f.vendor_id)),
         ("title", Some(&f.title)),
+        ("vendor_severity", f.vendor_severity.as_ref()),
         ("description", f.description.as_ref()),
         ("first_seen", f.first_seen.as_ref()),
         ("last_seen", f.last_seen.as_ref()),

@@ -278,7 +278,9 @@ impl Imagescan {
             "HIGH" => Severity::High,
             "MEDIUM" => Severity::Medium,
             "LOW" => Severity::Low,
-            _ => Severity::Info,
+            "INFO" => Severity::Info,
+            "" => Severity::Unknown,
+            _ => Severity::Other,
         };
         let state = match v.status.as_str() {
             "fixed" => State::Closed,
@@ -295,6 +297,7 @@ impl Imagescan {
             issue_type: IssueType::Vulnerability,
             finding_type: FindingType::Dependency,
             severity,
+            vendor_severity: Some(v.severity),
             state,
             first_seen: v.first_seen,
             last_seen: v.updated_at.clone(),

@@ -274,6 +274,7 @@ fn finding(id: &str, description: &str) -> Finding {
         issue_type: IssueType::Custom,
         finding_type: FindingType::Unknown,
         severity: Severity::Info,
+        vendor_severity: None,
         state: State::Open,
         first_seen: None,
         last_seen: None,
