@@ -218,10 +218,10 @@ async fn ocsf_events_pick_their_class_by_the_identifiers_present() {
             e["type_uid"].as_u64().unwrap(),
             class * 100 + e["activity_id"].as_u64().unwrap()
         );
-        assert_eq!(
-            e["severity"] == "Informational",
-            issue["severity"] == "Info"
-        );
+        // V1's Info is OCSF's Informational, Unknown (no vendor severity) or Other (a label
+        // the connector cannot map).
+        let id = e["severity_id"].as_u64().unwrap();
+        assert_eq!([0, 1, 99].contains(&id), issue["severity"] == "Info", "{e}");
         assert!(e["time"].as_i64().unwrap() > 1_700_000_000_000);
         if class == 2002 {
             for v in e["vulnerabilities"].as_array().unwrap() {
