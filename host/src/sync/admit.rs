@@ -259,4 +259,22 @@ mod tests {
         let ok = "[".repeat(64) + &"]".repeat(64);
         assert!(check_vendor_data(&ok).is_ok());
     }
+
+    /// A resource type reaches a database column and a filter: a hostile or undeclared one is
+    /// refused, and the record is skipped with its reason.
+    #[test]
+    fn resource_types_are_plain_declared_words() {
+        let declared = ["container-image".to_string()];
+        assert!(check_resource_type("container-image", &declared).is_ok());
+        assert!(check_resource_type("anything.else_1", &[]).is_ok());
+        for bad in ["", "Image", "image\u{1b}[2J", "a b", &"x".repeat(65)] {
+            let why = check_resource_type(bad, &[]).unwrap_err();
+            assert!(why.contains("is not a lower-case word"), "{bad:?}: {why}");
+        }
+        let why = check_resource_type("repository", &declared).unwrap_err();
+        assert!(
+            why.contains("not one the connector declares (container-image)"),
+            "{why}"
+        );
+    }
 }
