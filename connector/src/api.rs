@@ -62,10 +62,13 @@ impl Call {
         }
     }
 
+    fn request(&self) -> Request {
+        Request::get(&self.url).header("user-agent", USER_AGENT)
+    }
+
     fn send(&self, http: &mut dyn Http) -> Result<Vec<u8>, ConnectorError> {
-        let request = Request::get(&self.url).header("user-agent", USER_AGENT);
         let resp = http
-            .send(&request)
+            .send(&self.request())
             .map_err(|e| errors::transport(&self.endpoint, &e))?;
         if resp.is_success() {
             return Ok(resp.body);
@@ -85,19 +88,7 @@ pub fn list_repos(
     cursor: Option<&str>,
 ) -> Result<AssetPage, ConnectorError> {
     let page = paging::repo_page_of(cursor).map_err(ConnectorError::InvalidCursor)?;
-    let query = [
-        ("per_page", paging::REPOS_PER_PAGE.to_string()),
-        ("page", page.to_string()),
-        ("include_archived", "true".to_string()),
-        ("sort", "created_at".to_string()),
-        ("direction", "asc".to_string()),
-    ];
-    let call = Call::new(
-        cfg,
-        &format!("/orgs/{}/repos", cfg.org),
-        &query,
-        Some("repo:list"),
-    );
+    let call = repos_call(cfg, page);
     let body = call.send(http)?;
     let parsed: RepoPage = serde_json::from_slice(&body).map_err(|e| {
         call.malformed(format!("page {page}: body is not the documented JSON: {e}"))
@@ -105,14 +96,34 @@ pub fn list_repos(
     let results = parsed
         .results
         .ok_or_else(|| call.malformed(format!("page {page}: no `results` array")))?;
-    let (items, skipped) = records::read_repos(&cfg.org, &results);
     let next = paging::next_repo_page(page, results.len(), parsed.next_page)
         .map_err(|e| call.malformed(e))?;
+    if let Some(next) = next {
+        http.prefetch(&repos_call(cfg, next).request());
+    }
+    let (items, skipped) = records::read_repos(&cfg.org, &results);
     Ok(AssetPage {
         items,
         next_cursor: next.map(|p| p.to_string()),
         skipped,
     })
+}
+
+/// `GET /orgs/{org}/repos` for page `page`.
+fn repos_call(cfg: &Config, page: u32) -> Call {
+    let query = [
+        ("per_page", paging::REPOS_PER_PAGE.to_string()),
+        ("page", page.to_string()),
+        ("include_archived", "true".to_string()),
+        ("sort", "created_at".to_string()),
+        ("direction", "asc".to_string()),
+    ];
+    Call::new(
+        cfg,
+        &format!("/orgs/{}/repos", cfg.org),
+        &query,
+        Some("repo:list"),
+    )
 }
 
 /// One page of alerts, fanned out to findings.
@@ -135,9 +146,7 @@ pub fn list_alerts(
     let passes = paging::passes(cfg.include_cleared, since.is_some());
     let cursor = AlertCursor::parse(query.cursor.as_deref(), passes)
         .map_err(ConnectorError::InvalidCursor)?;
-    let mut filter = cfg.filter.clone();
-    filter.status = Some(passes[cursor.pass]);
-    let call = alerts_call(cfg, &cursor, since, &filter);
+    let (call, filter) = alerts_call(cfg, &cursor, since, passes);
     let body = match call.send(http) {
         // Socket can reject a cursor it issued; say so distinctly so the host can restart.
         Err(ConnectorError::Upstream(u)) if u.status == 400 && cursor.after.is_some() => {
@@ -148,6 +157,7 @@ pub fn list_alerts(
         }
         other => other?,
     };
+    prefetch_next_alerts(cfg, http, &body, &cursor, since, passes);
     let at = match &cursor.after {
         Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
         None => format!("{} pass, first page", passes[cursor.pass]),
@@ -155,13 +165,35 @@ pub fn list_alerts(
     alerts_page(cfg, &call, &body, &filter, &cursor, passes, &at)
 }
 
-/// `GET /orgs/{org}/alerts` for one page of one pass.
+/// Sends the request for the page after `body` before `body` is mapped, so that it travels
+/// meanwhile. The next cursor is peeked from the raw page ([`paging::peek_end_cursor`]); a wrong
+/// guess costs a request, never a record: `send` takes a prefetched response only for the
+/// identical request.
+fn prefetch_next_alerts(
+    cfg: &Config,
+    http: &mut dyn Http,
+    body: &[u8],
+    cursor: &AlertCursor,
+    since: Option<dates::Instant>,
+    passes: &[&'static str],
+) {
+    let Some(end_cursor) = paging::peek_end_cursor(body) else {
+        return;
+    };
+    if let Ok(Some(next)) = cursor.next(passes, end_cursor.as_deref()) {
+        http.prefetch(&alerts_call(cfg, &next, since, passes).0.request());
+    }
+}
+
+/// `GET /orgs/{org}/alerts` for one page of one pass, and the filter that pass reads with.
 fn alerts_call(
     cfg: &Config,
     cursor: &AlertCursor,
     since: Option<dates::Instant>,
-    filter: &crate::settings::Filter,
-) -> Call {
+    passes: &[&'static str],
+) -> (Call, crate::settings::Filter) {
+    let mut filter = cfg.filter.clone();
+    filter.status = Some(passes[cursor.pass]);
     let mut params = vec![("per_page", paging::ALERTS_PER_PAGE.to_string())];
     if let Some(after) = &cursor.after {
         params.push(("startAfterCursor", after.clone()));
@@ -170,12 +202,13 @@ fn alerts_call(
         params.push(("filters.alertUpdatedAt.gte", dates::format_socket_filter(t)));
     }
     params.extend(filter.query_params());
-    Call::new(
+    let call = Call::new(
         cfg,
         &format!("/orgs/{}/alerts", cfg.org),
         &params,
         Some("alerts:list"),
-    )
+    );
+    (call, filter)
 }
 
 /// An alerts page's body read into findings, its next cursor and the server's clock. `at`

@@ -143,6 +143,20 @@ impl AlertCursor {
     }
 }
 
+/// The `endCursor` an alerts page states, found without parsing the page: the value after
+/// its first `"endCursor"` key. `Some(None)` for `null`; `None` when there is no such key or
+/// its value is neither a string nor null. A guess, for fetching the next page ahead: an
+/// alert could carry the same key, so the page's proper reading decides what comes next.
+pub fn peek_end_cursor(body: &[u8]) -> Option<Option<String>> {
+    const KEY: &[u8] = b"\"endCursor\"";
+    let at = memchr::memmem::find(body, KEY)? + KEY.len();
+    let rest = body[at..].trim_ascii_start().strip_prefix(b":")?;
+    serde_json::Deserializer::from_slice(rest)
+        .into_iter::<Option<String>>()
+        .next()?
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +188,22 @@ mod tests {
         assert_eq!(repo_page_of(Some("7")), Ok(7));
         assert!(repo_page_of(Some("0")).is_err());
         assert!(repo_page_of(Some("seven")).is_err());
+    }
+
+    #[test]
+    fn the_end_cursor_is_peeked_wherever_the_key_is_and_junk_is_no_guess() {
+        let peek = |s: &str| peek_end_cursor(s.as_bytes());
+        assert_eq!(
+            peek(r#"{"endCursor":"a\"b","items":[]}"#),
+            Some(Some("a\"b".into()))
+        );
+        assert_eq!(
+            peek(r#"{"items":[{"x":1}], "endCursor" : null}"#),
+            Some(None)
+        );
+        assert_eq!(peek(r#"{"items":[],"endCursor":17}"#), None);
+        assert_eq!(peek(r#"{"items":[],"endCursor":"#), None);
+        assert_eq!(peek(r#"{"items":[]}"#), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The HTTP seam between a connector's vendor logic and the network.
 //!
-//! In a component, [`WasiHttp`] sends requests through `wasi:http/outgoing-handler` (via waki);
-//! in native tests, [`Scripted`] answers them from a closure and keeps what was asked.
+//! In a component, [`WasiHttp`] sends requests through `wasi:http/outgoing-handler`; in native
+//! tests, [`Scripted`] answers them from a closure and keeps what was asked.
 //! [`Retrying`] wraps either with the bounded retry policy, for runtimes that do not retry.
 //! Credentials are never set here: the runtime attaches them (see the contract).
 
@@ -81,12 +81,20 @@ impl Response {
 /// Sends requests. `Err` is a transport failure (no response at all), described for the user.
 pub trait Http {
     fn send(&mut self, request: &Request) -> Result<Response, String>;
+
+    /// Sends `request` ahead of need, so that its response travels while the connector maps
+    /// the page in hand and the runtime commits it: a later [`Http::send`] of the identical
+    /// request takes that response instead of asking again. A hint: one request is held at a
+    /// time, a different request drops it, and a seam may ignore it (the default).
+    fn prefetch(&mut self, _request: &Request) {}
 }
 
-/// A test double: answers each request with `answer` and records every request.
+/// A test double: answers each request with `answer` and records every request, and every
+/// request it was asked to prefetch (it answers those only when they are sent).
 pub struct Scripted<F> {
     answer: F,
     pub requests: Vec<Request>,
+    pub prefetched: Vec<Request>,
 }
 
 impl<F: FnMut(&Request) -> Result<Response, String>> Scripted<F> {
@@ -94,6 +102,7 @@ impl<F: FnMut(&Request) -> Result<Response, String>> Scripted<F> {
         Scripted {
             answer,
             requests: Vec::new(),
+            prefetched: Vec::new(),
         }
     }
 }
@@ -102,6 +111,10 @@ impl<F: FnMut(&Request) -> Result<Response, String>> Http for Scripted<F> {
     fn send(&mut self, request: &Request) -> Result<Response, String> {
         self.requests.push(request.clone());
         (self.answer)(request)
+    }
+
+    fn prefetch(&mut self, request: &Request) {
+        self.prefetched.push(request.clone());
     }
 }
 
@@ -166,6 +179,10 @@ impl<H: Http> Http for Retrying<H> {
             }
         }
     }
+
+    fn prefetch(&mut self, request: &Request) {
+        self.inner.prefetch(request);
+    }
 }
 
 /// Uniform in [0, 1), from the wall clock's nanoseconds: spreads retries without a random source.
@@ -176,8 +193,13 @@ fn jitter() -> f64 {
     f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
-/// Outgoing HTTP through `wasi:http` (via waki) in a component; the runtime clamps timeouts and
-/// sizes. Outside a component every request fails: native tests use [`Scripted`].
+/// Outgoing HTTP through `wasi:http/outgoing-handler` in a component; the runtime clamps
+/// timeouts and sizes. Outside a component every request fails: native tests use [`Scripted`].
+///
+/// [`Http::prefetch`] is real here: the request leaves at once and its response future is
+/// held (one at a time) between calls into the component, so the next page travels while the
+/// runtime commits this one. Only standard `wasi:http` is used, so any runtime that spawns
+/// outgoing requests (wasmtime, jco) overlaps them.
 #[derive(Default)]
 pub struct WasiHttp;
 
@@ -197,67 +219,186 @@ impl Http for WasiHttp {
 #[cfg(target_arch = "wasm32")]
 impl Http for WasiHttp {
     fn send(&mut self, request: &Request) -> Result<Response, String> {
-        wasi::send(request)
+        match wasi::take_prefetched(request) {
+            Some(pending) => pending.wait(),
+            None => wasi::start(request)?.wait(),
+        }
+    }
+
+    fn prefetch(&mut self, request: &Request) {
+        // A request that cannot even start is left for `send`, which reports why.
+        if let Ok(pending) = wasi::start(request) {
+            wasi::hold(request.clone(), pending);
+        }
     }
 }
 
+/// The raw `wasi:http` client. waki (the usual convenience client) blocks until the response
+/// arrives, which rules out holding a request in flight between calls; the protocol itself
+/// is a few calls, written out here against the standard bindings (`wasip2`).
 #[cfg(target_arch = "wasm32")]
 mod wasi {
+    use std::cell::RefCell;
     use std::time::Duration;
+
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{
+        ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method as WasiMethod,
+        OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    };
+    use wasip2::io::streams::StreamError;
 
     use super::{Method, Request, Response};
 
     /// Most bytes asked for in one read: a large page arrives in one piece, yet a wrong
     /// `Content-Length` cannot make the guest reserve more than this up front.
     const MAX_READ: u64 = 64 << 20;
+    /// `blocking-write-and-flush` takes at most 4096 bytes a call.
+    const WRITE_CHUNK: usize = 4096;
 
-    pub fn send(request: &Request) -> Result<Response, String> {
-        let client = waki::Client::new();
-        let builder = match request.method {
-            Method::Get => client.get(&request.url),
-            Method::Post => client.post(&request.url).body(request.body.clone()),
+    thread_local! {
+        /// The one request sent ahead, with the request it answers.
+        static PREFETCHED: RefCell<Option<(Request, Pending)>> = const { RefCell::new(None) };
+    }
+
+    /// A request on its way: its response arrives whether or not the guest is running.
+    pub struct Pending(FutureIncomingResponse);
+
+    /// Keeps `pending` for a later `send` of `request`; one held before is dropped (and the
+    /// runtime cancels it).
+    pub fn hold(request: Request, pending: Pending) {
+        PREFETCHED.set(Some((request, pending)));
+    }
+
+    /// The held request if it is `request`, byte for byte; a held one that is not is dropped,
+    /// since the listing has moved elsewhere.
+    pub fn take_prefetched(request: &Request) -> Option<Pending> {
+        let (held, pending) = PREFETCHED.take()?;
+        (held == *request).then_some(pending)
+    }
+
+    pub fn start(request: &Request) -> Result<Pending, String> {
+        let (scheme, rest) = request
+            .url
+            .split_once("://")
+            .ok_or_else(|| format!("{}: not an absolute URL", request.url))?;
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = match path {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
         };
-        let mut builder = builder.connect_timeout(Duration::from_secs(30));
-        for (name, value) in &request.headers {
-            let name = waki::header::HeaderName::try_from(name.as_str())
-                .map_err(|_| format!("{name:?} is not a header name"))?;
-            builder = builder.header(name, value.as_str());
-        }
-        let resp = builder.send().map_err(|e| e.to_string())?;
-        let status = resp.status_code();
-        let headers = resp
-            .headers()
+        let headers: Vec<(String, Vec<u8>)> = request
+            .headers
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
-        let body = read_body(&resp).map_err(|e| format!("reading the body: {e}"))?;
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        let fields = Fields::from_list(&headers)
+            .map_err(|e| format!("{}: a header was refused: {e:?}", request.url))?;
+        let outgoing = OutgoingRequest::new(fields);
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "https" => Scheme::Https,
+            "http" => Scheme::Http,
+            other => Scheme::Other(other.to_string()),
+        };
+        let method = match request.method {
+            Method::Get => WasiMethod::Get,
+            Method::Post => WasiMethod::Post,
+        };
+        let refused = |what: &str| format!("{}: the runtime refused the {what}", request.url);
+        outgoing
+            .set_method(&method)
+            .map_err(|()| refused("method"))?;
+        outgoing
+            .set_scheme(Some(&scheme))
+            .map_err(|()| refused("scheme"))?;
+        outgoing
+            .set_authority(Some(authority))
+            .map_err(|()| refused("authority"))?;
+        outgoing
+            .set_path_with_query(Some(&path))
+            .map_err(|()| refused("path"))?;
+        let body = outgoing.body().map_err(|()| refused("body"))?;
+        let options = RequestOptions::new();
+        let _ = options.set_connect_timeout(Some(Duration::from_secs(30).as_nanos() as u64));
+        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
+        write_body(body, &request.body)
+            .map_err(|e| format!("{}: sending the body: {e}", request.url))?;
+        Ok(Pending(future))
+    }
+
+    fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), String> {
+        {
+            let stream = body.write().map_err(|()| "no body stream".to_string())?;
+            for chunk in bytes.chunks(WRITE_CHUNK) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| describe(&e))
+    }
+
+    impl Pending {
+        /// Blocks until the response has arrived, then reads its body.
+        pub fn wait(self) -> Result<Response, String> {
+            let response = loop {
+                match self.0.get() {
+                    Some(result) => break result,
+                    None => self.0.subscribe().block(),
+                }
+            };
+            let response = response
+                .map_err(|()| "the response was already taken".to_string())?
+                .map_err(|e| describe(&e))?;
+            let status = response.status();
+            let headers = response
+                .headers()
+                .entries()
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
+                .collect::<Vec<_>>();
+            let declared = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            let body = response
+                .consume()
+                .map_err(|()| "the body was already taken".to_string())?;
+            let body = read_body(body, declared).map_err(|e| format!("reading the body: {e}"))?;
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
+        }
     }
 
     /// Reads the body in as few pieces as it arrives in. The first read asks for the whole
-    /// `Content-Length`, so a page usually lands in one allocation and is never copied again
-    /// (waki's `body()` reads 1 MiB at a time into a growing buffer: two copies and twice the
-    /// memory).
-    fn read_body(resp: &waki::Response) -> Result<Vec<u8>, String> {
-        let declared = resp
-            .header("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
+    /// `Content-Length`, so a page usually lands in one allocation and is never copied again.
+    fn read_body(body: IncomingBody, declared: u64) -> Result<Vec<u8>, String> {
         let want = declared.clamp(1 << 16, MAX_READ);
-        let mut body: Vec<u8> = Vec::new();
-        while let Some(chunk) = resp.chunk(want).map_err(|e| e.to_string())? {
-            if body.is_empty() {
-                body = chunk;
-            } else {
-                body.extend_from_slice(&chunk);
+        let mut out: Vec<u8> = Vec::new();
+        {
+            let stream = body.stream().map_err(|()| "no body stream".to_string())?;
+            loop {
+                match stream.blocking_read(want) {
+                    Ok(chunk) if out.is_empty() => out = chunk,
+                    Ok(chunk) => out.extend_from_slice(&chunk),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+                }
             }
         }
-        Ok(body)
+        // Trailers are not used; finishing releases the body.
+        drop(IncomingBody::finish(body));
+        Ok(out)
+    }
+
+    fn describe(e: &ErrorCode) -> String {
+        format!("{e:?}")
     }
 }
 

@@ -4,11 +4,12 @@ use super::*;
 use crate::settings::Config;
 use crate::wit::Setting;
 
-/// Answers GETs from a queue and records every URL asked for.
+/// Answers GETs from a queue and records every URL asked for, and every URL prefetched.
 #[derive(Default)]
 struct Script {
     responses: VecDeque<Result<Response, String>>,
     urls: Vec<String>,
+    prefetched: Vec<String>,
 }
 
 impl Script {
@@ -24,6 +25,10 @@ impl Http for Script {
         self.responses
             .pop_front()
             .expect("an unexpected extra request")
+    }
+
+    fn prefetch(&mut self, request: &Request) {
+        self.prefetched.push(request.url.clone());
     }
 }
 
@@ -62,6 +67,13 @@ fn repos_request_and_cursor() {
             "https://api.socket.dev/v0/orgs/acme/repos?per_page=100&page=1&include_archived=true&sort=created_at&direction=asc"
         ]
     );
+    // The next page was sent for before this one was mapped.
+    assert_eq!(
+        http.prefetched,
+        [
+            "https://api.socket.dev/v0/orgs/acme/repos?per_page=100&page=2&include_archived=true&sort=created_at&direction=asc"
+        ]
+    );
 }
 
 #[test]
@@ -92,6 +104,8 @@ fn alerts_full_sync_asks_for_open_only_and_follows_end_cursor() {
             "https://api.socket.dev/v0/orgs/acme/alerts?per_page=5000&startAfterCursor=c1&filters.alertStatus=open",
         ]
     );
+    // Each page asked for its successor before mapping; the last page has none.
+    assert_eq!(http.prefetched, http.urls[1..]);
 }
 
 #[test]
@@ -127,6 +141,8 @@ fn incremental_sync_walks_both_statuses_since_the_mark() {
         "{}",
         http.urls[1]
     );
+    // The next pass's first page was sent for ahead, with its own status filter.
+    assert_eq!(http.prefetched, http.urls[1..]);
 }
 
 #[test]
