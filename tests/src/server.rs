@@ -3,11 +3,15 @@
 //! Serves `/v0/orgs/{org}/repos`, `/v0/orgs/{org}/alerts` and `/v0/quota` from an [`Org`], checks
 //! the bearer token, logs every request, and consumes queued [`Fault`]s (a status with headers
 //! and body, a dropped connection, a stall, a custom body) before answering normally.
+//!
+//! It can shape the network as well: a time to first byte for every answer, one bandwidth cap
+//! shared by all connections, gzip, and keep-alive (on by default, as real APIs do); it counts
+//! the connections it accepted and the bytes it sent.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -55,6 +59,8 @@ pub struct Seen {
 struct Shared {
     faults: VecDeque<(String, Fault)>,
     log: Vec<Seen>,
+    connections: u64,
+    bytes_sent: u64,
 }
 
 /// Tuning of the normal answers.
@@ -66,8 +72,14 @@ pub struct Behaviour {
     pub empty_page_after: Option<usize>,
     /// Answer `nextPage = page + 1` even on the last repos page (Socket's edge case).
     pub repos_next_page_on_last: bool,
-    /// Delay before every answer.
+    /// Time to first byte of every answer, counted from the end of the request (the time the
+    /// server takes to build and compress the body included).
     pub delay: Duration,
+    /// Bytes per second all connections together may send.
+    pub bandwidth: Option<u64>,
+    /// Serve further requests on a connection until the client closes it (HTTP/1.1's
+    /// default); off, every answer closes its connection.
+    pub keep_alive: bool,
     /// Leave `meta` (and its `queryStartTimestamp`) out of alerts pages, as some servers do.
     pub omit_meta: bool,
     /// Gzip every answer whose request accepts it (`Accept-Encoding: gzip`).
@@ -81,6 +93,8 @@ impl Default for Behaviour {
             empty_page_after: Some(1),
             repos_next_page_on_last: true,
             delay: Duration::ZERO,
+            bandwidth: None,
+            keep_alive: true,
             omit_meta: false,
             gzip: false,
         }
@@ -127,11 +141,13 @@ impl SocketSim {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let org = Arc::new(Mutex::new(Arc::new(org)));
+        let pace = behaviour.bandwidth.map(Pace::new);
         let ctx = Arc::new(Ctx {
             org: org.clone(),
             token: token.to_string(),
             behaviour,
             shared: shared.clone(),
+            pace,
         });
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -181,6 +197,43 @@ impl SocketSim {
     pub fn requests(&self) -> Vec<Seen> {
         self.shared.lock().unwrap().log.clone()
     }
+
+    /// Connections accepted so far (TCP; a TLS server counts them before the handshake).
+    pub fn connections(&self) -> u64 {
+        self.shared.lock().unwrap().connections
+    }
+
+    /// Bytes of responses written so far, heads included: what went over the wire.
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared.lock().unwrap().bytes_sent
+    }
+}
+
+/// One bandwidth cap shared by every connection: each chunk is sent when the link would have
+/// carried the ones before it.
+struct Pace {
+    bytes_per_second: u64,
+    next: Mutex<Instant>,
+}
+
+impl Pace {
+    fn new(bytes_per_second: u64) -> Pace {
+        Pace {
+            bytes_per_second: bytes_per_second.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// When a chunk of `len` bytes may leave. An idle link saves up no credit beyond a few
+    /// milliseconds (what a timer may oversleep), so a burst after a pause is paced too.
+    fn due(&self, len: usize) -> Instant {
+        let mut next = self.next.lock().unwrap();
+        let now = Instant::now();
+        let slack = now.checked_sub(Duration::from_millis(5)).unwrap_or(now);
+        let start = (*next).max(slack);
+        *next = start + Duration::from_secs_f64(len as f64 / self.bytes_per_second as f64);
+        *next
+    }
 }
 
 struct Ctx {
@@ -188,6 +241,7 @@ struct Ctx {
     token: String,
     behaviour: Behaviour,
     shared: Arc<Mutex<Shared>>,
+    pace: Option<Pace>,
 }
 
 impl Ctx {
@@ -208,10 +262,48 @@ impl Ctx {
         self.org.lock().unwrap().clone()
     }
 
+    /// Serves one connection: one request, or with keep-alive every request until the client
+    /// closes it or asks to.
     async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut stream: S) -> std::io::Result<()> {
-        let Some(head) = read_head(&mut stream).await? else {
-            return Ok(());
-        };
+        self.shared.lock().unwrap().connections += 1;
+        while let Some(head) = read_head(&mut stream).await? {
+            let asked_to_close = head
+                .header("connection")
+                .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+            let keep_alive = self.behaviour.keep_alive && !asked_to_close;
+            let Some(response) = self.respond(&head, keep_alive).await? else {
+                return Ok(()); // a dropped connection
+            };
+            self.send(&mut stream, &response).await?;
+            if !keep_alive {
+                return stream.shutdown().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes`, paced by the bandwidth cap, and counts them.
+    async fn send<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
+        const CHUNK: usize = 64 << 10;
+        for chunk in bytes.chunks(CHUNK) {
+            if let Some(pace) = &self.pace {
+                tokio::time::sleep_until(pace.due(chunk.len()).into()).await;
+            }
+            stream.write_all(chunk).await?;
+        }
+        stream.flush().await?;
+        self.shared.lock().unwrap().bytes_sent += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The encoded response to `head`, sent no sooner than the time to first byte; `None` for
+    /// a connection to drop.
+    async fn respond(&self, head: &Head, keep_alive: bool) -> std::io::Result<Option<Vec<u8>>> {
+        let started = Instant::now();
         let target = head.target.clone();
         let authorization = head.header("authorization");
         let accept_encoding = head.header("accept-encoding");
@@ -236,11 +328,8 @@ impl Ctx {
                 .position(|(m, _)| target.contains(m.as_str()));
             at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f)
         };
-        if !self.behaviour.delay.is_zero() {
-            tokio::time::sleep(self.behaviour.delay).await;
-        }
         let (status, headers, body) = match fault {
-            Some(Fault::Drop) => return Ok(()),
+            Some(Fault::Drop) => return Ok(None),
             Some(Fault::Status {
                 status,
                 headers,
@@ -254,7 +343,9 @@ impl Ctx {
             None => self.answer(path, query, authorization.as_deref()),
         };
         let gzip = self.behaviour.gzip && accept_encoding.is_some_and(|a| a.contains("gzip"));
-        write_response(&mut stream, status, headers, body, gzip).await
+        let response = encode_response(status, headers, body, gzip, keep_alive)?;
+        tokio::time::sleep_until((started + self.behaviour.delay).into()).await;
+        Ok(Some(response))
     }
 
     fn answer(
@@ -395,8 +486,9 @@ impl Ctx {
     }
 }
 
-/// A request head: its target and headers (names and values trimmed).
+/// A request head: its method, target and headers (names and values trimmed).
 pub struct Head {
+    pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
 }
@@ -424,16 +516,18 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<
     }
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.split("\r\n");
-    let target = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .unwrap_or("/")
-        .to_string();
+    let mut request_line = lines.next().unwrap_or("").split(' ');
+    let method = request_line.next().unwrap_or("").to_string();
+    let target = request_line.next().unwrap_or("/").to_string();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Ok(Some(Head { target, headers }))
+    Ok(Some(Head {
+        method,
+        target,
+        headers,
+    }))
 }
 
 /// Writes one JSON response and closes the connection; gzipped when `gzip`.
@@ -444,6 +538,20 @@ pub async fn write_response<S: AsyncWrite + Unpin>(
     body: String,
     gzip: bool,
 ) -> std::io::Result<()> {
+    let response = encode_response(status, headers, body, gzip, false)?;
+    stream.write_all(&response).await?;
+    stream.shutdown().await
+}
+
+/// One JSON response, head and body; gzipped when `gzip`. Without `keep_alive` it says the
+/// connection closes after it.
+pub fn encode_response(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    gzip: bool,
+    keep_alive: bool,
+) -> std::io::Result<Vec<u8>> {
     let body = if gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut enc, body.as_bytes())?;
@@ -452,9 +560,10 @@ pub async fn write_response<S: AsyncWrite + Unpin>(
         body.into_bytes()
     };
     let mut out = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n",
         reason(status),
-        body.len()
+        body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
     );
     if gzip {
         out.push_str("Content-Encoding: gzip\r\n");
@@ -463,9 +572,9 @@ pub async fn write_response<S: AsyncWrite + Unpin>(
         out.push_str(&format!("{k}: {v}\r\n"));
     }
     out.push_str("\r\n");
-    stream.write_all(out.as_bytes()).await?;
-    stream.write_all(&body).await?;
-    stream.shutdown().await
+    let mut response = out.into_bytes();
+    response.extend_from_slice(&body);
+    Ok(response)
 }
 
 pub fn parse_query(q: &str) -> Vec<(String, String)> {

@@ -6,7 +6,10 @@
 //!   against the bare transfer of the same pages (the floor), with the host's peak RSS;
 //! - `bench mapping`: parse + normalize of one alerts page inside the component vs native;
 //! - `bench fanout`: pages holding one pathological alert (thousands of locations, a long
-//!   title every finding repeats), synced or skipped within the default limits.
+//!   title every finding repeats), synced or skipped within the default limits;
+//! - `bench jobs`: three tenants one at a time against all at once;
+//! - `bench net --alerts N`: the sync against the floor over a shaped network (time to first
+//!   byte, a bandwidth cap, gzip), with bytes on the wire and connections per run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,9 +52,17 @@ async fn main() {
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
         Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
+        Some("net") => {
+            let shape = Shape {
+                delay_ms: opt("--delay-ms", 300) as u64,
+                bandwidth_mbps: opt("--bandwidth-mbps", 20) as u64,
+            };
+            net(opt("--alerts", 100_000), opt("--repos", 200), shape, runs).await
+        }
         _ => {
             eprintln!(
-                "usage: bench start|sync|mapping|fanout|jobs [--runs N] [--alerts N] [--repos N] [--delay-ms N]"
+                "usage: bench start|sync|mapping|fanout|jobs|net [--runs N] [--alerts N] [--repos N] \
+                 [--delay-ms N] [--bandwidth-mbps N]"
             )
         }
     }
@@ -278,11 +289,7 @@ fn sync_process(
 }
 
 async fn sync(alerts: usize, repos: usize, runs: usize) {
-    let host = connector_tests::root().join("target/release/connector-host");
-    assert!(
-        host.exists(),
-        "build it first: cargo build --release -p connector-host"
-    );
+    let host = bench_host();
     let org = Org::generate("bench", repos, alerts, padding_for_2kb());
     let avg = org.alerts.iter().map(|a| a.json.len()).sum::<usize>() / alerts.max(1);
     let behaviour = Behaviour {
@@ -371,6 +378,108 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The host program to measure: `BENCH_HOST`, or the release build.
+fn bench_host() -> PathBuf {
+    let host = std::env::var_os("BENCH_HOST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| connector_tests::root().join("target/release/connector-host"));
+    assert!(
+        host.exists(),
+        "build it first: cargo build --release -p connector-host"
+    );
+    host
+}
+
+/// The network `bench net` shapes: a time to first byte for every response, and the bandwidth
+/// of the rows that cap it.
+#[derive(Clone, Copy)]
+struct Shape {
+    delay_ms: u64,
+    bandwidth_mbps: u64,
+}
+
+/// One row of `bench net`: median seconds of the floor and of the sync, the sync's bytes on the
+/// wire and connections (both counted by the server), and its peak RSS.
+struct NetRow {
+    floor: f64,
+    sync: f64,
+    wire_bytes: u64,
+    connections: u64,
+    rss: f64,
+}
+
+/// Full syncs over a shaped network, against the floor: the same pages fetched one after the
+/// other by the host's own HTTP client, bodies thrown away.
+async fn net(alerts: usize, repos: usize, shape: Shape, runs: usize) {
+    let host = bench_host();
+    let org = Org::generate("bench", repos, alerts, padding_for_2kb());
+    let cap = shape.bandwidth_mbps * 1_000_000;
+    println!(
+        "sync of {alerts} alerts + {repos} repos, {} ms to first byte, median of {runs} runs:",
+        shape.delay_ms
+    );
+    println!(
+        "  bandwidth       gzip   floor      sync       ratio   on the wire   connections   peak RSS"
+    );
+    for (bandwidth, gzip) in [(None, false), (Some(cap), false), (Some(cap), true)] {
+        let behaviour = Behaviour {
+            empty_page_after: None,
+            repos_next_page_on_last: false,
+            delay: std::time::Duration::from_millis(shape.delay_ms),
+            bandwidth,
+            gzip,
+            ..Behaviour::default()
+        };
+        let row = net_row(&host, org.clone(), behaviour, repos, runs).await;
+        println!(
+            "  {:<14}  {:<5}  {:7.3} s  {:7.3} s  {:5.3}x  {:8.1} MB   {:11}   {:6.1} MB",
+            bandwidth.map_or("loopback".to_string(), |b| format!(
+                "{} MB/s",
+                b / 1_000_000
+            )),
+            if gzip { "yes" } else { "no" },
+            row.floor,
+            row.sync,
+            row.sync / row.floor,
+            row.wire_bytes as f64 / 1e6,
+            row.connections,
+            row.rss / 1e6
+        );
+    }
+}
+
+async fn net_row(host: &Path, org: Org, behaviour: Behaviour, repos: usize, runs: usize) -> NetRow {
+    let sim = SocketSim::start(org, TOKEN, behaviour).await;
+    let base = sim.base_url();
+    let dir = connector_tests::scratch("bench-net");
+    let (out, cache) = (dir.join("out.ndjson"), dir.join("cache"));
+    let sync = || {
+        let (host, base, out, cache) =
+            (host.to_path_buf(), base.clone(), out.clone(), cache.clone());
+        tokio::task::spawn_blocking(move || sync_process(&host, &base, &out, &cache))
+    };
+    sync().await.unwrap(); // warm the component cache
+    let (mut floors, mut syncs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut wire_bytes, mut connections) = (0, 0);
+    for _ in 0..runs {
+        floors.push(floor(&base, repos).await.0);
+        let (bytes_before, connections_before) = (sim.bytes_sent(), sim.connections());
+        let (secs, peak, _) = sync().await.unwrap();
+        syncs.push(secs);
+        rss.push(peak as f64);
+        wire_bytes = sim.bytes_sent() - bytes_before;
+        connections = sim.connections() - connections_before;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    NetRow {
+        floor: median(floors),
+        sync: median(syncs),
+        wire_bytes,
+        connections,
+        rss: median(rss),
+    }
 }
 
 /// Serves one fixed body for every request, from memory.
@@ -548,13 +657,7 @@ async fn fanout(runs: usize) {
 /// every response: one job at a time (`--parallel 1`) against all three at once.
 async fn jobs(alerts: usize, delay_ms: usize, runs: usize) {
     // BENCH_HOST: another build of the host (e.g. target/debug/host-under-test).
-    let host = std::env::var_os("BENCH_HOST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| connector_tests::root().join("target/release/connector-host"));
-    assert!(
-        host.exists(),
-        "build it first: cargo build --release -p connector-host"
-    );
+    let host = bench_host();
     let dir = connector_tests::scratch("bench-jobs");
     let behaviour = Behaviour {
         alert_page_cap: 500,

@@ -1,6 +1,11 @@
 //! Serves a synthetic Socket organisation on 127.0.0.1 until interrupted.
 //!
-//! `socket-sim [--org SLUG] [--repos N] [--alerts N] [--padding BYTES] [--page-cap N] [--token T] [--port P]`
+//! `socket-sim [--org SLUG] [--repos N] [--alerts N] [--padding BYTES] [--page-cap N] [--token T] [--port P]
+//!  [--delay-ms MS] [--bandwidth-mbps MB_PER_S] [--gzip] [--close]`
+//!
+//! `--delay-ms`: time to first byte of every answer; `--bandwidth-mbps`: one cap in megabytes
+//! per second over all connections; `--gzip`: compress for clients that accept it; `--close`:
+//! one request per connection.
 
 use std::time::Duration;
 
@@ -28,8 +33,13 @@ async fn main() {
         num("--alerts", 400),
         num("--padding", 0),
     );
+    let flag = |name: &str| args.iter().any(|a| a == name);
     let behaviour = Behaviour {
         alert_page_cap: num("--page-cap", 5000),
+        delay: Duration::from_millis(num("--delay-ms", 0) as u64),
+        bandwidth: Some(num("--bandwidth-mbps", 0) as u64 * 1_000_000).filter(|b| *b > 0),
+        gzip: flag("--gzip"),
+        keep_alive: !flag("--close"),
         ..Behaviour::default()
     };
     let port = num("--port", 0);
