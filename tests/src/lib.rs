@@ -6,6 +6,7 @@ pub mod imagescan;
 pub mod ocsf;
 pub mod oracle;
 pub mod org;
+pub mod proxy;
 pub mod schema;
 pub mod server;
 
@@ -89,6 +90,11 @@ pub async fn run_program(program: &Path, args: &[&str], env: &[(&str, &str)]) ->
     );
     for v in connector_env_vars() {
         cmd.env_remove(v);
+    }
+    // Loopback servers are reached directly, whatever proxy this machine is set up with.
+    for v in PROXY_VARS {
+        cmd.env_remove(v);
+        cmd.env_remove(v.to_ascii_lowercase());
     }
     for (k, v) in env {
         cmd.env(k, v);
@@ -191,9 +197,22 @@ pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
     run_host(&args, env).await
 }
 
+/// The variables that send a process's HTTP through a proxy (also read in lower case).
+pub const PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
+
 /// `connector-host sync` of the Socket component for organisation `acme` at `base_url`, the token
 /// granted from `SOCKET_SECURITY_API_KEY`, plus `extra` arguments.
 pub async fn sync_acme(base_url: &str, token: &str, extra: &[&str]) -> HostRun {
+    sync_acme_with_env(base_url, token, extra, &[]).await
+}
+
+/// [`sync_acme`] with more environment variables.
+pub async fn sync_acme_with_env(
+    base_url: &str,
+    token: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> HostRun {
     let wasm = component("socket_connector").display().to_string();
     let base = format!("base-url={base_url}");
     let mut args = vec![
@@ -208,7 +227,9 @@ pub async fn sync_acme(base_url: &str, token: &str, extra: &[&str]) -> HostRun {
         "--no-cache",
     ];
     args.extend(extra);
-    run_host(&args, &[("SOCKET_SECURITY_API_KEY", token)]).await
+    let mut env = env.to_vec();
+    env.push(("SOCKET_SECURITY_API_KEY", token));
+    run_host(&args, &env).await
 }
 
 /// Asserts the run failed with `code`, said `needle` on stderr, and still ended its output with

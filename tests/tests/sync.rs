@@ -3,8 +3,11 @@
 
 use connector_tests::oracle::assert_exact;
 use connector_tests::org::Org;
+use connector_tests::proxy::ConnectProxy;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, of_kind, records, run_host, scratch, sync_acme, sync_demo};
+use connector_tests::{
+    component, of_kind, records, run_host, scratch, sync_acme, sync_acme_with_env, sync_demo,
+};
 
 const TOKEN: &str = "sktsec_e2e_token_0123456789";
 
@@ -65,6 +68,54 @@ async fn loopback_sync_emits_the_spec_records_and_keeps_the_token_in_the_host() 
     );
     let summary = recs.last().unwrap();
     assert_eq!(summary["requests"].as_u64(), Some(seen.len() as u64));
+    // Each page was fetched ahead exactly once and used: none was asked for twice.
+    let mut asked: Vec<String> = seen
+        .iter()
+        .map(|r| format!("{}?{}", r.path, r.query))
+        .collect();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), seen.len(), "a page was requested twice");
+    // All of it over one kept-alive connection.
+    assert_eq!(sim.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_says_not() {
+    let org = Org::generate("acme", 150, 900, 0);
+    let behaviour = Behaviour {
+        alert_page_cap: 300,
+        ..Behaviour::default()
+    };
+    let (sim, ca_pem) = SocketSim::start_tls(org.clone(), TOKEN, behaviour).await;
+    let proxy = ConnectProxy::start().await;
+    let ca = scratch("proxy").join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let ca_arg = format!("ca-file={}", ca.display());
+    let proxy_url = proxy.url();
+    let via = [("HTTPS_PROXY", proxy_url.as_str())];
+    let run = sync_acme_with_env(&sim.base_url(), TOKEN, &["-s", &ca_arg], &via).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact(&records(&run.stdout), &org, |s| s == "open", true);
+    assert!(sim.requests().len() >= 6, "several pages");
+    // Every request of the run went through one tunnel to the API's origin (TLS inside it,
+    // verified against the test CA): one TCP connection and one TLS handshake per run.
+    let api = format!("localhost:{}", sim.addr.port());
+    assert_eq!(proxy.tunnels(), [api.clone()]);
+    assert_eq!(sim.connections(), 1);
+
+    let bypass = [
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", "localhost"),
+    ];
+    let direct = sync_acme_with_env(&sim.base_url(), TOKEN, &["-s", &ca_arg], &bypass).await;
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    assert_eq!(
+        proxy.tunnels(),
+        [api],
+        "NO_PROXY sends the run around the proxy"
+    );
+    assert_eq!(sim.connections(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,9 +14,6 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use tokio::net::TcpStream;
-use wasmtime_wasi_http::io::TokioIo;
 
 use super::Stats;
 use super::budget::{Budget, Charge, OverBudget};
@@ -131,9 +128,15 @@ impl Default for Timeouts {
     }
 }
 
-/// HTTP/1.1 over TCP or TLS (rustls with the bundled web roots plus any extra CA).
+/// The network, through reqwest: HTTP/1.1, or HTTP/2 where the server offers it (ALPN);
+/// connections kept alive and pooled per origin for the run, so a sync makes one TCP and TLS
+/// handshake per origin; and the operator's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` /
+/// `NO_PROXY`, HTTPS going through a CONNECT tunnel. TLS is rustls with the bundled web roots
+/// plus any extra CA. reqwest follows no redirect and decodes nothing here: every redirect goes
+/// back to the guest (and meets the allow-list again as a new request), and the host decodes
+/// bodies itself, each byte charged to the instance's budget.
 pub struct Live {
-    tls: Arc<rustls::ClientConfig>,
+    client: reqwest::Client,
     timeouts: Timeouts,
     max_body: u64,
 }
@@ -145,8 +148,18 @@ impl Live {
         max_body: u64,
         extra_ca_pem: Option<&[u8]>,
     ) -> Result<Live, String> {
+        let mut tls = (*tls_client_config(extra_ca_pem)?).clone();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeouts.connect)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))?;
         Ok(Live {
-            tls: tls_client_config(extra_ca_pem)?,
+            client,
             timeouts,
             max_body,
         })
@@ -185,99 +198,47 @@ pub fn tls_client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<rustls::Clie
 impl Live {
     async fn send_once(&self, req: Outgoing) -> Result<Incoming, TransportError> {
         let t = self.timeouts;
-        let host = req
-            .uri
-            .host()
-            .ok_or_else(|| TransportError::Denied("request has no host".into()))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let https = req.uri.scheme_str() == Some("https");
-        let port = req.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout(t.connect, TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(|_| {
-                TransportError::Timeout(format!(
-                    "connecting to {host}:{port} took over {:?}",
-                    t.connect
-                ))
-            })?
-            .map_err(|e| TransportError::Connect(format!("{host}:{port}: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        if https {
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| TransportError::Tls(format!("{host}: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone());
-            let stream = tokio::time::timeout(t.connect, tls.connect(name, tcp))
-                .await
-                .map_err(|_| {
-                    TransportError::Timeout(format!(
-                        "TLS handshake with {host} took over {:?}",
-                        t.connect
-                    ))
-                })?
-                .map_err(|e| TransportError::Tls(format!("{host}: {e}")))?;
-            self.exchange(TokioIo::new(stream), req).await
-        } else {
-            self.exchange(TokioIo::new(tcp), req).await
-        }
-    }
-
-    async fn exchange<S>(&self, io: TokioIo<S>, req: Outgoing) -> Result<Incoming, TransportError>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-    {
-        let t = self.timeouts;
-        let budget = req.budget.clone();
-        let broken = |e: hyper::Error| TransportError::Protocol(e.to_string());
-        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
-            .await
-            .map_err(broken)?;
-        let driver = tokio::spawn(conn);
-        let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut request = http::Request::builder()
-            .method(req.method)
-            .uri(path)
-            .body(Full::new(req.body))
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        *request.headers_mut() = req.headers;
+        let url = request_url(&req.uri)
+            .ok_or_else(|| TransportError::Denied(format!("{}: not an http(s) URL", req.uri)))?;
+        let mut request = reqwest::Request::new(req.method, url);
+        let mut headers = req.headers;
+        // reqwest writes `Host` (HTTP/1.1) or `:authority` (HTTP/2) from the normalized URL.
+        headers.remove(http::header::HOST);
         // The host owns content negotiation: it asks for what it decodes, and the component
         // (and the credential scrub, and any cassette) only ever sees identity bodies.
-        request.headers_mut().insert(
+        headers.insert(
             http::header::ACCEPT_ENCODING,
             HeaderValue::from_static("gzip"),
         );
-        if let Some(value) = host_header(&req.uri) {
-            request.headers_mut().insert(http::header::HOST, value);
+        *request.headers_mut() = headers;
+        if !req.body.is_empty() {
+            *request.body_mut() = Some(req.body.into());
         }
-        let response = tokio::time::timeout(t.first_byte, sender.send_request(request))
-            .await
-            .map_err(|_| TransportError::Timeout(format!("no response within {:?}", t.first_byte)))?
-            .map_err(broken)?;
-        let (parts, body) = response.into_parts();
-        if let Some(len) = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            && len > self.max_body
+        // Connecting (through any proxy) has its own limit inside this one.
+        let mut response =
+            tokio::time::timeout(t.connect + t.first_byte, self.client.execute(request))
+                .await
+                .map_err(|_| {
+                    TransportError::Timeout(format!("no response within {:?}", t.first_byte))
+                })?
+                .map_err(|e| transport_error(&e))?;
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body)
         {
-            driver.abort();
             return Err(TransportError::TooLarge(self.max_body));
         }
+        let mut headers = std::mem::take(response.headers_mut());
         // The headers are held as long as the body: they count too.
-        let mut charge = budget.start();
+        let mut charge = req.budget.start();
         charge
-            .grow(headers_size(&parts.headers))
+            .grow(headers_size(&headers))
             .map_err(TransportError::OverBudget)?;
-        let received = self.receive(body, &mut charge).await;
-        if received.is_err() {
-            driver.abort();
-        }
-        let mut headers = parts.headers;
-        let body = decode(&mut headers, received?, self.max_body, &mut charge)?;
+        let status = response.status();
+        let body = self.receive(response, &mut charge).await?;
+        let body = decode(&mut headers, body, self.max_body, &mut charge)?;
         Ok(Incoming {
-            status: parts.status,
+            status,
             headers,
             body,
             charge,
@@ -285,40 +246,86 @@ impl Live {
     }
 
     /// The whole body, each chunk charged as it arrives and checked against the size cap.
+    /// Dropping the response early (an error) closes its connection rather than pooling it.
     async fn receive(
         &self,
-        mut body: hyper::body::Incoming,
+        mut response: reqwest::Response,
         charge: &mut Charge,
     ) -> Result<Bytes, TransportError> {
         let t = self.timeouts;
         let mut buf = BytesMut::new();
         loop {
-            let frame = tokio::time::timeout(t.between_bytes, body.frame())
+            let chunk = tokio::time::timeout(t.between_bytes, response.chunk())
                 .await
                 .map_err(|_| {
                     TransportError::Timeout(format!(
                         "the body stalled for over {:?}",
                         t.between_bytes
                     ))
-                })?;
-            match frame {
-                None => break,
-                Some(Err(e)) => return Err(TransportError::Protocol(e.to_string())),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        if buf.len() as u64 + data.len() as u64 > self.max_body {
-                            return Err(TransportError::TooLarge(self.max_body));
-                        }
-                        charge
-                            .grow(data.len() as u64)
-                            .map_err(TransportError::OverBudget)?;
-                        buf.extend_from_slice(&data);
-                    }
-                }
+                })?
+                .map_err(|e| transport_error(&e))?;
+            let Some(data) = chunk else {
+                return Ok(buf.freeze());
+            };
+            if buf.len() as u64 + data.len() as u64 > self.max_body {
+                return Err(TransportError::TooLarge(self.max_body));
             }
+            charge
+                .grow(data.len() as u64)
+                .map_err(TransportError::OverBudget)?;
+            buf.extend_from_slice(&data);
         }
-        Ok(buf.freeze())
     }
+}
+
+/// The URL a request goes to, rebuilt from its origin as the allow-list understood it (no user
+/// info such as `evil@`, no leading zeros in the port) and its path and query.
+fn request_url(uri: &Uri) -> Option<reqwest::Url> {
+    let origin = super::policy::Origin::of(uri)?;
+    let authority = host_header(uri)?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = authority.to_str().ok()?;
+    reqwest::Url::parse(&format!("{}://{authority}{path}", origin.scheme)).ok()
+}
+
+/// A reqwest failure as the host classifies it: TLS, connecting (through a proxy too), timing
+/// out, or a broken exchange. The message is the whole chain of causes.
+fn transport_error(e: &reqwest::Error) -> TransportError {
+    let text = chain(e);
+    if causes(e).any(|c| c.is::<rustls::Error>()) {
+        TransportError::Tls(text)
+    } else if e.is_timeout() {
+        TransportError::Timeout(text)
+    } else if e.is_connect() {
+        TransportError::Connect(text)
+    } else {
+        TransportError::Protocol(text)
+    }
+}
+
+/// An error and its causes, `: `-separated, each said once (reqwest repeats its inner errors).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(e) {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// `e` and every error under it. An `io::Error` wrapping another error is descended into
+/// (its `source` skips the wrapped error itself: rustls's arrive that way, wrapped twice).
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
 }
 
 /// Bytes a header map takes in memory, roughly: names, values and a per-entry overhead.
