@@ -12,7 +12,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::contract::describe;
 use crate::engine::{Connector, Runtime, default_cache_dir};
@@ -191,20 +193,30 @@ pub struct TrustArgs {
 /// The `connector-host` program: parse arguments, set up logging, run, exit with the code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, _) => "debug",
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::WARN,
+        (false, 1) => LevelFilter::INFO,
+        (false, _) => LevelFilter::DEBUG,
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("connector_host={default_level},warn")));
+    // `RUST_LOG` as a list of `target=level` (tracing's `Targets`, which needs no regex engine
+    // in the build); one that does not parse is ignored.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            Targets::new()
+                .with_target("connector_host", level)
+                .with_default(LevelFilter::WARN)
+        });
     // Colour only for a terminal: a log file or pipe gets plain lines.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(lines)
+        .with(filter)
         .init();
     let code = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
