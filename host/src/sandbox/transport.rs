@@ -135,10 +135,13 @@ impl Default for Timeouts {
 /// plus any extra CA. reqwest follows no redirect and decodes nothing here: every redirect goes
 /// back to the guest (and meets the allow-list again as a new request), and the host decodes
 /// bodies itself, each byte charged to the instance's budget.
+#[derive(Clone)]
 pub struct Live {
     client: reqwest::Client,
     timeouts: Timeouts,
     max_body: u64,
+    /// The runtime of the caller of [`Live::new`], where every request is sent.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Live {
@@ -162,6 +165,7 @@ impl Live {
             client,
             timeouts,
             max_body,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         })
     }
 }
@@ -423,7 +427,20 @@ fn gunzip(body: &[u8], max_body: u64, charge: &mut Charge) -> Result<Bytes, Tran
 
 impl Upstream for Live {
     fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>> {
-        Box::pin(self.send_once(req))
+        // On the runtime the client was built on, whatever runtime polls this: wasmtime-wasi
+        // may run the hook on its own ambient runtime, and a connection whose driver and pool
+        // tasks live on one runtime while its requests come from another is not reused (one new
+        // connection per request, measured). The task is cancelled with the request.
+        let this = self.clone();
+        Box::pin(async move {
+            match this.runtime.clone() {
+                Some(rt) => {
+                    let task = rt.spawn(async move { this.send_once(req).await });
+                    wasmtime_wasi::runtime::AbortOnDropJoinHandle::from(task).await
+                }
+                None => this.send_once(req).await,
+            }
+        })
     }
 }
 
