@@ -20,3 +20,4 @@ bench=target/release/bench
 "$bench" sync --alerts 20000 "$@"
 "$bench" sync --alerts 100000 "$@"
 "$bench" fanout "$@"
+"$bench" net --alerts 100000 "$@"

@@ -84,6 +84,10 @@ pub struct Behaviour {
     pub omit_meta: bool,
     /// Gzip every answer whose request accepts it (`Accept-Encoding: gzip`).
     pub gzip: bool,
+    /// Build each distinct answer once and replay it (benchmarks: the server's own CPU then
+    /// stays out of the client's measurement on a machine with few cores). Faults and
+    /// [`SocketSim::set_org`] are not seen by answers already built.
+    pub memoize: bool,
 }
 
 impl Default for Behaviour {
@@ -95,6 +99,7 @@ impl Default for Behaviour {
             delay: Duration::ZERO,
             bandwidth: None,
             keep_alive: true,
+            memoize: false,
             omit_meta: false,
             gzip: false,
         }
@@ -148,6 +153,7 @@ impl SocketSim {
             behaviour,
             shared: shared.clone(),
             pace,
+            memo: Mutex::default(),
         });
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -242,6 +248,7 @@ struct Ctx {
     behaviour: Behaviour,
     shared: Arc<Mutex<Shared>>,
     pace: Option<Pace>,
+    memo: Mutex<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 impl Ctx {
@@ -328,6 +335,16 @@ impl Ctx {
                 .position(|(m, _)| target.contains(m.as_str()));
             at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f)
         };
+        let gzip = self.behaviour.gzip && accept_encoding.is_some_and(|a| a.contains("gzip"));
+        let memo_key = (self.behaviour.memoize && fault.is_none())
+            .then(|| format!("{gzip} {keep_alive} {authorization:?} {target}"));
+        let hit = memo_key
+            .as_ref()
+            .and_then(|key| self.memo.lock().unwrap().get(key).cloned());
+        if let Some(response) = hit {
+            tokio::time::sleep_until((started + self.behaviour.delay).into()).await;
+            return Ok(Some(response));
+        }
         let (status, headers, body) = match fault {
             Some(Fault::Drop) => return Ok(None),
             Some(Fault::Status {
@@ -342,8 +359,10 @@ impl Ctx {
             }
             None => self.answer(path, query, authorization.as_deref()),
         };
-        let gzip = self.behaviour.gzip && accept_encoding.is_some_and(|a| a.contains("gzip"));
         let response = encode_response(status, headers, body, gzip, keep_alive)?;
+        if let Some(key) = memo_key {
+            self.memo.lock().unwrap().insert(key, response.clone());
+        }
         tokio::time::sleep_until((started + self.behaviour.delay).into()).await;
         Ok(Some(response))
     }

@@ -407,6 +407,7 @@ struct NetRow {
     sync: f64,
     wire_bytes: u64,
     connections: u64,
+    floor_connections: u64,
     rss: f64,
 }
 
@@ -421,7 +422,7 @@ async fn net(alerts: usize, repos: usize, shape: Shape, runs: usize) {
         shape.delay_ms
     );
     println!(
-        "  bandwidth       gzip   floor      sync       ratio   on the wire   connections   peak RSS"
+        "  bandwidth       gzip   floor      sync       ratio   on the wire   connections floor/sync   peak RSS"
     );
     for (bandwidth, gzip) in [(None, false), (Some(cap), false), (Some(cap), true)] {
         let behaviour = Behaviour {
@@ -430,11 +431,12 @@ async fn net(alerts: usize, repos: usize, shape: Shape, runs: usize) {
             delay: std::time::Duration::from_millis(shape.delay_ms),
             bandwidth,
             gzip,
+            memoize: true,
             ..Behaviour::default()
         };
         let row = net_row(&host, org.clone(), behaviour, repos, runs).await;
         println!(
-            "  {:<14}  {:<5}  {:7.3} s  {:7.3} s  {:5.3}x  {:8.1} MB   {:11}   {:6.1} MB",
+            "  {:<14}  {:<5}  {:7.3} s  {:7.3} s  {:5.3}x  {:8.1} MB   {:>11} / {:<6}  {:6.1} MB",
             bandwidth.map_or("loopback".to_string(), |b| format!(
                 "{} MB/s",
                 b / 1_000_000
@@ -444,6 +446,7 @@ async fn net(alerts: usize, repos: usize, shape: Shape, runs: usize) {
             row.sync,
             row.sync / row.floor,
             row.wire_bytes as f64 / 1e6,
+            row.floor_connections,
             row.connections,
             row.rss / 1e6
         );
@@ -462,9 +465,11 @@ async fn net_row(host: &Path, org: Org, behaviour: Behaviour, repos: usize, runs
     };
     sync().await.unwrap(); // warm the component cache
     let (mut floors, mut syncs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut wire_bytes, mut connections) = (0, 0);
+    let (mut wire_bytes, mut connections, mut floor_connections) = (0, 0, 0);
     for _ in 0..runs {
+        let connections_before = sim.connections();
         floors.push(floor(&base, repos).await.0);
+        floor_connections = sim.connections() - connections_before;
         let (bytes_before, connections_before) = (sim.bytes_sent(), sim.connections());
         let (secs, peak, _) = sync().await.unwrap();
         syncs.push(secs);
@@ -478,6 +483,7 @@ async fn net_row(host: &Path, org: Org, behaviour: Behaviour, repos: usize, runs
         sync: median(syncs),
         wire_bytes,
         connections,
+        floor_connections,
         rss: median(rss),
     }
 }
