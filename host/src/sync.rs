@@ -12,15 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::wit::{
-    ConnectorError, ConnectorSpec, FindingQuery, Malformed, RateLimit, SkippedRecord,
+    ConnectorError, ConnectorSpec, FindingPage, FindingQuery, Malformed, RateLimit, SkippedRecord,
     UpstreamFailure,
 };
-use crate::engine::{Connector, Session};
+use crate::engine::{Connector, Guarded, Session};
 use crate::error::Failure;
 use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::SandboxHttp;
+use crate::sandbox::limits::Limits;
 use crate::sandbox::transport::tls_client_config;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::{HostSettings, Resolved};
@@ -259,6 +260,25 @@ struct Run<'a> {
     pipeline: Pipeline,
 }
 
+/// A configured instance of `connector` (described by `spec`), its requests through `hooks`.
+async fn configured(
+    connector: &Connector,
+    spec: &ConnectorSpec,
+    hooks: SandboxHttp,
+    limits: Limits,
+    resolved: &Resolved,
+) -> Result<Session, Failure> {
+    let mut session = connector.instantiate(hooks, limits).await?;
+    session
+        .configure(&resolved.connector)
+        .await?
+        .map_err(|e| connector_failure(e, &session, spec))?;
+    Ok(session)
+}
+
+/// What a `list-findings` call gave: the call's own outcome, then the connector's.
+type FindingsAnswer = Guarded<Result<FindingPage, ConnectorError>>;
+
 /// Skipped records logged one by one per run; the summary counts them all.
 const MAX_SKIP_LOGS: usize = 20;
 
@@ -287,12 +307,20 @@ impl Run<'_> {
         self.pipeline = Pipeline::new(writer);
 
         let hooks = sandbox_http(resolved, &opts.network, stats.clone())?;
-        let mut session = connector.instantiate(hooks, resolved.host.limits).await?;
-        session
-            .configure(&resolved.connector)
-            .await?
-            .map_err(|e| connector_failure(e, &session, self.spec))?;
-        self.listings(&mut session, checkpoint, updated_since, &opts.output)
+        let limits = resolved.host.limits;
+        let session = configured(connector, self.spec, hooks.clone(), limits, resolved).await?;
+        let ahead = if self.overlaps(checkpoint.as_ref()) {
+            // Bounded by its own memory limit and the shared host budget; the process-wide
+            // backstop is the first instance's.
+            let limits = Limits {
+                watch_host_memory: false,
+                ..limits
+            };
+            Some(configured(connector, self.spec, hooks, limits, resolved).await?)
+        } else {
+            None
+        };
+        self.listings(session, ahead, checkpoint, updated_since, &opts.output)
             .await?;
         self.pipeline.settle().await?;
         refusals(&stats)?;
@@ -300,6 +328,14 @@ impl Run<'_> {
             writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())
+    }
+
+    /// Whether the findings listing starts beside the resources listing, on an instance of its
+    /// own: when the run lists both and the findings listing has not started yet.
+    fn overlaps(&self, checkpoint: Option<&Checkpoint>) -> bool {
+        self.models.resources
+            && (self.models.issues || self.models.findings)
+            && checkpoint.is_none_or(|c| c.phase == Phase::Resources)
     }
 
     /// Decides the run's mode from the checkpoint and the high-water mark: the incremental
@@ -335,9 +371,15 @@ impl Run<'_> {
     }
 
     /// Resources, then findings, from where the checkpoint left off.
+    /// Lists the resources, then the findings. With `ahead` (see [`Run::overlaps`]), the first
+    /// findings page is fetched and mapped on that instance while the resources are listed
+    /// (the listings are independent, and this hides the round trip that starts the findings
+    /// listing); its records wait until the resources are committed, then the findings listing
+    /// carries on there. An interrupted run discards that page and lists it again on resume.
     async fn listings(
         &mut self,
-        session: &mut Session,
+        mut session: Session,
+        mut ahead: Option<Session>,
         checkpoint: Option<Checkpoint>,
         updated_since: Option<String>,
         output: &Output,
@@ -357,8 +399,27 @@ impl Run<'_> {
             mark_from_host_clock: false,
             skipped: Vec::new(),
         });
+        let mut first_findings = None;
         if cp.phase == Phase::Resources && self.models.resources {
-            self.resources(session, &mut cp).await?;
+            match ahead.as_mut() {
+                Some(findings_session) => {
+                    let query = FindingQuery {
+                        cursor: None,
+                        updated_since: cp.updated_since.clone(),
+                    };
+                    let started = SystemTime::now();
+                    let (resources, first) = tokio::join!(
+                        self.resources(&mut session, &mut cp),
+                        findings_session.list_findings(&query)
+                    );
+                    resources?;
+                    first_findings = Some((first, started));
+                }
+                None => self.resources(&mut session, &mut cp).await?,
+            }
+        }
+        if let Some(findings_session) = ahead {
+            session = findings_session;
         }
         if cp.phase == Phase::Resources {
             cp = Checkpoint {
@@ -377,7 +438,8 @@ impl Run<'_> {
                 }
                 _ => HashSet::new(),
             };
-            self.findings(session, &mut cp, written).await?;
+            self.findings(&mut session, &mut cp, written, first_findings)
+                .await?;
         }
         if let Some(mark) = cp.query_started_at {
             self.high_water_mark = Some(mark);
@@ -440,12 +502,14 @@ impl Run<'_> {
     }
 
     /// Pages through the findings listing. `emitted` holds the ids already in the output (of a
-    /// resumed run): should the listing restart, none of them is written twice.
+    /// resumed run): should the listing restart, none of them is written twice. `first`: the
+    /// first page's answer, already asked for (and when), see [`Run::listings`].
     async fn findings(
         &mut self,
         session: &mut Session,
         cp: &mut Checkpoint,
         mut emitted: HashSet<u128>,
+        mut first: Option<(FindingsAnswer, SystemTime)>,
     ) -> Result<(), Failure> {
         let mut restarted = false;
         let mut pages = 0;
@@ -455,8 +519,14 @@ impl Run<'_> {
                 cursor: cp.cursor.clone(),
                 updated_since: cp.updated_since.clone(),
             };
-            let listing_started = SystemTime::now();
-            let mut page = match session.list_findings(&query).await? {
+            let (answer, listing_started) = match first.take() {
+                Some(first) => first,
+                None => {
+                    let started = SystemTime::now();
+                    (session.list_findings(&query).await, started)
+                }
+            };
+            let mut page = match answer? {
                 Ok(page) => page,
                 Err(ConnectorError::InvalidCursor(why)) if !restarted && cp.cursor.is_some() => {
                     let why = printable(&why, MAX_MESSAGE_CHARS);

@@ -81,6 +81,31 @@ async fn loopback_sync_emits_the_spec_records_and_keeps_the_token_in_the_host() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_findings_listing_starts_while_the_resources_are_listed() {
+    // Three repos pages at 100 ms each: the first alerts page is asked for beside the first
+    // repos page, yet every resource is written before the first finding, and exactly once.
+    let org = Org::generate("acme", 250, 600, 0);
+    let behaviour = Behaviour {
+        alert_page_cap: 300,
+        delay: std::time::Duration::from_millis(100),
+        ..Behaviour::default()
+    };
+    let sim = SocketSim::start(org.clone(), TOKEN, behaviour).await;
+    let run = sync_acme(&sim.base_url(), TOKEN, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recs = records(&run.stdout);
+    assert_exact(&recs, &org, |s| s == "open", true);
+    let kinds: Vec<&str> = recs.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    let last_resource = kinds.iter().rposition(|k| *k == "resource").unwrap();
+    let first_finding = kinds.iter().position(|k| *k != "resource").unwrap();
+    assert!(last_resource < first_finding, "resources first: {kinds:?}");
+    let paths: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();
+    let first_alerts = paths.iter().position(|p| p.ends_with("/alerts")).unwrap();
+    let last_repos = paths.iter().rposition(|p| p.ends_with("/repos")).unwrap();
+    assert!(first_alerts < last_repos, "{paths:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_says_not() {
     let org = Org::generate("acme", 150, 900, 0);
     let behaviour = Behaviour {
