@@ -76,8 +76,14 @@ async fn loopback_sync_emits_the_spec_records_and_keeps_the_token_in_the_host() 
     asked.sort();
     asked.dedup();
     assert_eq!(asked.len(), seen.len(), "a page was requested twice");
-    // All of it over one kept-alive connection.
-    assert_eq!(sim.connections(), 1);
+    // All of it over kept-alive connections: one per listing running at once (the findings
+    // listing starts beside the resources listing), not one per request.
+    assert!(
+        (1..=2).contains(&sim.connections()),
+        "{} connections for {} requests",
+        sim.connections(),
+        seen.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,11 +129,13 @@ async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_sa
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exact(&records(&run.stdout), &org, |s| s == "open", true);
     assert!(sim.requests().len() >= 6, "several pages");
-    // Every request of the run went through one tunnel to the API's origin (TLS inside it,
-    // verified against the test CA): one TCP connection and one TLS handshake per run.
+    // Every request of the run went through the proxy, in tunnels to the API's origin (TLS
+    // inside them, verified against the test CA): kept alive, one per listing running at once.
     let api = format!("localhost:{}", sim.addr.port());
-    assert_eq!(proxy.tunnels(), [api.clone()]);
-    assert_eq!(sim.connections(), 1);
+    let tunnels = proxy.tunnels();
+    assert!((1..=2).contains(&tunnels.len()), "{tunnels:?}");
+    assert!(tunnels.iter().all(|t| *t == api), "{tunnels:?}");
+    assert_eq!(sim.connections(), tunnels.len() as u64);
 
     let bypass = [
         ("HTTPS_PROXY", proxy_url.as_str()),
@@ -137,10 +145,10 @@ async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_sa
     assert_eq!(direct.code, 0, "{}", direct.stderr);
     assert_eq!(
         proxy.tunnels(),
-        [api],
+        tunnels,
         "NO_PROXY sends the run around the proxy"
     );
-    assert_eq!(sim.connections(), 2);
+    assert!(sim.connections() > tunnels.len() as u64);
 }
 
 #[tokio::test(flavor = "multi_thread")]
