@@ -309,13 +309,10 @@ impl Run<'_> {
         let hooks = sandbox_http(resolved, &opts.network, stats.clone())?;
         let limits = resolved.host.limits;
         let session = configured(connector, self.spec, hooks.clone(), limits, resolved).await?;
+        // The second instance has the same limits. Where the process's memory is watched, each
+        // instance's backstop counts the other's use too: the resources listing holds little,
+        // and an instance that swells the host trips it either way.
         let ahead = if self.overlaps(checkpoint.as_ref()) {
-            // Bounded by its own memory limit and the shared host budget; the process-wide
-            // backstop is the first instance's.
-            let limits = Limits {
-                watch_host_memory: false,
-                ..limits
-            };
             Some(configured(connector, self.spec, hooks, limits, resolved).await?)
         } else {
             None
