@@ -26,10 +26,12 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
     let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let target = root.join("target").join("components");
     // The host and the component build in their own target directories: side by side, the
-    // component's single-threaded LTO overlaps the host's parallel compile.
+    // component's single-threaded LTO overlaps the host's parallel compile. The host is the
+    // dev build the tests use too (its dependencies optimized, see the workspace Cargo.toml):
+    // whichever of `cargo demo` and `cargo test` runs first builds them for both.
     let host = {
         let mut build = cargo(root);
-        build.args(["build", "--release", "-p", "connector-host"]);
+        build.args(["build", "-p", "connector-host"]);
         std::thread::spawn(move || build.status())
     };
     let wasm: PathBuf = match build_components(root, &target, &["socket-connector"]) {
@@ -44,15 +46,7 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let status = cargo(root)
-        .args([
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "connector-host",
-            "--",
-            "sync",
-        ])
+        .args(["run", "-q", "-p", "connector-host", "--", "sync"])
         .arg(&wasm)
         .arg("--config")
         .arg(root.join("demo/demo.toml"))
