@@ -9,8 +9,8 @@
 //! - [`retry`], [`cursor`] and [`errors`]: the retry policy and `Retry-After`, opaque cursors,
 //!   and HTTP statuses turned into [`wit::ConnectorError`]s that name their endpoint.
 //!
-//! Without the default `guest` feature only [`retry`] is built: the reference host applies the
-//! same policy to the requests it carries, without compiling the bindings.
+//! Without the default `guest` feature only [`retry`] is built, the policy the reference host
+//! also applies to the requests it carries.
 
 pub mod retry;
 
@@ -80,8 +80,9 @@ macro_rules! export_connector {
 #[doc(hidden)]
 pub mod adapter {
     //! The generated `Guest` trait over a [`Connector`]: the configured instance lives in a
-    //! thread-local between calls. A runtime uses one instance per run (the reference host a
-    //! fresh one), so nothing survives from one tenant to the next.
+    //! thread-local between calls. A runtime configures every instance it uses (the reference
+    //! host lists resources and findings on two fresh ones), so nothing survives from one
+    //! tenant to the next.
 
     use std::any::Any;
     use std::cell::RefCell;
