@@ -77,9 +77,60 @@ pub fn ensure_wasm_target(root: &Path) -> Result<(), String> {
     }
 }
 
-/// `cargo` as the caller was run (`$CARGO`), in `root`.
+/// `cargo` as the caller was run (`$CARGO`), in `root`, without the variables that `cargo run`
+/// and `cargo test` set for the program they run. Build scripts watch some of them (ring's
+/// watches `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`), so a nested build that kept them would
+/// rebuild what a build started by hand had built, and the other way round.
 pub fn cargo(root: &Path) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_for_the_running_program) {
+            c.env_remove(name);
+        }
+    }
     c
+}
+
+/// Whether cargo sets `name` for the program it runs (as opposed to the user's own settings,
+/// such as `CARGO_HOME` or `CARGO_TARGET_DIR`).
+fn set_for_the_running_program(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "OUT_DIR"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_programs_variables_are_dropped_and_the_users_kept() {
+        for set in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "OUT_DIR",
+        ] {
+            assert!(set_for_the_running_program(set), "{set}");
+        }
+        for kept in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!set_for_the_running_program(kept), "{kept}");
+        }
+    }
 }
