@@ -633,6 +633,13 @@ fn reason(status: u16) -> &'static str {
 
 /// A CA and a `localhost` server certificate it signs, generated fresh for each server.
 fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    let (config, ca_pem) = tls_server_config(Vec::new());
+    (tokio_rustls::TlsAcceptor::from(config), ca_pem)
+}
+
+/// A TLS server configuration for `localhost` with a certificate signed by a CA generated here,
+/// offering `alpn` (e.g. `h2`); returns it with that CA's PEM, which a client must trust.
+pub fn tls_server_config(alpn: Vec<Vec<u8>>) -> (Arc<rustls::ServerConfig>, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
@@ -644,7 +651,7 @@ fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
         .signed_by(&key, &ca, &ca_key)
         .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
@@ -653,7 +660,8 @@ fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+    config.alpn_protocols = alpn;
+    (Arc::new(config), ca.pem())
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

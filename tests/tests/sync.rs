@@ -151,6 +151,64 @@ async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_sa
     assert!(sim.connections() > tunnels.len() as u64);
 }
 
+/// The host's client speaks HTTP/2 to a server that offers it (ALPN), and sends the requests
+/// of a run over one connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_speaks_http2_where_the_server_offers_it() {
+    use connector_host::sandbox::budget::Budget;
+    use connector_host::sandbox::transport::{Live, Outgoing, Timeouts, Upstream};
+    use hyper::body::Incoming;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let (config, ca_pem) = connector_tests::server::tls_server_config(vec![b"h2".to_vec()]);
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let versions: Arc<Mutex<Vec<http::Version>>> = Arc::default();
+    let connections = Arc::new(AtomicU64::new(0));
+    let (seen, accepted) = (versions.clone(), connections.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::Relaxed);
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let seen = seen.clone();
+            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                seen.lock().unwrap().push(req.version());
+                let body = http_body_util::Full::new(bytes::Bytes::from_static(b"{}"));
+                async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service),
+            );
+        }
+    });
+    let live = Live::new(Timeouts::default(), 1 << 20, Some(ca_pem.as_bytes())).unwrap();
+    for page in 1..=3 {
+        let response = live
+            .send(Outgoing {
+                method: http::Method::GET,
+                uri: format!("https://localhost:{port}/v0/page/{page}")
+                    .parse()
+                    .unwrap(),
+                headers: http::HeaderMap::new(),
+                body: bytes::Bytes::new(),
+                budget: Budget::new(1 << 20),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status.as_u16(), &response.body[..]),
+            (200, &b"{}"[..])
+        );
+    }
+    assert_eq!(*versions.lock().unwrap(), [http::Version::HTTP_2; 3]);
+    assert_eq!(connections.load(Ordering::Relaxed), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn include_cleared_takes_every_status() {
     let org = Org::generate("acme", 20, 300, 0);
