@@ -225,7 +225,7 @@ impl Live {
                 .map_err(|_| {
                     TransportError::Timeout(format!("no response within {:?}", t.first_byte))
                 })?
-                .map_err(|e| transport_error(&e))?;
+                .map_err(transport_error)?;
         if response
             .content_length()
             .is_some_and(|len| len > self.max_body)
@@ -267,7 +267,7 @@ impl Live {
                         t.between_bytes
                     ))
                 })?
-                .map_err(|e| transport_error(&e))?;
+                .map_err(transport_error)?;
             let Some(data) = chunk else {
                 return Ok(buf.freeze());
             };
@@ -293,10 +293,13 @@ fn request_url(uri: &Uri) -> Option<reqwest::Url> {
 }
 
 /// A reqwest failure as the host classifies it: TLS, connecting (through a proxy too), timing
-/// out, or a broken exchange. The message is the whole chain of causes.
-fn transport_error(e: &reqwest::Error) -> TransportError {
-    let text = chain(e);
-    if causes(e).any(|c| c.is::<rustls::Error>()) {
+/// out, or a broken exchange. The message is the chain of causes without the request's URL
+/// (its path and query are the component's to choose: they stay out of the log), bounded and
+/// printable.
+fn transport_error(e: reqwest::Error) -> TransportError {
+    let e = e.without_url();
+    let text = crate::text::printable(&chain(&e), crate::text::MAX_MESSAGE_CHARS);
+    if causes(&e).any(|c| c.is::<rustls::Error>()) {
         TransportError::Tls(text)
     } else if e.is_timeout() {
         TransportError::Timeout(text)
@@ -544,6 +547,32 @@ mod tests {
             HeaderValue::from_str(value).unwrap(),
         );
         h
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_says_why_without_the_components_url() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let live = Live::new(Timeouts::default(), 1 << 20, None).unwrap();
+        let marker = "component-chosen-".repeat(1500);
+        let err = live
+            .send(Outgoing {
+                method: Method::GET,
+                uri: format!("http://127.0.0.1:1/{marker}?q={marker}")
+                    .parse()
+                    .unwrap(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+                budget: Budget::new(1 << 20),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Connect(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(!text.contains("component-chosen"), "{text}");
+        assert!(
+            text.chars().count() <= crate::text::MAX_MESSAGE_CHARS + 20,
+            "{text}"
+        );
     }
 
     #[test]
