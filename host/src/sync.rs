@@ -39,7 +39,7 @@ pub use writer::{PageProgress, ProgressSink};
 #[derive(Debug, Clone)]
 pub enum Network {
     Live,
-    /// Replay a cassette; anything unrecorded is refused.
+    /// Replay a cassette; a request with nothing recorded fails (see `TransportError::Fixture`).
     Replay(PathBuf),
     /// Live, and write what came back into a cassette.
     Record(PathBuf),

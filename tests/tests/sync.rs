@@ -303,7 +303,7 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
         let text = std::fs::read_to_string(&entry).unwrap();
         assert!(!text.contains(TOKEN), "{} holds the token", entry.display());
     }
-    // Anything unrecorded is refused, naming the request.
+    // A request the component needs and the cassette lacks fails the run, named in the log.
     let other = run_host(
         &[
             "sync",
@@ -323,7 +323,7 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
         &[("SOCKET_SECURITY_API_TOKEN", TOKEN)],
     )
     .await;
-    assert_eq!(other.code, 5, "{}", other.stderr);
+    assert_eq!(other.code, 4, "{}", other.stderr);
     assert!(
         other
             .stderr
@@ -336,6 +336,70 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
         "{}",
         other.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_fetched_ahead_on_a_wrong_guess_costs_a_replay_nothing() {
+    // Every alert carries an `endCursor` key of its own. The server writes the page's cursor
+    // first, so the live run guesses right; the cassette is then rewritten with each page's
+    // items first, so in replay every guess is the decoy and asks for a page never recorded.
+    let mut org = Org::generate("acme", 10, 150, 0);
+    for row in &mut org.alerts {
+        let mut a: serde_json::Value = serde_json::from_str(&row.json).unwrap();
+        a["note"] = serde_json::json!({"endCursor": "decoy"});
+        row.json = a.to_string();
+    }
+    let sim = SocketSim::start(
+        org.clone(),
+        TOKEN,
+        Behaviour {
+            alert_page_cap: 60,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let cassette = scratch("wrong-guess").join("cassette");
+    let live = sync_acme(
+        &sim.base_url(),
+        TOKEN,
+        &["--record", cassette.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(live.code, 0, "{}", live.stderr);
+    assert!(!live.stderr.contains("decoy"), "{}", live.stderr);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cassette.join("cassette.json")).unwrap()).unwrap();
+    let mut rewritten = 0;
+    for i in index["interactions"].as_array().unwrap() {
+        if !i["path"].as_str().unwrap().ends_with("/alerts") {
+            continue;
+        }
+        let file = cassette.join(i["body_file"].as_str().unwrap());
+        let page: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let items_first = format!(
+            r#"{{"items":{},"meta":{},"endCursor":{}}}"#,
+            page["items"], page["meta"], page["endCursor"]
+        );
+        std::fs::write(&file, items_first).unwrap();
+        rewritten += 1;
+    }
+    assert!(rewritten >= 3, "{rewritten} alert pages");
+
+    let replay = sync_acme(
+        &sim.base_url(),
+        TOKEN,
+        &["--fixtures", cassette.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    // The guesses were made, missed and logged, and cost no record.
+    assert!(
+        replay.stderr.contains("no recorded response") && replay.stderr.contains("decoy"),
+        "{}",
+        replay.stderr
+    );
+    assert_exact(&records(&replay.stdout), &org, |s| s == "open", true);
 }
 
 #[tokio::test(flavor = "multi_thread")]

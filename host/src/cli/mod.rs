@@ -108,7 +108,7 @@ pub struct SettingsArgs {
     /// --secret api-token=file:PATH. The host reads secrets from nowhere else.
     #[arg(long = "secret", value_name = "NAME=SOURCE")]
     pub secret: Vec<String>,
-    /// Replay recorded responses from this cassette directory; anything unrecorded is refused.
+    /// Replay recorded responses from this cassette directory; unrecorded requests fail.
     #[arg(long, value_name = "DIR", conflicts_with = "record")]
     pub fixtures: Option<PathBuf>,
     /// Record every response into this cassette directory (secrets stripped).

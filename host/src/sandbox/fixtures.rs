@@ -67,7 +67,7 @@ impl Key {
     }
 }
 
-/// Serves recorded responses and refuses anything unrecorded, naming the request.
+/// Serves recorded responses; anything unrecorded fails as a request, naming it.
 pub struct Replay {
     dir: PathBuf,
     responses: HashMap<Key, Interaction>,
@@ -97,8 +97,8 @@ impl Replay {
 
     fn respond(&self, req: &Outgoing) -> Result<Incoming, TransportError> {
         let found = self.responses.get(&Key::of(req)).ok_or_else(|| {
-            TransportError::Denied(format!(
-                "no recorded response for {} {} in fixtures {}",
+            TransportError::Fixture(format!(
+                "no recorded response for {} {} in {}",
                 req.method,
                 req.uri.path_and_query().map_or("/", |p| p.as_str()),
                 self.dir.display()
@@ -106,10 +106,7 @@ impl Replay {
         })?;
         let body_path = self.dir.join(&found.body_file);
         let unreadable = |e: std::io::Error| {
-            TransportError::Denied(format!(
-                "fixtures: cannot read {}: {e}",
-                body_path.display()
-            ))
+            TransportError::Fixture(format!("cannot read {}: {e}", body_path.display()))
         };
         let mut charge = req.budget.start();
         let len = std::fs::metadata(&body_path).map_err(unreadable)?.len();
@@ -122,7 +119,7 @@ impl Replay {
             }
         }
         let status = StatusCode::from_u16(found.status).map_err(|_| {
-            TransportError::Denied(format!("fixtures: bad status {}", found.status))
+            TransportError::Fixture(format!("bad status {} recorded", found.status))
         })?;
         charge
             .resize(body.len() as u64 + super::transport::headers_size(&headers))

@@ -166,7 +166,9 @@ impl SandboxHttp {
                 return Err(deny(format!("response from {origin}: {e}")));
             }
             Err(e) => {
-                tracing::warn!("request to {origin} failed: {e}");
+                // The message can hold the request's path and query, which are the component's.
+                let e_text = printable(&e.to_string(), MAX_MESSAGE_CHARS);
+                tracing::warn!("request to {origin} failed: {e_text}");
                 return Err(e.to_wasi());
             }
         };

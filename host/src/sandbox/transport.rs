@@ -45,8 +45,13 @@ pub struct Incoming {
 /// Why no response came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// Refused by the sandbox (allow-list, request cap, no fixture): never retried.
+    /// Refused by the sandbox (allow-list, request cap): never retried, and fails the run.
     Denied(String),
+    /// The cassette being replayed cannot answer (nothing recorded for the request, or its
+    /// recording unreadable). Like a network with nothing there, it fails only the request: a
+    /// component that fetched ahead and never reads the answer loses nothing, and one that needed
+    /// it fails with its own error (the host logs this message either way).
+    Fixture(String),
     Connect(String),
     Timeout(String),
     Tls(String),
@@ -65,6 +70,7 @@ impl TransportError {
         !matches!(
             self,
             TransportError::Denied(_)
+                | TransportError::Fixture(_)
                 | TransportError::TooLarge(_)
                 | TransportError::Encoding(_)
                 | TransportError::OverBudget(_)
@@ -75,7 +81,9 @@ impl TransportError {
     pub fn to_wasi(&self) -> wasmtime_wasi_http::Error {
         use wasmtime_wasi_http::Error as E;
         match self {
-            TransportError::Denied(_) | TransportError::OverBudget(_) => E::HttpRequestDenied,
+            TransportError::Denied(_)
+            | TransportError::Fixture(_)
+            | TransportError::OverBudget(_) => E::HttpRequestDenied,
             TransportError::Connect(_) => E::ConnectionRefused,
             TransportError::Timeout(_) => E::ConnectionTimeout,
             TransportError::Tls(_) => E::TlsProtocolError,
@@ -89,6 +97,7 @@ impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TransportError::Denied(m) => write!(f, "denied: {m}"),
+            TransportError::Fixture(m) => write!(f, "fixtures: {m}"),
             TransportError::Connect(m) => write!(f, "connect failed: {m}"),
             TransportError::Timeout(m) => write!(f, "timed out: {m}"),
             TransportError::Tls(m) => write!(f, "TLS failed: {m}"),
