@@ -55,6 +55,21 @@ pub fn host_bin() -> PathBuf {
     bin
 }
 
+/// Where every host process of a test run keeps its compiled components: each component
+/// compiles once per run, not once per process (in the dev profile, where Cranelift itself is
+/// unoptimized, a compile takes seconds; BENCHMARKS.md §5). The cache keys on the component's
+/// digest and the engine's configuration, so sharing it changes no result.
+pub fn compile_cache() -> PathBuf {
+    root().join("target/test-scratch/compile-cache")
+}
+
+/// `connector-host` under test as a command, with the run's [`compile_cache`].
+pub fn host_command() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(host_bin());
+    cmd.env("XDG_CACHE_HOME", compile_cache());
+    cmd
+}
+
 /// A scratch directory unique to one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = root()
@@ -84,10 +99,13 @@ pub async fn run_host(args: &[&str], env: &[(&str, &str)]) -> HostRun {
 pub async fn run_program(program: &Path, args: &[&str], env: &[(&str, &str)]) -> HostRun {
     let mut cmd = tokio::process::Command::new(program);
     // No trust decisions from this machine's own configuration, unless a test makes some.
-    cmd.args(args).env_remove("RUST_LOG").env(
-        "XDG_CONFIG_HOME",
-        root().join("target/test-scratch/no-config"),
-    );
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env(
+            "XDG_CONFIG_HOME",
+            root().join("target/test-scratch/no-config"),
+        )
+        .env("XDG_CACHE_HOME", compile_cache());
     for v in connector_env_vars() {
         cmd.env_remove(v);
     }
@@ -191,7 +209,6 @@ pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
         config.to_str().unwrap(),
         "--fixtures",
         fixtures.to_str().unwrap(),
-        "--no-cache",
     ];
     args.extend(extra);
     run_host(&args, env).await
@@ -224,7 +241,6 @@ pub async fn sync_acme_with_env(
         base.as_str(),
         "--secret",
         "api-token=env:SOCKET_SECURITY_API_KEY",
-        "--no-cache",
     ];
     args.extend(extra);
     let mut env = env.to_vec();

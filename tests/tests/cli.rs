@@ -97,15 +97,7 @@ async fn config_file_overrides_and_secret_grants() {
         ("SOCKET_API_TOKEN", "a-lower-priority-token"),
     ];
     let run = run_host(
-        &[
-            "sync",
-            &wasm,
-            "--config",
-            cfg,
-            "-s",
-            "org-slug=acme",
-            "--no-cache",
-        ],
+        &["sync", &wasm, "--config", cfg, "-s", "org-slug=acme"],
         &env,
     )
     .await;
@@ -143,7 +135,7 @@ async fn config_file_overrides_and_secret_grants() {
         ),
     ];
     for (args, needle) in bad {
-        let mut all = vec!["sync", wasm.as_str(), "--config", cfg, "--no-cache"];
+        let mut all = vec!["sync", wasm.as_str(), "--config", cfg];
         all.extend(args);
         let run = run_host(&all, &env).await;
         assert_eq!(run.code, 2, "{needle}: {}", run.stderr);
@@ -151,17 +143,7 @@ async fn config_file_overrides_and_secret_grants() {
     }
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, "[settings\norg-slug = 1").unwrap();
-    let run = run_host(
-        &[
-            "sync",
-            &wasm,
-            "--config",
-            broken.to_str().unwrap(),
-            "--no-cache",
-        ],
-        &env,
-    )
-    .await;
+    let run = run_host(&["sync", &wasm, "--config", broken.to_str().unwrap()], &env).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("broken.toml"), "{}", run.stderr);
 }
@@ -169,10 +151,10 @@ async fn config_file_overrides_and_secret_grants() {
 #[tokio::test(flavor = "multi_thread")]
 async fn describe_prints_a_table_or_json() {
     let wasm = component("socket_connector").display().to_string();
-    let table = run_host(&["describe", &wasm, "--no-cache"], &[]).await;
+    let table = run_host(&["describe", &wasm], &[]).await;
     assert_eq!(table.code, 0);
     assert!(table.stdout.contains("SETTING") && table.stdout.contains("SOCKET_SECURITY_API_TOKEN"));
-    let json = run_host(&["describe", &wasm, "--json", "--no-cache"], &[]).await;
+    let json = run_host(&["describe", &wasm, "--json"], &[]).await;
     let spec: Value = serde_json::from_str(&json.stdout).unwrap();
     let token = spec["settings"]
         .as_array()
@@ -333,7 +315,7 @@ async fn a_terminal_gets_a_progress_line_redrawn_per_page() {
     let host = connector_tests::host_bin();
     let out = scratch("progress").join("out.ndjson");
     let command = format!(
-        "{} sync {wasm} --config {} --fixtures {} --no-cache --out {}",
+        "{} sync {wasm} --config {} --fixtures {} --out {}",
         host.display(),
         root.join("demo/demo.toml").display(),
         root.join("tests/fixtures/demo").display(),
@@ -364,15 +346,7 @@ async fn trusting_a_component_grants_its_suggestions_for_that_build_only() {
     let sync = |wasm: String| {
         let (base, home) = (base.clone(), config_home.to_str().unwrap().to_string());
         async move {
-            let args = [
-                "sync",
-                &wasm,
-                "-s",
-                "org-slug=acme",
-                "-s",
-                &base,
-                "--no-cache",
-            ];
+            let args = ["sync", &wasm, "-s", "org-slug=acme", "-s", &base];
             let env = [
                 ("SOCKET_SECURITY_API_KEY", TOKEN),
                 ("XDG_CONFIG_HOME", &home),
@@ -390,7 +364,7 @@ async fn trusting_a_component_grants_its_suggestions_for_that_build_only() {
 
     let home = config_home.to_str().unwrap();
     let trust = run_host(
-        &["trust", wasm.to_str().unwrap(), "--no-cache"],
+        &["trust", wasm.to_str().unwrap()],
         &[("XDG_CONFIG_HOME", home)],
     )
     .await;

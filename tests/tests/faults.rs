@@ -7,7 +7,7 @@ use connector_tests::oracle::{assert_exact, findings};
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, Fault, SocketSim};
 use connector_tests::{
-    HostRun, assert_failed, component, host_bin, records, run_host, scratch, sync_acme,
+    HostRun, assert_failed, component, host_command, records, run_host, scratch, sync_acme,
 };
 use serde_json::Value;
 
@@ -369,13 +369,12 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
         "include-cleared=true",
         "--secret",
         "api-token=env:SOCKET_SECURITY_API_KEY",
-        "--no-cache",
         "--out",
         out.to_str().unwrap(),
         "--state",
         state.to_str().unwrap(),
     ];
-    let mut child = tokio::process::Command::new(host_bin())
+    let mut child = host_command()
         .args(args)
         .env("SOCKET_SECURITY_API_KEY", TOKEN)
         .spawn()
@@ -436,15 +435,7 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
 /// token granted from `SOCKET_API_KEY` when `granted`.
 async fn check(base: &str, granted: bool, env: &[(&str, &str)]) -> connector_tests::HostRun {
     let wasm = component("socket_connector").display().to_string();
-    let mut args = vec![
-        "check",
-        &wasm,
-        "-s",
-        "org-slug=acme",
-        "-s",
-        base,
-        "--no-cache",
-    ];
+    let mut args = vec!["check", &wasm, "-s", "org-slug=acme", "-s", base];
     if granted {
         args.extend(["--secret", "api-token=env:SOCKET_API_KEY"]);
     }

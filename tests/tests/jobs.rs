@@ -9,7 +9,7 @@ use std::time::Duration;
 use connector_tests::oracle::assert_exact;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, host_bin, records, run_host, scratch};
+use connector_tests::{component, host_command, records, run_host, scratch};
 use serde_json::Value;
 
 const ACME: &str = "sktsec_acme_token_0123456789";
@@ -64,13 +64,7 @@ async fn three_tenants_at_once_two_complete_and_one_rejected() {
     )
     .unwrap();
     let run = run_host(
-        &[
-            "run",
-            jobs.to_str().unwrap(),
-            "--parallel",
-            "3",
-            "--no-cache",
-        ],
+        &["run", jobs.to_str().unwrap(), "--parallel", "3"],
         &[
             ("E2E_ACME", ACME),
             ("E2E_BETA", BETA),
@@ -129,8 +123,8 @@ async fn sigterm_stops_every_job_at_a_page_boundary_and_the_next_run_resumes() {
     )
     .unwrap();
     let env = [("E2E_ACME", ACME), ("E2E_BETA", BETA)];
-    let child = tokio::process::Command::new(host_bin())
-        .args(["run", jobs.to_str().unwrap(), "--no-cache"])
+    let child = host_command()
+        .args(["run", jobs.to_str().unwrap()])
         .envs(env)
         .env("XDG_CONFIG_HOME", dir.join("no-config"))
         .stdout(std::process::Stdio::piped())
@@ -169,7 +163,7 @@ async fn sigterm_stops_every_job_at_a_page_boundary_and_the_next_run_resumes() {
         assert!(committed(name), "{name}: the checkpoint is kept");
     }
     // The next run resumes both and ends with exactly the organisations' records.
-    let run = run_host(&["run", jobs.to_str().unwrap(), "--no-cache"], &env).await;
+    let run = run_host(&["run", jobs.to_str().unwrap()], &env).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let resumed = outcomes(&run.stdout);
     for (name, org) in [("acme", &acme), ("beta", &beta)] {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use connector_tests::oracle::findings;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, host_bin, run_host, scratch};
+use connector_tests::{component, host_command, run_host, scratch};
 use tokio_postgres::{Client, NoTls};
 
 const TOKEN: &str = "sktsec_pg_token_0123456789";
@@ -78,7 +78,6 @@ fn sync_args(sim: &SocketSim, org: &str, out: &str, extra: &[&str]) -> Vec<Strin
         &format!("base-url={}", sim.base_url()),
         "--secret",
         "api-token=env:SOCKET_SECURITY_API_KEY",
-        "--no-cache",
         "--out",
         out,
     ]
@@ -199,7 +198,7 @@ async fn tenants_sync_concurrently_and_the_same_tenant_twice_is_refused() {
     let sim_b = SocketSim::start(beta.clone(), TOKEN, slow).await;
     let url = db.url();
     let spawn = |sim: &SocketSim, org: &str| {
-        tokio::process::Command::new(host_bin())
+        host_command()
             .args(sync_args(sim, org, &url, &[]))
             .env("SOCKET_SECURITY_API_KEY", TOKEN)
             .env("XDG_CONFIG_HOME", scratch("pg-no-config"))
@@ -264,7 +263,7 @@ async fn a_database_that_goes_away_ends_the_run_and_the_next_resumes() {
     };
     let sim = SocketSim::start(org.clone(), TOKEN, slow).await;
     let url = db.url();
-    let child = tokio::process::Command::new(host_bin())
+    let child = host_command()
         .args(sync_args(&sim, "acme", &url, &[]))
         .env("SOCKET_SECURITY_API_KEY", TOKEN)
         .env("XDG_CONFIG_HOME", scratch("pg-gone-no-config"))

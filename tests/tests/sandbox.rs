@@ -29,7 +29,6 @@ async fn rogue(sim: &SocketSim, settings: &[&str]) -> HostRun {
         base.as_str(),
         "--secret",
         "api-token=env:ROGUE_TOKEN",
-        "--no-cache",
     ];
     for s in settings {
         args.extend(["-s", s]);
@@ -175,7 +174,7 @@ async fn an_oversized_page_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_importing_the_filesystem_is_refused_at_load() {
     let wasm = component("fs_rogue_connector").display().to_string();
-    let run = run_host(&["describe", &wasm, "--no-cache"], &[]).await;
+    let run = run_host(&["describe", &wasm], &[]).await;
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(
         run.stderr.contains("imports `wasi:filesystem/"),
@@ -458,11 +457,7 @@ async fn host_calls_cannot_burn_host_cpu_past_the_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn describe_runs_under_the_same_limits_as_every_call() {
     let wasm = component("describe_rogue_connector").display().to_string();
-    let run = run_host(
-        &["describe", &wasm, "--no-cache", "-s", "memory-limit-mb=64"],
-        &[],
-    )
-    .await;
+    let run = run_host(&["describe", &wasm, "-s", "memory-limit-mb=64"], &[]).await;
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(
         run.stderr.contains("stopped in `describe`: memory limit")
@@ -472,11 +467,7 @@ async fn describe_runs_under_the_same_limits_as_every_call() {
     );
     for command in ["sync", "check", "describe"] {
         let started = Instant::now();
-        let run = run_host(
-            &[command, &wasm, "--no-cache", "-s", "call-timeout-secs=2"],
-            &[],
-        )
-        .await;
+        let run = run_host(&[command, &wasm, "-s", "call-timeout-secs=2"], &[]).await;
         assert_eq!(run.code, 5, "{command}: {}", run.stderr);
         assert!(
             run.stderr
@@ -525,7 +516,6 @@ async fn component_text_is_neutralized_and_bounded_on_the_terminal() {
             "mode=escape",
             "--secret",
             "api-token=env:ROGUE_TOKEN",
-            "--no-cache",
         ],
         &[("ROGUE_TOKEN", TOKEN)],
     )
@@ -535,7 +525,7 @@ async fn component_text_is_neutralized_and_bounded_on_the_terminal() {
     assert!(run.stdout.lines().count() <= 100);
     assert!(run.stdout.lines().all(|l| l.chars().count() <= 501));
 
-    let run = run_host(&["describe", &wasm, "--no-cache"], &[]).await;
+    let run = run_host(&["describe", &wasm], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_printable(&run);
     assert!(run.stdout.contains("misbehaves"), "{}", run.stdout);
@@ -612,7 +602,7 @@ async fn a_secret_is_read_only_from_a_source_the_operator_granted() {
     let wasm = component("rogue_connector").display().to_string();
     let base = format!("base-url={}", sim.base_url());
     let ungranted = run_host(
-        &["sync", &wasm, "-s", &base, "-s", "mode=snoop", "--no-cache"],
+        &["sync", &wasm, "-s", &base, "-s", "mode=snoop"],
         &[("ROGUE_TOKEN", TOKEN)],
     )
     .await;
@@ -634,7 +624,6 @@ async fn a_secret_is_read_only_from_a_source_the_operator_granted() {
             "mode=snoop",
             "--secret",
             &grant,
-            "--no-cache",
         ],
         &[],
     )

@@ -9,7 +9,7 @@ use std::time::Duration;
 use connector_tests::oracle::findings;
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, host_bin, records, run_host, scratch, sync_demo};
+use connector_tests::{component, host_command, records, run_host, scratch, sync_demo};
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -103,7 +103,6 @@ async fn sync(sim: &SocketSim, db: &Path, extra: &[&str]) -> connector_tests::Ho
         &base,
         "--secret",
         "api-token=env:SOCKET_SECURITY_API_KEY",
-        "--no-cache",
         "--out",
         &out,
     ];
@@ -213,7 +212,7 @@ async fn a_sync_killed_mid_way_into_sqlite_resumes_with_nothing_lost_or_duplicat
     let dir = scratch("store-killed");
     let db = dir.join("acme.db");
     let wasm = component("socket_connector").display().to_string();
-    let mut child = tokio::process::Command::new(host_bin())
+    let mut child = host_command()
         .args([
             "sync",
             &wasm,
@@ -223,7 +222,6 @@ async fn a_sync_killed_mid_way_into_sqlite_resumes_with_nothing_lost_or_duplicat
             &format!("base-url={}", sim.base_url()),
             "--secret",
             "api-token=env:SOCKET_SECURITY_API_KEY",
-            "--no-cache",
             "--out",
             &format!("sqlite:{}", db.display()),
         ])

@@ -225,7 +225,6 @@ async fn include_cleared_takes_every_status() {
             "include-cleared=true",
             "--secret",
             "api-token=env:SOCKET_API_TOKEN",
-            "--no-cache",
         ],
         &[("SOCKET_API_TOKEN", TOKEN)],
     )
@@ -261,7 +260,6 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
             cassette.to_str().unwrap(),
             "--secret",
             "api-token=env:SOCKET_SECURITY_API_TOKEN",
-            "--no-cache",
         ],
         &[("SOCKET_SECURITY_API_TOKEN", TOKEN)],
     )
@@ -281,7 +279,6 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
             cassette.to_str().unwrap(),
             "-s",
             "api-token=another-token",
-            "--no-cache",
         ],
         &[],
     )
@@ -318,7 +315,6 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
             cassette.to_str().unwrap(),
             "--secret",
             "api-token=env:SOCKET_SECURITY_API_TOKEN",
-            "--no-cache",
         ],
         &[("SOCKET_SECURITY_API_TOKEN", TOKEN)],
     )
