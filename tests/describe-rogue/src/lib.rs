@@ -5,10 +5,8 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-wit_bindgen::generate!({ path: "../../wit", world: "security-connector" });
-
-use exports::unified_security::connector::connector::Guest;
-use unified_security::connector::types::*;
+use connector_sdk::exports::unified_security::connector::connector::Guest;
+use connector_sdk::unified_security::connector::types::*;
 
 struct DescribeRogue;
 
@@ -47,4 +45,4 @@ impl Guest for DescribeRogue {
 }
 
 #[cfg(target_arch = "wasm32")]
-export!(DescribeRogue);
+connector_sdk::__export_world!(DescribeRogue with_types_in connector_sdk);

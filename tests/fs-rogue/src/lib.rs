@@ -3,10 +3,8 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-wit_bindgen::generate!({ path: "../../wit", world: "security-connector" });
-
-use exports::unified_security::connector::connector::Guest;
-use unified_security::connector::types::*;
+use connector_sdk::exports::unified_security::connector::connector::Guest;
+use connector_sdk::unified_security::connector::types::*;
 
 struct FsRogue;
 
@@ -42,4 +40,4 @@ impl Guest for FsRogue {
 }
 
 #[cfg(target_arch = "wasm32")]
-export!(FsRogue);
+connector_sdk::__export_world!(FsRogue with_types_in connector_sdk);

@@ -15,15 +15,13 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 
-wit_bindgen::generate!({ path: "../../wit", world: "security-connector" });
-
 use std::sync::Mutex;
 
 #[cfg(target_arch = "wasm32")]
 mod hoard;
 
-use exports::unified_security::connector::connector::Guest;
-use unified_security::connector::types::*;
+use connector_sdk::exports::unified_security::connector::connector::Guest;
+use connector_sdk::unified_security::connector::types::*;
 
 static SETTINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
@@ -367,4 +365,4 @@ fn get(_url: &str) -> Result<(String, Option<String>), ConnectorError> {
 }
 
 #[cfg(target_arch = "wasm32")]
-export!(Rogue);
+connector_sdk::__export_world!(Rogue with_types_in connector_sdk);
