@@ -27,8 +27,8 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
     let target = root.join("target").join("components");
     // The host and the component build in their own target directories: side by side, the
     // component's single-threaded LTO overlaps the host's parallel compile. The host is the
-    // dev build the tests use too (its dependencies optimized, see the workspace Cargo.toml):
-    // whichever of `cargo demo` and `cargo test` runs first builds them for both.
+    // dev build the tests use too (the profile is in the workspace Cargo.toml): whichever of
+    // `cargo demo` and `cargo test` runs first builds it for both.
     let host = {
         let mut build = cargo(root);
         build.args(["build", "-p", "connector-host"]);
