@@ -17,10 +17,9 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b',');
 use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
-use crate::normalize::CALL_OUTPUT_BUDGET;
 use crate::paging::{self, AlertCursor};
 use crate::records::{self, PageFault};
-use crate::settings::Config;
+use crate::settings::{Config, Filter};
 use crate::wit::{AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery};
 
 use connector_sdk::errors;
@@ -126,62 +125,230 @@ fn repos_call(cfg: &Config, page: u32) -> Call {
     )
 }
 
-/// One page of alerts, fanned out to findings.
+/// An alerts page whose findings take more than one call (see [`records::CALL_OUTPUT`]), kept
+/// between those calls so that it is fetched and walked once. Only the calls that resume it
+/// (same request, a cursor with a `skip`) use it: any other call drops it first, and a cursor
+/// that resumes a page not held (another instance, a later run) fetches the page again.
+pub struct HeldPage {
+    url: String,
+    text: String,
+    /// Where each item starts in `text`.
+    starts: Vec<usize>,
+    /// The cursor after the page, `None` when it ends the listing.
+    after: Option<AlertCursor>,
+    query_started_at: Option<String>,
+}
+
+/// One page of alerts, fanned out to findings. `held` is the page kept from the previous call,
+/// if any, and keeps this one when it takes more calls.
 pub fn list_alerts(
     cfg: &Config,
     http: &mut dyn Http,
     query: &FindingQuery,
+    held: &mut Option<HeldPage>,
 ) -> Result<FindingPage, ConnectorError> {
-    let since = query
-        .updated_since
-        .as_deref()
-        .map(|s| {
-            dates::parse(s).ok_or_else(|| {
-                ConnectorError::InvalidConfig(format!(
-                    "updated-since {s:?} is not an RFC 3339 timestamp"
-                ))
-            })
-        })
-        .transpose()?;
-    let passes = paging::passes(cfg.include_cleared, since.is_some());
-    let cursor = AlertCursor::parse(query.cursor.as_deref(), passes)
-        .map_err(ConnectorError::InvalidCursor)?;
-    let (call, filter) = alerts_call(cfg, &cursor, since, passes);
-    let body = match call.send(http) {
-        // Socket can reject a cursor it issued; say so distinctly so the host can restart.
-        Err(ConnectorError::Upstream(u)) if u.status == 400 && cursor.after.is_some() => {
-            return Err(ConnectorError::InvalidCursor(format!(
-                "{}: Socket rejected its own cursor (400: {})",
-                u.endpoint, u.message
-            )));
+    let this = AlertsCall::new(cfg, query)?;
+    match held.take() {
+        Some(page) if this.cursor.skip > 0 && page.url == this.call.url => this.resume(page, held),
+        _ => {
+            let text = this.fetch(http)?;
+            this.first_read(text, held)
         }
-        other => other?,
-    };
-    prefetch_next_alerts(cfg, http, &body, &cursor, since, passes);
-    let at = match &cursor.after {
-        Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
-        None => format!("{} pass, first page", passes[cursor.pass]),
-    };
-    alerts_page(cfg, &call, &body, &filter, &cursor, passes, &at)
+    }
 }
 
-/// Sends the request for the page after `body` before `body` is mapped, so that it travels
-/// meanwhile. The next cursor is peeked from the raw page ([`paging::peek_end_cursor`]); a wrong
-/// guess costs a request, never a record: `send` takes a prefetched response only for the
-/// identical request.
-fn prefetch_next_alerts(
-    cfg: &Config,
-    http: &mut dyn Http,
-    body: &[u8],
-    cursor: &AlertCursor,
+/// One call of the alerts listing: the page it reads, and how.
+struct AlertsCall<'c> {
+    cfg: &'c Config,
+    cursor: AlertCursor,
     since: Option<dates::Instant>,
-    passes: &[&'static str],
-) {
-    let Some(end_cursor) = paging::peek_end_cursor(body) else {
-        return;
-    };
-    if let Ok(Some(next)) = cursor.next(passes, end_cursor.as_deref()) {
-        http.prefetch(&alerts_call(cfg, &next, since, passes).0.request());
+    passes: &'static [&'static str],
+    call: Call,
+    filter: Filter,
+    /// Which page, for errors.
+    at: String,
+}
+
+impl<'c> AlertsCall<'c> {
+    fn new(cfg: &'c Config, query: &FindingQuery) -> Result<Self, ConnectorError> {
+        let since = query
+            .updated_since
+            .as_deref()
+            .map(|s| {
+                dates::parse(s).ok_or_else(|| {
+                    ConnectorError::InvalidConfig(format!(
+                        "updated-since {s:?} is not an RFC 3339 timestamp"
+                    ))
+                })
+            })
+            .transpose()?;
+        let passes = paging::passes(cfg.include_cleared, since.is_some());
+        let cursor = AlertCursor::parse(query.cursor.as_deref(), passes)
+            .map_err(ConnectorError::InvalidCursor)?;
+        let (call, filter) = alerts_call(cfg, &cursor, since, passes);
+        let at = match &cursor.after {
+            Some(c) => format!("{} pass, after cursor {c:?}", passes[cursor.pass]),
+            None => format!("{} pass, first page", passes[cursor.pass]),
+        };
+        Ok(AlertsCall {
+            cfg,
+            cursor,
+            since,
+            passes,
+            call,
+            filter,
+            at,
+        })
+    }
+
+    /// Fetches the page, and sends the request for the page after it.
+    fn fetch(&self, http: &mut dyn Http) -> Result<String, ConnectorError> {
+        let body = match self.call.send(http) {
+            // Socket can reject a cursor it issued; say so distinctly so the host can restart.
+            Err(ConnectorError::Upstream(u)) if u.status == 400 && self.cursor.after.is_some() => {
+                return Err(ConnectorError::InvalidCursor(format!(
+                    "{}: Socket rejected its own cursor (400: {})",
+                    u.endpoint, u.message
+                )));
+            }
+            other => other?,
+        };
+        self.prefetch_next(http, &body);
+        String::from_utf8(body).map_err(|e| {
+            self.call
+                .malformed(format!("{}: body is not UTF-8 text: {e}", self.at))
+        })
+    }
+
+    /// Sends the request for the page after `body` before `body` is mapped, so that it travels
+    /// meanwhile. The next cursor is peeked from the raw page ([`paging::peek_end_cursor`]); a
+    /// wrong guess costs a request, never a record: `send` takes a prefetched response only for
+    /// the identical request.
+    fn prefetch_next(&self, http: &mut dyn Http, body: &[u8]) {
+        let Some(end_cursor) = paging::peek_end_cursor(body) else {
+            return;
+        };
+        if let Ok(Some(next)) = self.cursor.next(self.passes, end_cursor.as_deref()) {
+            let (call, _) = alerts_call(self.cfg, &next, self.since, self.passes);
+            http.prefetch(&call.request());
+        }
+    }
+
+    /// The first call on a page: walks all of it, maps what fits this call, reads where the
+    /// listing goes after the page, and keeps the page in `held` when it takes more calls.
+    fn first_read(
+        &self,
+        text: String,
+        held: &mut Option<HeldPage>,
+    ) -> Result<FindingPage, ConnectorError> {
+        let mut read = records::read_alerts(
+            &self.cfg.org,
+            &text,
+            &self.filter,
+            self.cursor.skip,
+            records::CALL_OUTPUT,
+        )
+        .map_err(|e| self.fault(e))?;
+        let items = read.items.ok_or_else(|| {
+            self.call
+                .malformed(format!("{}: no `items` array", self.at))
+        })?;
+        self.check_skip(items)?;
+        let page = envelope(&read.fields).map_err(|e| {
+            let detail = format!("{}: body is not the documented JSON: {e}", self.at);
+            self.call.malformed(detail)
+        })?;
+        let after = self
+            .cursor
+            .next(self.passes, page.end_cursor.as_deref())
+            .map_err(|e| self.call.malformed(e))?;
+        let query_started_at = page
+            .meta
+            .and_then(|m| m.query_start_timestamp)
+            .and_then(dates::from_epoch_number)
+            .map(dates::format_rfc3339);
+        let starts = std::mem::take(&mut read.starts);
+        let resumes = read.resume_at.is_some();
+        let result = self.finding_page(read, after.clone(), query_started_at.clone());
+        if resumes {
+            *held = Some(HeldPage {
+                url: self.call.url.clone(),
+                text,
+                starts,
+                after,
+                query_started_at,
+            });
+        }
+        Ok(result)
+    }
+
+    /// A later call on a held page: maps from the cursor's item on, and keeps the page in `held`
+    /// again while it takes more calls.
+    fn resume(
+        &self,
+        page: HeldPage,
+        held: &mut Option<HeldPage>,
+    ) -> Result<FindingPage, ConnectorError> {
+        self.check_skip(page.starts.len())?;
+        let read = records::read_indexed_alerts(
+            &self.cfg.org,
+            &page.text,
+            &page.starts,
+            &self.filter,
+            self.cursor.skip,
+            records::CALL_OUTPUT,
+        )
+        .map_err(|e| self.fault(e))?;
+        let resumes = read.resume_at.is_some();
+        let result = self.finding_page(read, page.after.clone(), page.query_started_at.clone());
+        if resumes {
+            *held = Some(page);
+        }
+        Ok(result)
+    }
+
+    /// A cursor that resumes past the end of its page was not issued for this page.
+    fn check_skip(&self, items: usize) -> Result<(), ConnectorError> {
+        if self.cursor.skip > items {
+            return Err(ConnectorError::InvalidCursor(format!(
+                "{}: the cursor resumes at item {} of a page of {items}",
+                self.at, self.cursor.skip
+            )));
+        }
+        Ok(())
+    }
+
+    /// What this call read of its page, as the contract's page: the next cursor resumes the
+    /// page when the call ended early, else it is `after`, the cursor after the page.
+    fn finding_page(
+        &self,
+        read: records::AlertsRead<'_>,
+        after: Option<AlertCursor>,
+        query_started_at: Option<String>,
+    ) -> FindingPage {
+        let next = match read.resume_at {
+            Some(index) => Some(self.cursor.resume_at(index)),
+            None => after,
+        };
+        FindingPage {
+            items: read.findings,
+            next_cursor: next.map(|c| c.encode(self.passes)),
+            query_started_at,
+            vendor_records: read.vendor_records as u32,
+            skipped: read.skipped,
+        }
+    }
+
+    /// A page that could not be read at all, as the error that says where.
+    fn fault(&self, fault: PageFault) -> ConnectorError {
+        let detail = match fault {
+            PageFault::Syntax(e) => e,
+            PageFault::Truncated(i, e) => format!("it ends inside items[{i}] ({e})"),
+            PageFault::Broken(i, e) => format!("items[{i}]: {e}"),
+        };
+        let at = &self.at;
+        self.call
+            .malformed(format!("{at}: body is not the documented JSON: {detail}"))
     }
 }
 
@@ -191,7 +358,7 @@ fn alerts_call(
     cursor: &AlertCursor,
     since: Option<dates::Instant>,
     passes: &[&'static str],
-) -> (Call, crate::settings::Filter) {
+) -> (Call, Filter) {
     let mut filter = cfg.filter.clone();
     filter.status = Some(passes[cursor.pass]);
     let mut params = vec![("per_page", paging::ALERTS_PER_PAGE.to_string())];
@@ -209,59 +376,6 @@ fn alerts_call(
         Some("alerts:list"),
     );
     (call, filter)
-}
-
-/// An alerts page's body read into findings, its next cursor and the server's clock. `at`
-/// says which page, for errors.
-fn alerts_page(
-    cfg: &Config,
-    call: &Call,
-    body: &[u8],
-    filter: &crate::settings::Filter,
-    cursor: &AlertCursor,
-    passes: &[&str],
-    at: &str,
-) -> Result<FindingPage, ConnectorError> {
-    let not_documented =
-        |e: String| call.malformed(format!("{at}: body is not the documented JSON: {e}"));
-    let text = std::str::from_utf8(body)
-        .map_err(|e| call.malformed(format!("{at}: body is not UTF-8 text: {e}")))?;
-    let read = records::read_alerts(&cfg.org, text, filter, cursor.skip, CALL_OUTPUT_BUDGET)
-        .map_err(|e| {
-            not_documented(match e {
-                PageFault::Syntax(e) => e.to_string(),
-                PageFault::Truncated(i, e) => format!("it ends inside items[{i}] ({e})"),
-                PageFault::Broken(i, e) => format!("items[{i}]: {e}"),
-            })
-        })?;
-    let items = read
-        .items
-        .ok_or_else(|| call.malformed(format!("{at}: no `items` array")))?;
-    if cursor.skip > items {
-        return Err(ConnectorError::InvalidCursor(format!(
-            "{at}: the cursor resumes at item {} of a page of {items}",
-            cursor.skip
-        )));
-    }
-    let page = envelope(&read.fields).map_err(not_documented)?;
-    let next = match read.resume_at {
-        Some(index) => Some(cursor.resume_at(index)),
-        None => cursor
-            .next(passes, page.end_cursor.as_deref())
-            .map_err(|e| call.malformed(e))?,
-    };
-    let query_started_at = page
-        .meta
-        .and_then(|m| m.query_start_timestamp)
-        .and_then(dates::from_epoch_number)
-        .map(dates::format_rfc3339);
-    Ok(FindingPage {
-        items: read.findings,
-        next_cursor: next.map(|c| c.encode(passes)),
-        query_started_at,
-        vendor_records: read.vendor_records as u32,
-        skipped: read.skipped,
-    })
 }
 
 /// The fields of an alerts page other than its items.

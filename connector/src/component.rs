@@ -1,4 +1,5 @@
-//! The connector as the SDK exports it: a configured [`Config`] per run, one API call per page.
+//! The connector as the SDK exports it: a configured [`Config`] per instance, and the alerts page
+//! it is part-way through (see [`api::HeldPage`]).
 
 use connector_sdk::http::Http;
 use connector_sdk::{Connector, export_connector};
@@ -10,7 +11,11 @@ use crate::wit::{
     Setting,
 };
 
-pub struct SocketConnector(Config);
+pub struct SocketConnector {
+    config: Config,
+    /// The alerts page the last call did not finish, for the calls that do.
+    held: Option<api::HeldPage>,
+}
 
 impl Connector for SocketConnector {
     fn describe() -> ConnectorSpec {
@@ -18,11 +23,11 @@ impl Connector for SocketConnector {
     }
 
     fn configure(_: &RuntimeInfo, settings: Vec<Setting>) -> Result<Self, ConnectorError> {
-        Config::parse(&settings).map(SocketConnector)
+        Config::parse(&settings).map(|config| SocketConnector { config, held: None })
     }
 
     fn check(&mut self, http: &mut dyn Http) -> Result<CheckReport, ConnectorError> {
-        api::check(&self.0, http)
+        api::check(&self.config, http)
     }
 
     fn list_resources(
@@ -30,7 +35,7 @@ impl Connector for SocketConnector {
         http: &mut dyn Http,
         cursor: Option<String>,
     ) -> Result<AssetPage, ConnectorError> {
-        api::list_repos(&self.0, http, cursor.as_deref())
+        api::list_repos(&self.config, http, cursor.as_deref())
     }
 
     fn list_findings(
@@ -38,7 +43,7 @@ impl Connector for SocketConnector {
         http: &mut dyn Http,
         query: FindingQuery,
     ) -> Result<FindingPage, ConnectorError> {
-        api::list_alerts(&self.0, http, &query)
+        api::list_alerts(&self.config, http, &query, &mut self.held)
     }
 }
 

@@ -5,7 +5,7 @@
 //! bindings, the WASI HTTP transport and the export glue; everything here is vendor logic in
 //! plain Rust that unit-tests natively:
 //!
-//! - [`api`]: the Socket REST client, one call per page, over an [`api::Http`] seam;
+//! - [`api`]: the Socket REST client, one request per page, over an [`api::Http`] seam;
 //! - [`model`]: Socket's JSON shapes, parsed leniently;
 //! - [`records`], [`normalize`] and [`mapping`]: Socket records to the unified model, an
 //!   unreadable record left out with its reason;

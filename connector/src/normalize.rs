@@ -21,14 +21,6 @@ use crate::{dates, ids, mapping, purl};
 /// Why one vendor record could not be read: the field and what was wrong with it.
 pub type ItemError = String;
 
-/// The most finding text one call may hold, estimated before an alert is mapped. One alert fans
-/// out to one finding per location, each repeating the alert's text (as the contract says), so
-/// the output of a page is not bounded by its size: a 32 KB alert with a long title and
-/// thousands of locations makes hundreds of megabytes. Past this budget the call ends early and
-/// its cursor resumes at the next alert (see [`crate::paging::AlertCursor::skip`]); one alert
-/// that alone exceeds it is skipped with its reason.
-pub const CALL_OUTPUT_BUDGET: usize = 64 << 20;
-
 /// Fixed per-finding cost beside its text: ids, enums, timestamps, small fields.
 const FINDING_OVERHEAD: usize = 512;
 

@@ -2,9 +2,10 @@
 //!
 //! Repositories use offset pages; the host-visible cursor is the page number. Alerts use Socket's
 //! `endCursor`; the host-visible cursor is `<pass>:<endCursor>`, where a pass is one
-//! `filters.alertStatus` value, or `<pass>+<n>:<endCursor>` to read the same page again from its
-//! item `n` (when a page's findings did not fit one call's output budget). Listing each status separately gets every status whether or not
-//! the server includes cleared alerts by default, and each pass keeps only its own status.
+//! `filters.alertStatus` value, or `<pass>+<n>:<endCursor>` to go on with the same page from its
+//! item `n` (a page's findings usually take several calls, see [`crate::records::CALL_OUTPUT`]).
+//! Listing each status separately gets every status whether or not the server includes cleared
+//! alerts by default, and each pass keeps only its own status.
 
 pub const REPOS_PER_PAGE: usize = 100;
 /// 1,000,000 repositories; past this the listing is refused rather than looped.
@@ -70,7 +71,7 @@ pub struct AlertCursor {
     pub pass: usize,
     /// Socket's `startAfterCursor`; `None` starts the pass.
     pub after: Option<String>,
-    /// Items of the page already mapped by an earlier call, read past without mapping.
+    /// Items of the page already mapped by earlier calls, not mapped again.
     pub skip: usize,
 }
 

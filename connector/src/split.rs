@@ -74,6 +74,19 @@ pub fn split_object<'a, E>(
     }
 }
 
+/// The length of the JSON value at the start of `text`, found by scanning as the walk does (not
+/// validated): for reading past items that another call maps.
+pub fn value_len(text: &str) -> Result<usize, String> {
+    let s = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    s.value_end().map_err(|e: SplitError<String>| match e {
+        SplitError::Syntax(m) | SplitError::Item(m) => m,
+    })
+}
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -228,18 +241,6 @@ mod props;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The length of the JSON value at the start of `text`, found by scanning.
-    fn value_len(text: &str) -> Result<usize, String> {
-        let s = Scanner {
-            text,
-            bytes: text.as_bytes(),
-            at: 0,
-        };
-        s.value_end().map_err(|e| match e {
-            SplitError::Syntax(m) | SplitError::Item(m) => m,
-        })
-    }
 
     /// Walks `text` taking each item verbatim (its length found by scanning).
     fn raw_split(text: &str) -> Result<(Vec<&str>, Split<'_>), String> {

@@ -88,11 +88,17 @@ fn alerts_full_sync_asks_for_open_only_and_follows_end_cursor() {
             r#"{"endCursor": null, "items": [{"id": "a", "status": "open"}], "meta": {}}"#,
         );
     let c = cfg(&[]);
-    let p1 = list_alerts(&c, &mut http, &alerts(None, None)).unwrap();
+    let p1 = list_alerts(&c, &mut http, &alerts(None, None), &mut None).unwrap();
     assert!(p1.items.is_empty());
     assert_eq!(p1.next_cursor.as_deref(), Some("open:c1"));
     assert_eq!(p1.query_started_at.as_deref(), Some("2026-08-11T09:20:00Z"));
-    let p2 = list_alerts(&c, &mut http, &alerts(p1.next_cursor.as_deref(), None)).unwrap();
+    let p2 = list_alerts(
+        &c,
+        &mut http,
+        &alerts(p1.next_cursor.as_deref(), None),
+        &mut None,
+    )
+    .unwrap();
     assert_eq!(
         (p2.items.len(), p2.next_cursor, p2.vendor_records),
         (1, None, 1)
@@ -115,7 +121,7 @@ fn incremental_sync_walks_both_statuses_since_the_mark() {
         .reply(200, r#"{"endCursor": null, "items": [{"id": "a", "status": "open"}, {"id": "b", "status": "cleared"}]}"#);
     let c = cfg(&[]);
     let since = Some("2026-08-10T09:20:00.5Z");
-    let p1 = list_alerts(&c, &mut http, &alerts(None, since)).unwrap();
+    let p1 = list_alerts(&c, &mut http, &alerts(None, since), &mut None).unwrap();
     // A server that ignores the status filter still yields each alert once.
     assert_eq!(
         p1.items
@@ -125,7 +131,13 @@ fn incremental_sync_walks_both_statuses_since_the_mark() {
         ["a"]
     );
     assert_eq!(p1.next_cursor.as_deref(), Some("cleared:"));
-    let p2 = list_alerts(&c, &mut http, &alerts(p1.next_cursor.as_deref(), since)).unwrap();
+    let p2 = list_alerts(
+        &c,
+        &mut http,
+        &alerts(p1.next_cursor.as_deref(), since),
+        &mut None,
+    )
+    .unwrap();
     assert_eq!(
         p2.items
             .iter()
@@ -150,7 +162,7 @@ fn statuses_map_to_errors_that_name_the_endpoint() {
     let c = cfg(&[]);
     let case = |status: u16, body: &str| {
         let mut http = Script::default().reply(status, body);
-        list_alerts(&c, &mut http, &alerts(None, None)).unwrap_err()
+        list_alerts(&c, &mut http, &alerts(None, None), &mut None).unwrap_err()
     };
     match case(
         401,
@@ -240,7 +252,7 @@ fn unreadable_records_are_reported_beside_the_page() {
         r#"{"endCursor": null, "items": [{"id": "a", "locations": [7, {"branch": "main"}]},
             {"id": "b", "severity": ["high"]}, {"id": "c"}]}"#,
     );
-    let page = list_alerts(&c, &mut http, &alerts(None, None)).unwrap();
+    let page = list_alerts(&c, &mut http, &alerts(None, None), &mut None).unwrap();
     let ids: Vec<&str> = page.items.iter().map(|f| f.vendor_id.as_str()).collect();
     assert_eq!(ids, ["a", "c"]);
     assert_eq!(page.vendor_records, 3);
@@ -292,7 +304,14 @@ fn a_rejected_cursor_is_reported_as_such() {
         400,
         r#"{"error": {"message": "Invalid cursor", "details": null}}"#,
     );
-    match list_alerts(&cfg(&[]), &mut http, &alerts(Some("open:c9"), None)).unwrap_err() {
+    match list_alerts(
+        &cfg(&[]),
+        &mut http,
+        &alerts(Some("open:c9"), None),
+        &mut None,
+    )
+    .unwrap_err()
+    {
         ConnectorError::InvalidCursor(m) => assert!(m.contains("rejected its own cursor"), "{m}"),
         e => panic!("{e:?}"),
     }
@@ -317,4 +336,82 @@ fn check_reports_quota() {
     let r = check(&cfg(&[]), &mut http).unwrap();
     assert_eq!((r.quota_remaining, r.quota_max), (Some(950), Some(1000)));
     assert!(r.messages.iter().any(|m| m.contains("950 of 1000")));
+}
+
+/// A page of `n` open alerts of about 2 KB each, then `tail` (its other fields).
+fn wide_page(n: usize, tail: &str) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id": "a{i}", "status": "open", "title": "t", "description": "{}",
+                    "locations": [{{"repository": {{"id": "1", "slug": "r"}}}}]}}"#,
+                "d".repeat(2000)
+            )
+        })
+        .collect();
+    format!(r#"{{"items": [{}]{tail}}}"#, items.join(","))
+}
+
+#[test]
+fn a_page_larger_than_one_call_is_fetched_once_and_finished_from_the_held_copy() {
+    let body = wide_page(
+        3000,
+        r#", "endCursor": "c2", "meta": {"queryStartTimestamp": 1786440000000}"#,
+    );
+    let mut http = Script::default().reply(200, &body);
+    let c = cfg(&[]);
+    let mut held = None;
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    let mut calls = 0;
+    let next = loop {
+        let p = list_alerts(&c, &mut http, &alerts(cursor.as_deref(), None), &mut held).unwrap();
+        calls += 1;
+        assert_eq!(p.query_started_at.as_deref(), Some("2026-08-11T09:20:00Z"));
+        assert_eq!(p.vendor_records as usize, p.items.len());
+        seen.extend(p.items.into_iter().map(|f| f.vendor_id));
+        match p.next_cursor {
+            Some(c) if c.starts_with("open+") => cursor = Some(c),
+            other => break other,
+        }
+        assert!(held.is_some(), "the page is kept while it is not finished");
+    };
+    assert!(calls >= 2, "{calls} calls for ~6 MB of findings");
+    assert_eq!(next.as_deref(), Some("open:c2"), "then the listing goes on");
+    assert!(held.is_none(), "a finished page is let go");
+    let want: Vec<String> = (0..3000).map(|i| format!("a{i}")).collect();
+    assert_eq!(seen, want, "every alert once, in order");
+    assert_eq!(http.urls.len(), 1, "fetched once: {:?}", http.urls);
+    assert_eq!(http.prefetched.len(), 1, "its successor asked for once");
+}
+
+#[test]
+fn a_cursor_into_a_page_not_held_fetches_it_again() {
+    let body = wide_page(3000, r#", "endCursor": "c2""#);
+    let mut http = Script::default().reply(200, &body).reply(200, &body);
+    let c = cfg(&[]);
+    let mut held = None;
+    let first = list_alerts(&c, &mut http, &alerts(None, None), &mut held).unwrap();
+    let resume = first.next_cursor.clone().unwrap();
+    assert!(resume.starts_with("open+"), "{resume}");
+    // Another instance (or a later run) has nothing held.
+    let elsewhere = list_alerts(&c, &mut http, &alerts(Some(&resume), None), &mut None).unwrap();
+    let here = list_alerts(&c, &mut http, &alerts(Some(&resume), None), &mut held).unwrap();
+    assert_eq!(elsewhere.items, here.items);
+    assert_eq!(elsewhere.next_cursor, here.next_cursor);
+    assert_eq!(
+        http.urls.len(),
+        2,
+        "only the instance without the page fetched it"
+    );
+    assert_eq!(http.urls[0], http.urls[1]);
+    // A call elsewhere in the listing drops what is held.
+    let mut http = Script::default()
+        .reply(200, &body)
+        .reply(200, r#"{"items": [], "endCursor": null}"#);
+    let mut held = None;
+    list_alerts(&c, &mut http, &alerts(None, None), &mut held).unwrap();
+    assert!(held.is_some());
+    list_alerts(&c, &mut http, &alerts(Some("open:c2"), None), &mut held).unwrap();
+    assert!(held.is_none());
 }

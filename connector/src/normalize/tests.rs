@@ -2,6 +2,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::*;
+use crate::records::CALL_OUTPUT;
 use crate::wit::{FindingType, IssueType, Severity, State};
 
 const CVE_ALERT: &str = r#"{
@@ -54,7 +55,7 @@ fn findings_and_skips(alert: &str, filter: &Filter) -> (Vec<Finding>, Vec<Skippe
         text,
         &parsed,
         filter,
-        CALL_OUTPUT_BUDGET,
+        CALL_OUTPUT.cap,
         &mut out,
         &mut skipped,
     )
@@ -259,7 +260,7 @@ fn alert_without_any_id_is_an_error_not_a_silent_drop() {
         text,
         &alert,
         &Filter::default(),
-        CALL_OUTPUT_BUDGET,
+        CALL_OUTPUT.cap,
         &mut out,
         &mut skipped,
     )

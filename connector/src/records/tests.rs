@@ -29,7 +29,7 @@ fn an_unreadable_alert_is_skipped_and_the_page_goes_on() {
         ],
         r#", "endCursor": "c1", "meta": {"queryStartTimestamp": 1786440000000}"#,
     );
-    let read = read_alerts("acme", &body, &Filter::default(), 0, usize::MAX).unwrap();
+    let read = read_alerts("acme", &body, &Filter::default(), 0, Budget::UNBOUNDED).unwrap();
     assert_eq!(ids(&read), ["a1", "a5"]);
     assert_eq!(read.vendor_records, 5);
     assert_eq!(read.items, Some(5));
@@ -54,43 +54,53 @@ fn a_broken_or_cut_body_still_fails_the_page() {
     let good = alert("a1", "");
     let broken = format!(r#"{{"items": [{good}, {{"id": "a2", "title": tru}}]}}"#);
     assert!(matches!(
-        read_alerts("acme", &broken, &Filter::default(), 0, usize::MAX),
+        read_alerts("acme", &broken, &Filter::default(), 0, Budget::UNBOUNDED),
         Err(PageFault::Broken(1, _))
     ));
     let cut = format!(r#"{{"items": [{good}, {{"id": "a2", "title": "#);
     assert!(matches!(
-        read_alerts("acme", &cut, &Filter::default(), 0, usize::MAX),
+        read_alerts("acme", &cut, &Filter::default(), 0, Budget::UNBOUNDED),
         Err(PageFault::Truncated(1, _))
     ));
     // An unreadable field in an alert cut short is still a cut body, not a skip.
     let cut_after_bad = format!(r#"{{"items": [{good}, {{"id": "a2", "title": [1], "x": "#);
     assert!(matches!(
-        read_alerts("acme", &cut_after_bad, &Filter::default(), 0, usize::MAX),
+        read_alerts(
+            "acme",
+            &cut_after_bad,
+            &Filter::default(),
+            0,
+            Budget::UNBOUNDED
+        ),
         Err(PageFault::Truncated(1, _))
     ));
     assert!(matches!(
-        read_alerts("acme", "[1]", &Filter::default(), 0, usize::MAX),
+        read_alerts("acme", "[1]", &Filter::default(), 0, Budget::UNBOUNDED),
         Err(PageFault::Syntax(_))
     ));
 }
 
+/// Estimated bytes of one `alert(..)`'s finding, as the budget counts them.
+fn per_alert(item: &str) -> usize {
+    let body = page(&[item.to_string()], "");
+    let r = read_alerts("acme", &body, &Filter::default(), 0, Budget::UNBOUNDED).unwrap();
+    let f = &r.findings[0];
+    f.vendor_data.len() + 2 * f.title.len() + 512
+}
+
 #[test]
-fn the_budget_ends_a_call_early_and_the_next_resumes_where_it_stopped() {
+fn the_target_ends_a_call_early_and_the_next_resumes_where_it_stopped() {
     let items: Vec<String> = (0..10).map(|i| alert(&format!("a{i}"), "")).collect();
     let body = page(&items, r#", "endCursor": "next""#);
-    let one = {
-        let r = read_alerts("acme", &body, &Filter::default(), 0, usize::MAX).unwrap();
-        r.findings.len()
-    };
-    assert_eq!(one, 10);
+    let one = read_alerts("acme", &body, &Filter::default(), 0, Budget::UNBOUNDED).unwrap();
+    assert_eq!(one.findings.len(), 10);
+    assert_eq!(one.starts.len(), 10);
     // Room for about three alerts' findings per call.
-    let per_alert = {
-        let one = page(&items[..1], "");
-        let r = read_alerts("acme", &one, &Filter::default(), 0, usize::MAX).unwrap();
-        let f = &r.findings[0];
-        f.vendor_data.len() + 2 * f.title.len() + 512
+    let per_alert = per_alert(&items[0]);
+    let budget = Budget {
+        target: per_alert * 3 + per_alert / 2,
+        cap: usize::MAX,
     };
-    let budget = per_alert * 3 + per_alert / 2;
     let mut skip = 0;
     let mut seen = Vec::new();
     let mut calls = 0;
@@ -100,7 +110,8 @@ fn the_budget_ends_a_call_early_and_the_next_resumes_where_it_stopped() {
         assert!(r.findings.len() <= 3, "{}", r.findings.len());
         assert_eq!(r.vendor_records, r.findings.len());
         seen.extend(ids(&r));
-        assert_eq!(r.fields.len(), 1, "the envelope is read on every call");
+        assert_eq!(r.fields.len(), 1, "the envelope is read on every walk");
+        assert_eq!(r.starts, one.starts, "every walk finds every item");
         match r.resume_at {
             Some(at) => {
                 assert!(at > skip, "each call makes progress");
@@ -115,6 +126,52 @@ fn the_budget_ends_a_call_early_and_the_next_resumes_where_it_stopped() {
 }
 
 #[test]
+fn a_walked_page_is_finished_from_its_index_with_the_same_findings() {
+    let items: Vec<String> = (0..10)
+        .map(|i| match i {
+            4 => alert("a4", r#", "description": ["not text"]"#),
+            _ => alert(&format!("a{i}"), ""),
+        })
+        .collect();
+    let body = page(&items, r#", "endCursor": "next""#);
+    let whole = read_alerts("acme", &body, &Filter::default(), 0, Budget::UNBOUNDED).unwrap();
+    let budget = Budget {
+        target: per_alert(&items[0]) * 2,
+        cap: usize::MAX,
+    };
+    let first = read_alerts("acme", &body, &Filter::default(), 0, budget).unwrap();
+    let (mut findings, mut skipped) = (first.findings, first.skipped);
+    let mut vendor_records = first.vendor_records;
+    let mut at = first.resume_at;
+    let mut calls = 1;
+    while let Some(skip) = at {
+        let r = read_indexed_alerts(
+            "acme",
+            &body,
+            &first.starts,
+            &Filter::default(),
+            skip,
+            budget,
+        )
+        .unwrap();
+        assert!(
+            r.fields.is_empty() && r.starts.is_empty(),
+            "nothing is walked again"
+        );
+        assert_eq!(r.items, Some(10));
+        findings.extend(r.findings);
+        skipped.extend(r.skipped);
+        vendor_records += r.vendor_records;
+        at = r.resume_at;
+        calls += 1;
+    }
+    assert!(calls >= 4, "{calls}");
+    assert_eq!(findings, whole.findings);
+    assert_eq!(skipped, whole.skipped);
+    assert_eq!(vendor_records, 10);
+}
+
+#[test]
 fn an_alert_too_large_for_any_call_is_skipped_with_its_reason() {
     let locations = vec![r#"{"branch": "b"}"#; 2000].join(",");
     let wide = format!(
@@ -122,7 +179,10 @@ fn an_alert_too_large_for_any_call_is_skipped_with_its_reason() {
         "t".repeat(20_000)
     );
     let body = page(&[alert("a1", ""), wide, alert("a3", "")], "");
-    let budget = 8 << 20;
+    let budget = Budget {
+        target: 1 << 20,
+        cap: 8 << 20,
+    };
     let first = read_alerts("acme", &body, &Filter::default(), 0, budget).unwrap();
     // a1 fits; `wide` does not fit what is left, so the call ends before it.
     assert_eq!(
@@ -139,6 +199,26 @@ fn an_alert_too_large_for_any_call_is_skipped_with_its_reason() {
             && reason.contains("more than one call may hold (8 MiB)"),
         "{reason}"
     );
+}
+
+#[test]
+fn an_alert_over_the_target_but_under_the_cap_is_mapped_alone() {
+    let locations = vec![r#"{"branch": "b"}"#; 50].join(",");
+    let wide = format!(r#"{{"id": "wide", "title": "t", "locations": [{locations}]}}"#);
+    let body = page(&[alert("a1", ""), wide, alert("a3", "")], "");
+    let budget = Budget {
+        target: per_alert(&alert("a1", "")) * 2,
+        cap: 8 << 20,
+    };
+    let first = read_alerts("acme", &body, &Filter::default(), 0, budget).unwrap();
+    assert_eq!(
+        (ids(&first), first.resume_at),
+        (vec!["a1".to_string()], Some(1))
+    );
+    let second =
+        read_indexed_alerts("acme", &body, &first.starts, &Filter::default(), 1, budget).unwrap();
+    assert_eq!(second.findings.len(), 50, "all of it, in a call of its own");
+    assert_eq!(second.resume_at, Some(2));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::{SplitError, split_object};
-use crate::records::read_alerts;
+use crate::records::{Budget, read_alerts};
 use crate::settings::Filter;
 
 /// Any JSON value, up to a few levels deep.
@@ -85,7 +85,7 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in prop_oneof![any::<String>(), jsonish()]) {
         let _ = split_with_serde(&text);
-        let _ = read_alerts("org", &text, &Filter::default(), 0, 1 << 20);
+        let _ = read_alerts("org", &text, &Filter::default(), 0, Budget::UNBOUNDED);
     }
 
     #[test]
@@ -93,7 +93,7 @@ proptest! {
         let close = if closed { "]".repeat(depth) } else { String::new() };
         let text = format!("{{\"items\": [{}{}], \"x\": {}{}}}", "[".repeat(depth), close, "[".repeat(depth), close);
         let _ = split_with_serde(&text);
-        let _ = read_alerts("org", &text, &Filter::default(), 0, 1 << 20);
+        let _ = read_alerts("org", &text, &Filter::default(), 0, Budget::UNBOUNDED);
     }
 
     #[test]

@@ -550,16 +550,23 @@ async fn mapping(alerts: usize, runs: usize) {
         session.configure(&settings(base)).await.unwrap().unwrap();
         for times in [&mut cold_times, &mut warm_times] {
             let t0 = Instant::now();
-            let page = session
-                .list_findings(&FindingQuery {
-                    cursor: None,
+            // One page, in as many calls as its findings take (the body's `endCursor` is null,
+            // so the listing ends with the page).
+            let (mut cursor, mut read) = (None, 0);
+            loop {
+                let query = FindingQuery {
+                    cursor,
                     updated_since: None,
-                })
-                .await
-                .unwrap()
-                .unwrap();
+                };
+                let page = session.list_findings(&query).await.unwrap().unwrap();
+                read += page.vendor_records as usize;
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
             times.push(t0.elapsed().as_secs_f64());
-            assert_eq!(page.vendor_records as usize, n);
+            assert_eq!(read, n);
         }
     }
     let cfg = socket_connector::settings::Config::parse(&[socket_connector::wit::Setting {
@@ -571,13 +578,22 @@ async fn mapping(alerts: usize, runs: usize) {
     for _ in 0..runs {
         let mut http = NativeHttp(body.clone().into_bytes());
         let t0 = Instant::now();
-        let q = socket_connector::wit::FindingQuery {
-            cursor: None,
-            updated_since: None,
-        };
-        let page = socket_connector::api::list_alerts(&cfg, &mut http, &q).unwrap();
+        let (mut cursor, mut read, mut held) = (None, 0, None);
+        loop {
+            let query = socket_connector::wit::FindingQuery {
+                cursor,
+                updated_since: None,
+            };
+            let page =
+                socket_connector::api::list_alerts(&cfg, &mut http, &query, &mut held).unwrap();
+            read += page.vendor_records as usize;
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
         native_times.push(t0.elapsed().as_secs_f64());
-        assert_eq!(page.vendor_records as usize, n);
+        assert_eq!(read, n);
     }
     let (cold, warm, nat) = (median(cold_times), median(warm_times), median(native_times));
     let per_alert = |t: f64| t / n as f64 * 1e6;
