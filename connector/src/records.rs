@@ -49,7 +49,7 @@ impl Budget {
 /// long title and thousands of locations makes hundreds of megabytes. And every byte a call
 /// returns is held about three times at once: built in the component, copied into the runtime,
 /// and the runtime's previous page still being written. So a call ends once it holds about
-/// `target` (a 5,000-alert page of 2 KB alerts takes three or four calls) and its cursor resumes
+/// `target` (a 5,000-alert page of 2 KB alerts takes five calls) and its cursor resumes
 /// at the next alert (see [`crate::paging::AlertCursor::skip`]); the page itself is kept between
 /// those calls, not fetched again (see [`crate::api::HeldPage`]). One alert whose findings alone
 /// exceed `cap` is skipped with its reason. BENCHMARKS.md §3 has the memory this saves.
