@@ -101,7 +101,27 @@ pub struct Row {
     pub record: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Row {
+    /// The value of `column`, one of [`Table::columns`].
+    pub fn column(&self, column: &str) -> Option<&str> {
+        match column {
+            "id" => Some(&self.id),
+            "type" => self.type_.as_deref(),
+            "name" => self.name.as_deref(),
+            "severity" => self.severity.as_deref(),
+            "state" => self.state.as_deref(),
+            "resource_id" => self.resource_id.as_deref(),
+            "package" => self.package.as_deref(),
+            "first_seen" => self.first_seen.as_deref(),
+            "last_seen" => self.last_seen.as_deref(),
+            "state_updated_at" => self.state_updated_at.as_deref(),
+            "record" => Some(&self.record),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     Resources,
     Issues,
@@ -114,6 +134,26 @@ impl Table {
             Table::Resources => "resources",
             Table::Issues => "issues",
             Table::Findings => "findings",
+        }
+    }
+
+    /// The columns a row fills beside `connector`, `tenant` and `last_run`, in order: `id`
+    /// first, `record` (the NDJSON line) last. [`Row::column`] reads them.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Resources => &["id", "type", "name", "record"],
+            Table::Issues | Table::Findings => &[
+                "id",
+                "severity",
+                "state",
+                "type",
+                "resource_id",
+                "package",
+                "first_seen",
+                "last_seen",
+                "state_updated_at",
+                "record",
+            ],
         }
     }
 
@@ -414,26 +454,39 @@ pub fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
 }
 
 /// The upsert of one row into `table`, with `$n` placeholders (SQLite and PostgreSQL both take
-/// them): 1 connector, 2 tenant, 3 id, then the typed columns, the record and the run.
+/// them): 1 connector, 2 tenant, then [`Table::columns`] (`record` with `record_cast` after it),
+/// then the run.
 pub fn upsert_sql(table: Table, record_cast: &str) -> String {
-    let name = table.name();
-    if table == Table::Resources {
-        return format!(
-            "INSERT INTO resources (connector, tenant, id, type, name, record, last_run)
-             VALUES ($1, $2, $3, $4, $5, $6{record_cast}, $7)
-             ON CONFLICT (connector, tenant, id) DO UPDATE SET type = excluded.type,
-               name = excluded.name, record = excluded.record, last_run = excluded.last_run"
-        );
-    }
+    let columns = table.columns();
+    let values: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match *c {
+            "record" => format!("${}{record_cast}", i + 3),
+            _ => format!("${}", i + 3),
+        })
+        .collect();
     format!(
-        "INSERT INTO {name} (connector, tenant, id, severity, state, type, resource_id, package,
-           first_seen, last_seen, state_updated_at, record, last_run)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{record_cast}, $13)
-         ON CONFLICT (connector, tenant, id) DO UPDATE SET severity = excluded.severity,
-           state = excluded.state, type = excluded.type, resource_id = excluded.resource_id,
-           package = excluded.package, first_seen = excluded.first_seen,
-           last_seen = excluded.last_seen, state_updated_at = excluded.state_updated_at,
-           record = excluded.record, last_run = excluded.last_run"
+        "INSERT INTO {name} (connector, tenant, {columns}, last_run)
+         VALUES ($1, $2, {values}, ${run}) {on_conflict}",
+        name = table.name(),
+        columns = columns.join(", "),
+        values = values.join(", "),
+        run = columns.len() + 3,
+        on_conflict = on_conflict(table),
+    )
+}
+
+/// What an upsert into `table` does to a row already there: takes every column of the new one.
+pub fn on_conflict(table: Table) -> String {
+    let set: Vec<String> = table.columns()[1..]
+        .iter()
+        .chain(["last_run"].iter())
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "ON CONFLICT (connector, tenant, id) DO UPDATE SET {}",
+        set.join(", ")
     )
 }
 
@@ -490,4 +543,58 @@ pub fn migrations(d: &Dialect) -> Vec<String> {
         findings = finding_table("findings"),
     );
     vec![v1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_of_every_table_reads_its_own_field() {
+        let row = Row {
+            table: Table::Findings,
+            id: "id".into(),
+            type_: Some("type".into()),
+            name: Some("name".into()),
+            severity: Some("severity".into()),
+            state: Some("state".into()),
+            resource_id: Some("resource_id".into()),
+            package: Some("package".into()),
+            first_seen: Some("first_seen".into()),
+            last_seen: Some("last_seen".into()),
+            state_updated_at: Some("state_updated_at".into()),
+            record: "record".into(),
+        };
+        for table in [Table::Resources, Table::Issues, Table::Findings] {
+            for column in table.columns() {
+                assert_eq!(
+                    row.column(column),
+                    Some(*column),
+                    "{}.{column}",
+                    table.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_row_upsert_numbers_every_column_and_takes_them_all_on_conflict() {
+        let sql = upsert_sql(Table::Resources, "::json");
+        assert!(
+            sql.contains("(connector, tenant, id, type, name, record, last_run)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("VALUES ($1, $2, $3, $4, $5, $6::json, $7)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with(
+                "DO UPDATE SET type = excluded.type, name = excluded.name, \
+                 record = excluded.record, last_run = excluded.last_run"
+            ),
+            "{sql}"
+        );
+        assert!(upsert_sql(Table::Issues, "").contains("$12, $13)"));
+    }
 }

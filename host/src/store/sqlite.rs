@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
     Backend, Commit, DbStore, Dialect, Key, RunScope, migrations, settle_sql, upsert_sql,
@@ -158,27 +158,12 @@ impl Sqlite {
         let (k, t) = (&key.connector, &key.tenant);
         for row in c.rows {
             let mut stmt = tx.prepare_cached(&numbered(&upsert_sql(row.table, "")))?;
-            if row.table == super::Table::Resources {
-                stmt.execute(params![
-                    k, t, row.id, row.type_, row.name, row.record, c.run
-                ])?;
-            } else {
-                stmt.execute(params![
-                    k,
-                    t,
-                    row.id,
-                    row.severity,
-                    row.state,
-                    row.type_,
-                    row.resource_id,
-                    row.package,
-                    row.first_seen,
-                    row.last_seen,
-                    row.state_updated_at,
-                    row.record,
-                    c.run
-                ])?;
-            }
+            let columns: Vec<Option<&str>> =
+                row.table.columns().iter().map(|c| row.column(c)).collect();
+            let mut values: Vec<&dyn ToSql> = vec![k, t];
+            values.extend(columns.iter().map(|v| v as &dyn ToSql));
+            values.push(&c.run);
+            stmt.execute(&values[..])?;
         }
         if let Some((started, scope)) = c.settle {
             let json_set = |e: &str, key: &str, v: &str| format!("json_set({e}, '$.{key}', {v})");
