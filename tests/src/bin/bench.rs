@@ -531,6 +531,41 @@ impl socket_connector::api::Http for NativeHttp {
     }
 }
 
+/// Maps the one page `session`'s upstream serves, in as many calls as its findings take (its
+/// `endCursor` is null, so the listing ends with it); how many alerts were read.
+async fn component_page(session: &mut connector_host::engine::Session) -> usize {
+    let (mut cursor, mut read) = (None, 0);
+    loop {
+        let query = FindingQuery {
+            cursor,
+            updated_since: None,
+        };
+        let page = session.list_findings(&query).await.unwrap().unwrap();
+        read += page.vendor_records as usize;
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return read;
+        }
+    }
+}
+
+/// [`component_page`] with the same Rust compiled natively.
+fn native_page(cfg: &socket_connector::settings::Config, http: &mut NativeHttp) -> usize {
+    let (mut cursor, mut read, mut held) = (None, 0, None);
+    loop {
+        let query = socket_connector::wit::FindingQuery {
+            cursor,
+            updated_since: None,
+        };
+        let page = socket_connector::api::list_alerts(cfg, http, &query, &mut held).unwrap();
+        read += page.vendor_records as usize;
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return read;
+        }
+    }
+}
+
 async fn mapping(alerts: usize, runs: usize) {
     let org = Org::generate("bench", 200, alerts, padding_for_2kb());
     let items: Vec<&str> = org
@@ -561,21 +596,7 @@ async fn mapping(alerts: usize, runs: usize) {
         session.configure(&settings(base)).await.unwrap().unwrap();
         for times in [&mut cold_times, &mut warm_times] {
             let t0 = Instant::now();
-            // One page, in as many calls as its findings take (the body's `endCursor` is null,
-            // so the listing ends with the page).
-            let (mut cursor, mut read) = (None, 0);
-            loop {
-                let query = FindingQuery {
-                    cursor,
-                    updated_since: None,
-                };
-                let page = session.list_findings(&query).await.unwrap().unwrap();
-                read += page.vendor_records as usize;
-                cursor = page.next_cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
+            let read = component_page(&mut session).await;
             times.push(t0.elapsed().as_secs_f64());
             assert_eq!(read, n);
         }
@@ -589,20 +610,7 @@ async fn mapping(alerts: usize, runs: usize) {
     for _ in 0..runs {
         let mut http = NativeHttp(body.clone().into_bytes());
         let t0 = Instant::now();
-        let (mut cursor, mut read, mut held) = (None, 0, None);
-        loop {
-            let query = socket_connector::wit::FindingQuery {
-                cursor,
-                updated_since: None,
-            };
-            let page =
-                socket_connector::api::list_alerts(&cfg, &mut http, &query, &mut held).unwrap();
-            read += page.vendor_records as usize;
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let read = native_page(&cfg, &mut http);
         native_times.push(t0.elapsed().as_secs_f64());
         assert_eq!(read, n);
     }
