@@ -271,8 +271,8 @@ async fn transaction(
 
 /// A page's upsert into `table` as one statement: `$1` connector, `$2` tenant, then one text
 /// array per [`Table::columns`], then the run. Sending each row as its own statement, even
-/// prepared, cost a round trip per row: 29 s for a 100,000-alert sync that writes NDJSON in
-/// 1.6 s (BENCHMARKS.md §3).
+/// prepared, cost a round trip per row: 29 s for a sync of 100,000 vendor records, which writes
+/// its NDJSON in 1.6 s (BENCHMARKS.md §3).
 fn bulk_upsert_sql(table: Table) -> String {
     let columns = table.columns();
     let arrays: Vec<String> = (0..columns.len())
