@@ -65,3 +65,29 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// An error and its causes, `: `-separated, each said once (reqwest repeats its inner errors;
+/// tokio-postgres does not print them at all).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(e) {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// `e` and every error under it. An `io::Error` wrapping another error is descended into
+/// (its `source` skips the wrapped error itself: rustls's arrive that way, wrapped twice).
+pub fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
+}

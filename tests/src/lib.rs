@@ -6,6 +6,7 @@ pub mod imagescan;
 pub mod ocsf;
 pub mod oracle;
 pub mod org;
+pub mod pg_tls;
 pub mod proxy;
 pub mod schema;
 pub mod server;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use connector_tests::oracle::findings;
 use connector_tests::org::Org;
+use connector_tests::pg_tls::PgTlsFront;
 use connector_tests::server::{Behaviour, SocketSim};
 use connector_tests::{component, host_command, run_host, scratch};
 use tokio_postgres::{Client, NoTls};
@@ -246,6 +247,41 @@ async fn an_alert_listed_twice_on_a_page_is_stored_once_as_its_last_copy() {
             "{table}: {titles:?}"
         );
     }
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sslmode_require_verifies_the_server_and_writes_over_tls() {
+    let Some(db) = TestDb::create("tls").await else {
+        return;
+    };
+    let front = PgTlsFront::start("127.0.0.1:5432".parse().unwrap()).await;
+    let ca = scratch("pg-tls").join("ca.pem");
+    std::fs::write(&ca, &front.ca_pem).unwrap();
+    let url = format!(
+        "postgres://postgres@localhost:{}/{}?sslmode=require",
+        front.addr.port(),
+        db.name
+    );
+    let sim = SocketSim::start(Org::generate("acme", 5, 40, 0), TOKEN, Behaviour::default()).await;
+
+    // A server whose certificate the host cannot verify gets nothing.
+    let untrusted = sync(&sim, "acme", &url, &[]).await;
+    assert_eq!(untrusted.code, 1, "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("invalid peer certificate"),
+        "says why: {}",
+        untrusted.stderr
+    );
+    assert_eq!(front.sessions(), 0, "no TLS session was completed");
+
+    // Trusted through `ca-file`, every statement goes over TLS.
+    let ca_arg = format!("ca-file={}", ca.display());
+    let run = sync(&sim, "acme", &url, &["-s", &ca_arg]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(front.sessions() >= 1);
+    assert_eq!(rows(&db, "resources", "acme").await.len(), 5);
+    assert!(!rows(&db, "findings", "acme").await.is_empty());
     db.drop_it().await;
 }
 

@@ -18,6 +18,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use super::Stats;
 use super::budget::{Budget, Charge, OverBudget};
 use super::retry::{Decision, Outcome, RetryPolicy};
+use crate::error::{causes, chain};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -317,31 +318,6 @@ fn transport_error(e: reqwest::Error) -> TransportError {
     } else {
         TransportError::Protocol(text)
     }
-}
-
-/// An error and its causes, `: `-separated, each said once (reqwest repeats its inner errors).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in causes(e) {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
-}
-
-/// `e` and every error under it. An `io::Error` wrapping another error is descended into
-/// (its `source` skips the wrapped error itself: rustls's arrive that way, wrapped twice).
-fn causes<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(e), |e| match e.downcast_ref::<std::io::Error>() {
-        Some(io) => io
-            .get_ref()
-            .map(|inner| inner as &(dyn std::error::Error + 'static)),
-        None => e.source(),
-    })
 }
 
 /// Bytes a header map takes in memory, roughly: names, values and a per-entry overhead.

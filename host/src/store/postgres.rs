@@ -19,7 +19,7 @@ use super::{
     Backend, Commit, DbStore, Dialect, Key, Row, RunScope, Table, migrations, on_conflict,
     settle_sql, written_tables,
 };
-use crate::error::Failure;
+use crate::error::{Failure, chain};
 
 /// PostgreSQL's names for the schema's types (`json` keeps a record byte for byte).
 const DIALECT: Dialect = Dialect {
@@ -65,7 +65,8 @@ pub fn open(
 ) -> Result<DbStore<Postgres>, Failure> {
     let runtime = Handle::current();
     let where_ = shown(url);
-    let fail = |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {e}"));
+    let fail =
+        |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {}", chain(&e)));
     let config: tokio_postgres::Config = url.parse().map_err(fail)?;
     // TLS when the URL asks for it (`sslmode=require`), verified; `prefer` (the default) would
     // take an unverified certificate, which protects nothing, so it means no TLS here.
@@ -168,7 +169,7 @@ impl Backend for Postgres {
                 &[&key.connector, &key.tenant],
             ),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -196,12 +197,12 @@ impl Backend for Postgres {
                 .await?;
             Ok((r.get(0), started))
         })
-        .map_err(|e: tokio_postgres::Error| e.to_string())
+        .map_err(|e: tokio_postgres::Error| chain(&e))
     }
 
     fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<(), String> {
         let runtime = self.runtime.clone();
-        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| e.to_string())
+        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| chain(&e))
     }
 
     fn finish_run(
@@ -220,7 +221,7 @@ impl Backend for Postgres {
             ),
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| chain(&e))
     }
 }
 
