@@ -482,19 +482,13 @@ impl Run<'_> {
                 skipped_records: page.skipped.len() as u64,
                 ..Counts::default()
             };
-            let skipped = self.note_skipped("resources", page.skipped);
-            self.pipeline
-                .submit(Page {
-                    records: Records::Resources(page.items),
-                    counts,
-                    checkpoint: cp.clone(),
-                    skipped,
-                })
-                .await?;
-            if cp.cursor.is_none() {
+            let records = Records::Resources(page.items);
+            if self
+                .submit("resources", records, counts, page.skipped, cp)
+                .await?
+            {
                 return Ok(());
             }
-            self.check_stop()?;
         }
     }
 
@@ -566,20 +560,40 @@ impl Run<'_> {
                 skipped_records: page.skipped.len() as u64,
                 ..Counts::default()
             };
-            let skipped = self.note_skipped("findings", page.skipped);
-            self.pipeline
-                .submit(Page {
-                    records: Records::Findings(page.items),
-                    counts,
-                    checkpoint: cp.clone(),
-                    skipped,
-                })
-                .await?;
-            if cp.cursor.is_none() {
+            let records = Records::Findings(page.items);
+            if self
+                .submit("findings", records, counts, page.skipped, cp)
+                .await?
+            {
                 return Ok(());
             }
-            self.check_stop()?;
         }
+    }
+
+    /// Hands a page of `listing` to the writer with the checkpoint after it; `true` when that
+    /// was the listing's last page. Stops here when asked to.
+    async fn submit(
+        &mut self,
+        listing: &str,
+        records: Records,
+        counts: Counts,
+        skipped: Vec<SkippedRecord>,
+        cp: &Checkpoint,
+    ) -> Result<bool, Failure> {
+        let skipped = self.note_skipped(listing, skipped);
+        self.pipeline
+            .submit(Page {
+                records,
+                counts,
+                checkpoint: cp.clone(),
+                skipped,
+            })
+            .await?;
+        if cp.cursor.is_none() {
+            return Ok(true);
+        }
+        self.check_stop()?;
+        Ok(false)
     }
 }
 
