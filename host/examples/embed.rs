@@ -90,7 +90,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match Runtime::with_engine(engine, None) {
+    // Components compiled once are kept where `connector-host` keeps them, so a second start
+    // loads them in about a millisecond instead of compiling them again.
+    let cache = connector_host::engine::default_cache_dir();
+    let runtime = match Runtime::with_engine(engine, cache) {
         Ok(r) => r,
         Err(f) => {
             eprintln!("runtime: {f}");
