@@ -19,5 +19,6 @@ bench=target/release/bench
 "$bench" mapping "$@"
 "$bench" sync --alerts 20000 "$@"
 "$bench" sync --alerts 100000 "$@"
+"$bench" stores --alerts 100000 "$@"
 "$bench" fanout "$@"
 "$bench" net --alerts 100000 "$@"

@@ -4,6 +4,7 @@
 //! - `bench start`: cold (compile) and cached (precompiled) start to the first response;
 //! - `bench sync --alerts N`: `connector-host sync` of a synthetic organisation on 127.0.0.1
 //!   against the bare transfer of the same pages (the floor), with the host's peak RSS;
+//! - `bench stores --alerts N`: the same sync into an NDJSON file, SQLite and PostgreSQL;
 //! - `bench mapping`: parse + normalize of one alerts page inside the component vs native;
 //! - `bench fanout`: pages holding one pathological alert (thousands of locations, a long
 //!   title every finding repeats), synced or skipped within the default limits;
@@ -52,6 +53,7 @@ async fn main() {
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
         Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
+        Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
         Some("net") => {
             let shape = Shape {
                 delay_ms: opt("--delay-ms", 300) as u64,
@@ -61,7 +63,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: bench start|sync|mapping|fanout|jobs|net [--runs N] [--alerts N] [--repos N] \
+                "usage: bench start|sync|stores|mapping|fanout|jobs|net [--runs N] [--alerts N] [--repos N] \
                  [--delay-ms N] [--bandwidth-mbps N]"
             )
         }
@@ -267,6 +269,19 @@ fn sync_process(
     out: &Path,
     cache: &Path,
 ) -> (f64, u64, serde_json::Value) {
+    let (secs, peak) = sync_into(host, base, out.to_str().unwrap(), cache);
+    let summary = std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    (secs, peak, serde_json::from_str(&summary).unwrap())
+}
+
+/// One `connector-host sync --out OUT` process (a file, `sqlite:PATH`, `postgres://...`):
+/// seconds and peak RSS (bytes).
+fn sync_into(host: &Path, base: &str, out: &str, cache: &Path) -> (f64, u64) {
     let t0 = Instant::now();
     let mut child = Command::new(host)
         .args(["sync"])
@@ -279,8 +294,8 @@ fn sync_process(
             "--secret",
             "api-token=env:SOCKET_SECURITY_API_KEY",
             "--out",
+            out,
         ])
-        .arg(out)
         .arg("--cache-dir")
         .arg(cache)
         .env("SOCKET_SECURITY_API_KEY", TOKEN)
@@ -288,16 +303,86 @@ fn sync_process(
         .expect("spawning connector-host");
     let peak = PeakRss::watch(child.id());
     let status = child.wait().unwrap();
-    assert!(status.success(), "sync failed");
-    let secs = t0.elapsed().as_secs_f64();
-    let summary = std::fs::read_to_string(out)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    (secs, peak.finish(), serde_json::from_str(&summary).unwrap())
+    assert!(status.success(), "sync into {out} failed");
+    (t0.elapsed().as_secs_f64(), peak.finish())
 }
+
+/// `bench stores`: the same sync into an NDJSON file, SQLite and PostgreSQL (the server at
+/// 127.0.0.1:5432, a database of the bench's own, made anew for every run; skipped, saying so,
+/// when no server answers).
+async fn stores(alerts: usize, repos: usize, runs: usize) {
+    let host = bench_host();
+    let org = Org::generate("bench", repos, alerts, padding_for_2kb());
+    let behaviour = Behaviour {
+        empty_page_after: None,
+        repos_next_page_on_last: false,
+        ..Behaviour::default()
+    };
+    let sim = SocketSim::start(org, TOKEN, behaviour).await;
+    let base = sim.base_url();
+    let dir = connector_tests::scratch("bench-stores");
+    let cache = dir.join("cache");
+    let pg_admin = match tokio_postgres::connect(PG_ADMIN, tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            Some(client)
+        }
+        Err(e) => {
+            println!("  (PostgreSQL skipped: no server at {PG_ADMIN}: {e})");
+            None
+        }
+    };
+    let pg_db = format!("bench_stores_{}", std::process::id());
+    let destinations = [
+        ("NDJSON file", dir.join("out.ndjson").display().to_string()),
+        ("SQLite", format!("sqlite:{}", dir.join("out.db").display())),
+        (
+            "PostgreSQL",
+            format!("postgres://postgres@127.0.0.1:5432/{pg_db}"),
+        ),
+    ];
+    println!("sync of {alerts} alerts + {repos} repos into each store, median of {runs} runs:");
+    for (name, out) in destinations {
+        let is_pg = out.starts_with("postgres:");
+        if is_pg && pg_admin.is_none() {
+            continue;
+        }
+        let (mut times, mut peaks) = (Vec::new(), Vec::new());
+        // The first run warms the component cache and is not counted.
+        for run in 0..=runs {
+            let _ = std::fs::remove_file(dir.join("out.ndjson"));
+            let _ = std::fs::remove_file(dir.join("out.db"));
+            if let (true, Some(admin)) = (is_pg, &pg_admin) {
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"),
+                    format!("CREATE DATABASE {pg_db}"),
+                ] {
+                    admin.batch_execute(&sql).await.unwrap();
+                }
+            }
+            let (h, b, o, c) = (host.clone(), base.clone(), out.clone(), cache.clone());
+            let (secs, peak) = tokio::task::spawn_blocking(move || sync_into(&h, &b, &o, &c))
+                .await
+                .unwrap();
+            if run > 0 {
+                times.push(secs);
+                peaks.push(peak as f64 / 1e6);
+            }
+        }
+        println!(
+            "  {name:<12} {:8.3} s   peak RSS {:6.1} MB",
+            median(times),
+            median(peaks)
+        );
+    }
+    if let Some(admin) = pg_admin {
+        let sql = format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)");
+        admin.batch_execute(&sql).await.unwrap();
+    }
+}
+
+/// The PostgreSQL server `bench stores` writes to, as its administrator.
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 async fn sync(alerts: usize, repos: usize, runs: usize) {
     let host = bench_host();
