@@ -42,7 +42,7 @@ impl Budget {
     };
 }
 
-/// How much finding text one call holds, estimated before an alert is mapped.
+/// The budget of every alerts call.
 ///
 /// One alert fans out to one finding per location, each repeating the alert's text (as the
 /// contract says), so the output of a page is not bounded by its size: a 32 KB alert with a
