@@ -148,9 +148,13 @@ pub fn list_alerts(
     held: &mut Option<HeldPage>,
 ) -> Result<FindingPage, ConnectorError> {
     let this = AlertsCall::new(cfg, query)?;
-    match held.take() {
-        Some(page) if this.cursor.skip > 0 && page.url == this.call.url => this.resume(page, held),
-        _ => {
+    // A page held for another cursor is let go before this one's body arrives.
+    let resumed = held
+        .take()
+        .filter(|page| this.cursor.skip > 0 && page.url == this.call.url);
+    match resumed {
+        Some(page) => this.resume(page, held),
+        None => {
             let text = this.fetch(http)?;
             this.first_read(text, held)
         }
