@@ -245,3 +245,63 @@ fn unreadable_repositories_are_skipped_by_index_and_id() {
     );
     assert_eq!(skipped[1].reason, "results[2]: id: missing or empty");
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A page of `sizes.len()` alerts whose descriptions have those lengths; every fifth one is
+    /// unreadable (its description is an array).
+    fn varied_page(sizes: &[usize]) -> String {
+        let items: Vec<String> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match i % 5 {
+                4 => alert(&format!("a{i}"), r#", "description": ["x"]"#),
+                _ => alert(
+                    &format!("a{i}"),
+                    &format!(r#", "description": "{}""#, "d".repeat(*n)),
+                ),
+            })
+            .collect();
+        page(&items, r#", "endCursor": "next""#)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// However small the target, a page read over several calls (the first walking it, the
+        /// rest from its index, or each one walking it again) gives exactly what one call does.
+        #[test]
+        fn calls_of_any_target_add_up_to_one_call(
+            sizes in proptest::collection::vec(0usize..3000, 1..12),
+            target in 1usize..12_000,
+        ) {
+            let body = varied_page(&sizes);
+            let all = read_alerts("acme", &body, &Filter::default(), 0, Budget::UNBOUNDED).unwrap();
+            let budget = Budget { target, cap: usize::MAX };
+            let first = read_alerts("acme", &body, &Filter::default(), 0, budget).unwrap();
+            let (mut indexed, mut walked) = (first.findings.clone(), first.findings.clone());
+            let (mut skips, mut records) = (first.skipped.clone(), first.vendor_records);
+            let mut at = first.resume_at;
+            while let Some(skip) = at {
+                let r = read_indexed_alerts("acme", &body, &first.starts, &Filter::default(), skip, budget)
+                    .unwrap();
+                let again = read_alerts("acme", &body, &Filter::default(), skip, budget).unwrap();
+                prop_assert_eq!(&again.findings, &r.findings);
+                prop_assert_eq!(again.resume_at, r.resume_at);
+                prop_assert!(r.resume_at.is_none_or(|next| next > skip), "progress");
+                indexed.extend(r.findings);
+                walked.extend(again.findings);
+                skips.extend(r.skipped);
+                records += r.vendor_records;
+                at = r.resume_at;
+            }
+            prop_assert_eq!(&indexed, &all.findings);
+            prop_assert_eq!(&walked, &all.findings);
+            prop_assert_eq!(skips, all.skipped);
+            prop_assert_eq!(records, sizes.len());
+        }
+    }
+}
