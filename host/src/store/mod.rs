@@ -453,19 +453,11 @@ pub fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
     .map(|(table, _)| table)
 }
 
-/// The upsert of one row into `table`, with `$n` placeholders (SQLite and PostgreSQL both take
-/// them): 1 connector, 2 tenant, then [`Table::columns`] (`record` with `record_cast` after it),
-/// then the run.
-pub fn upsert_sql(table: Table, record_cast: &str) -> String {
+/// The upsert of one row into `table` (SQLite's; PostgreSQL upserts a page per statement), with
+/// `$n` placeholders: 1 connector, 2 tenant, then [`Table::columns`], then the run.
+pub fn upsert_sql(table: Table) -> String {
     let columns = table.columns();
-    let values: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match *c {
-            "record" => format!("${}{record_cast}", i + 3),
-            _ => format!("${}", i + 3),
-        })
-        .collect();
+    let values: Vec<String> = (0..columns.len()).map(|i| format!("${}", i + 3)).collect();
     format!(
         "INSERT INTO {name} (connector, tenant, {columns}, last_run)
          VALUES ($1, $2, {values}, ${run}) {on_conflict}",
@@ -579,15 +571,12 @@ mod tests {
 
     #[test]
     fn the_row_upsert_numbers_every_column_and_takes_them_all_on_conflict() {
-        let sql = upsert_sql(Table::Resources, "::json");
+        let sql = upsert_sql(Table::Resources);
         assert!(
             sql.contains("(connector, tenant, id, type, name, record, last_run)"),
             "{sql}"
         );
-        assert!(
-            sql.contains("VALUES ($1, $2, $3, $4, $5, $6::json, $7)"),
-            "{sql}"
-        );
+        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7)"), "{sql}");
         assert!(
             sql.ends_with(
                 "DO UPDATE SET type = excluded.type, name = excluded.name, \
@@ -595,6 +584,6 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(upsert_sql(Table::Issues, "").contains("$12, $13)"));
+        assert!(upsert_sql(Table::Issues).contains("$12, $13)"));
     }
 }

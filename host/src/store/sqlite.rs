@@ -157,7 +157,7 @@ impl Sqlite {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (k, t) = (&key.connector, &key.tenant);
         for row in c.rows {
-            let mut stmt = tx.prepare_cached(&numbered(&upsert_sql(row.table, "")))?;
+            let mut stmt = tx.prepare_cached(&numbered(&upsert_sql(row.table)))?;
             let columns: Vec<Option<&str>> =
                 row.table.columns().iter().map(|c| row.column(c)).collect();
             let mut values: Vec<&dyn ToSql> = vec![k, t];
