@@ -129,6 +129,9 @@ pub enum Table {
 }
 
 impl Table {
+    /// Every table, in declaration order: `ALL[t as usize] == t`.
+    pub const ALL: [Table; 3] = [Table::Resources, Table::Issues, Table::Findings];
+
     pub fn name(self) -> &'static str {
         match self {
             Table::Resources => "resources",
@@ -566,6 +569,13 @@ mod tests {
                     table.name()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn all_tables_are_listed_at_their_own_index() {
+        for (i, table) in Table::ALL.into_iter().enumerate() {
+            assert_eq!(table as usize, i);
         }
     }
 

@@ -232,7 +232,7 @@ async fn transaction(
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let (k, t) = (&key.connector, &key.tenant);
-    for table in [Table::Resources, Table::Issues, Table::Findings] {
+    for table in Table::ALL {
         let rows = last_of_each_id(c.rows, table);
         if rows.is_empty() {
             continue;

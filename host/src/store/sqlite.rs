@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
-    Backend, Commit, DbStore, Dialect, Key, RunScope, migrations, settle_sql, upsert_sql,
+    Backend, Commit, DbStore, Dialect, Key, RunScope, Table, migrations, settle_sql, upsert_sql,
     written_tables,
 };
 use crate::error::Failure;
@@ -156,8 +156,10 @@ impl Sqlite {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (k, t) = (&key.connector, &key.tenant);
+        // Built once per page, not per row (it showed in a profile of a large sync).
+        let upserts = Table::ALL.map(|table| numbered(&upsert_sql(table)));
         for row in c.rows {
-            let mut stmt = tx.prepare_cached(&numbered(&upsert_sql(row.table)))?;
+            let mut stmt = tx.prepare_cached(&upserts[row.table as usize])?;
             let columns: Vec<Option<&str>> =
                 row.table.columns().iter().map(|c| row.column(c)).collect();
             let mut values: Vec<&dyn ToSql> = vec![k, t];
