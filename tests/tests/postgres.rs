@@ -251,6 +251,64 @@ async fn an_alert_listed_twice_on_a_page_is_stored_once_as_its_last_copy() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_nul_in_an_alert_neither_sinks_the_page_nor_the_settling() {
+    let Some(db) = TestDb::create("nul").await else {
+        return;
+    };
+    // PostgreSQL's text (and the `jsonb` the settling step reads records as) cannot hold
+    // U+0000: the stored row has U+FFFD where the alert had it.
+    let mut org = Org::generate("acme", 5, 20, 0);
+    let open = org
+        .alerts
+        .iter()
+        .position(|a| a.status == "open" && a.json.contains(r#""name":"pkg-"#))
+        .unwrap();
+    let alert = &mut org.alerts[open];
+    let id = serde_json::from_str::<serde_json::Value>(&alert.json).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = alert.json.clone();
+    alert.json = before.replacen(r#""name":"pkg-"#, r#""name":"pkg\u0000-"#, 1);
+    assert_ne!(alert.json, before, "the package name carries a NUL");
+    let sim = SocketSim::start(org.clone(), TOKEN, Behaviour::default()).await;
+    let run = sync(&sim, "acme", &db.url(), &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let client = db.client().await;
+    let stored: Vec<(String, String, String)> = client
+        .query(
+            "SELECT id, package, record::text FROM findings WHERE strpos(record::text, $1) > 0",
+            &[&format!(r#""id":"{id}""#)],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(!stored.is_empty());
+    for (_, package, record) in &stored {
+        assert!(package.starts_with("pkg\u{FFFD}-"), "{package:?}");
+        assert!(record.contains(r#"pkg\ufffd-"#), "the record too: {record}");
+    }
+    // The alert vanishes: the next full sync closes its findings (their records are read as
+    // `jsonb` to say so).
+    org.alerts.remove(open);
+    sim.set_org(org);
+    let full = sync(&sim, "acme", &db.url(), &["--full"]).await;
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let ids: Vec<&str> = stored.iter().map(|(id, _, _)| id.as_str()).collect();
+    let states: Vec<String> = client
+        .query("SELECT state FROM findings WHERE id = ANY($1)", &[&ids])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(states, vec!["CLOSED"; ids.len()]);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sslmode_require_verifies_the_server_and_writes_over_tls() {
     let Some(db) = TestDb::create("tls").await else {
         return;

@@ -7,6 +7,7 @@
 //! drives the client on the host's tokio runtime. With `sslmode=require` in the URL the
 //! connection uses TLS, verified against the Mozilla roots plus the `ca-file` host setting.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use super::{
     settle_sql, written_tables,
 };
 use crate::error::{Failure, chain};
+use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 /// PostgreSQL's names for the schema's types (`json` keeps a record byte for byte).
 const DIALECT: Dialect = Dialect {
@@ -34,6 +36,12 @@ pub struct Postgres {
     runtime: Handle,
     /// The URL without its password, for messages.
     shown: String,
+}
+
+/// What went wrong, with its causes (tokio-postgres prints none), printable and bounded: the
+/// server's messages can quote a row's values, which come from the component.
+fn why(e: &tokio_postgres::Error) -> String {
+    printable(&chain(e).trim_end().replace('\n', " "), MAX_MESSAGE_CHARS)
 }
 
 /// Runs `f` to completion from synchronous code, on a runtime worker or a blocking thread.
@@ -65,8 +73,7 @@ pub fn open(
 ) -> Result<DbStore<Postgres>, Failure> {
     let runtime = Handle::current();
     let where_ = shown(url);
-    let fail =
-        |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {}", chain(&e)));
+    let fail = |e: tokio_postgres::Error| Failure::Host(format!("database {where_}: {}", why(&e)));
     let config: tokio_postgres::Config = url.parse().map_err(fail)?;
     // TLS when the URL asks for it (`sslmode=require`), verified; `prefer` (the default) would
     // take an unverified certificate, which protects nothing, so it means no TLS here.
@@ -169,7 +176,7 @@ impl Backend for Postgres {
                 &[&key.connector, &key.tenant],
             ),
         )
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| why(&e))?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -197,12 +204,12 @@ impl Backend for Postgres {
                 .await?;
             Ok((r.get(0), started))
         })
-        .map_err(|e: tokio_postgres::Error| chain(&e))
+        .map_err(|e: tokio_postgres::Error| why(&e))
     }
 
     fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<(), String> {
         let runtime = self.runtime.clone();
-        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| chain(&e))
+        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| why(&e))
     }
 
     fn finish_run(
@@ -221,7 +228,7 @@ impl Backend for Postgres {
             ),
         )
         .map(|_| ())
-        .map_err(|e| chain(&e))
+        .map_err(|e| why(&e))
     }
 }
 
@@ -238,10 +245,14 @@ async fn transaction(
             continue;
         }
         // One array per column, so the page is one statement per table.
-        let columns: Vec<Vec<Option<&str>>> = table
+        let columns: Vec<Vec<Option<Cow<str>>>> = table
             .columns()
             .iter()
-            .map(|col| rows.iter().map(|r| r.column(col)).collect())
+            .map(|col| {
+                rows.iter()
+                    .map(|r| r.column(col).map(|v| storable(col, v)))
+                    .collect()
+            })
             .collect();
         let mut values: Vec<&(dyn ToSql + Sync)> = vec![k, t];
         values.extend(columns.iter().map(|v| v as &(dyn ToSql + Sync)));
@@ -298,6 +309,45 @@ fn bulk_upsert_sql(table: Table) -> String {
     )
 }
 
+/// `value` of `column` as PostgreSQL can hold it. Its `text` cannot hold U+0000, nor can a
+/// `json` record that the settling step reads as `jsonb`: a typed column gets U+FFFD for it,
+/// and the record the escape `\ufffd` for `\u0000` (the NDJSON output keeps what was sent).
+/// Without this, one such character failed its page, and every later run with it.
+fn storable<'v>(column: &str, value: &'v str) -> Cow<'v, str> {
+    match column {
+        "record" => json_without_nul(value),
+        _ if value.contains('\0') => Cow::Owned(value.replace('\0', "\u{FFFD}")),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+/// `json` with every `\u0000` escape turned into `\ufffd`; an escaped backslash followed by
+/// `u0000` is left alone.
+fn json_without_nul(json: &str) -> Cow<'_, str> {
+    const NUL: &str = "\\u0000";
+    if !json.contains(NUL) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        let taken = if escape.starts_with(NUL) {
+            out.push_str("\\ufffd");
+            NUL.len()
+        } else {
+            // The backslash and the character it escapes, copied as they are.
+            let n = 1 + escape[1..].chars().next().map_or(0, char::len_utf8);
+            out.push_str(&escape[..n]);
+            n
+        };
+        rest = &escape[taken..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// `rows` of `table`, the last of each id only, in their order: one statement may not upsert
 /// a row twice, and row by row the last one written is the one that stays.
 fn last_of_each_id(rows: &[Row], table: Table) -> Vec<&Row> {
@@ -348,6 +398,23 @@ mod tests {
         assert_eq!(kept, ["b1", "a2", "c1"]);
         assert_eq!(last_of_each_id(&rows, Table::Findings).len(), 1);
         assert!(last_of_each_id(&rows, Table::Resources).is_empty());
+    }
+
+    #[test]
+    fn a_nul_becomes_a_replacement_character_and_other_text_is_borrowed() {
+        assert_eq!(storable("package", "pkg\0-1"), "pkg\u{FFFD}-1");
+        assert!(matches!(
+            storable("package", "pkg-1"),
+            Cow::Borrowed("pkg-1")
+        ));
+        assert_eq!(
+            storable("record", r#"{"a":"x\u0000y","b":"\\u0000","c":"\"\u0000"}"#),
+            r#"{"a":"x\ufffdy","b":"\\u0000","c":"\"\ufffd"}"#
+        );
+        assert!(matches!(
+            storable("record", r#"{"a":"\n"}"#),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
