@@ -307,18 +307,23 @@ fn sync_into(host: &Path, base: &str, out: &str, cache: &Path) -> (f64, u64) {
     (t0.elapsed().as_secs_f64(), peak.finish())
 }
 
+/// The server's paging without the edge cases the tests exercise (an empty page mid-listing,
+/// `nextPage` on the last page), so that every benchmark reads the same pages.
+fn plain_paging() -> Behaviour {
+    Behaviour {
+        empty_page_after: None,
+        repos_next_page_on_last: false,
+        ..Behaviour::default()
+    }
+}
+
 /// `bench stores`: the same sync into an NDJSON file, SQLite and PostgreSQL (the server at
 /// 127.0.0.1:5432, a database of the bench's own, made anew for every run; skipped, saying so,
 /// when no server answers).
 async fn stores(alerts: usize, repos: usize, runs: usize) {
     let host = bench_host();
     let org = Org::generate("bench", repos, alerts, padding_for_2kb());
-    let behaviour = Behaviour {
-        empty_page_after: None,
-        repos_next_page_on_last: false,
-        ..Behaviour::default()
-    };
-    let sim = SocketSim::start(org, TOKEN, behaviour).await;
+    let sim = SocketSim::start(org, TOKEN, plain_paging()).await;
     let base = sim.base_url();
     let dir = connector_tests::scratch("bench-stores");
     let cache = dir.join("cache");
@@ -388,12 +393,7 @@ async fn sync(alerts: usize, repos: usize, runs: usize) {
     let host = bench_host();
     let org = Org::generate("bench", repos, alerts, padding_for_2kb());
     let avg = org.alerts.iter().map(|a| a.json.len()).sum::<usize>() / alerts.max(1);
-    let behaviour = Behaviour {
-        empty_page_after: None,
-        repos_next_page_on_last: false,
-        ..Behaviour::default()
-    };
-    let sim = SocketSim::start(org, TOKEN, behaviour).await;
+    let sim = SocketSim::start(org, TOKEN, plain_paging()).await;
     let base = sim.base_url();
     let dir = connector_tests::scratch("bench-sync");
     let (out, cache) = (dir.join("out.ndjson"), dir.join("cache"));
@@ -522,13 +522,11 @@ async fn net(alerts: usize, repos: usize, shape: Shape, runs: usize) {
     );
     for (bandwidth, gzip) in [(None, false), (Some(cap), false), (Some(cap), true)] {
         let behaviour = Behaviour {
-            empty_page_after: None,
-            repos_next_page_on_last: false,
             delay: std::time::Duration::from_millis(shape.delay_ms),
             bandwidth,
             gzip,
             memoize: true,
-            ..Behaviour::default()
+            ..plain_paging()
         };
         let row = net_row(&host, org.clone(), behaviour, repos, runs).await;
         println!(
@@ -748,12 +746,7 @@ async fn fanout(runs: usize) {
         let mut org = Org::generate("bench", 1, 0, 0);
         org.alerts.push(wide_alert("wide", title, locations));
         let page_bytes = org.alerts[0].json.len();
-        let behaviour = Behaviour {
-            empty_page_after: None,
-            repos_next_page_on_last: false,
-            ..Behaviour::default()
-        };
-        let sim = SocketSim::start(org, TOKEN, behaviour).await;
+        let sim = SocketSim::start(org, TOKEN, plain_paging()).await;
         let dir = connector_tests::scratch("bench-fanout");
         let (out, cache) = (dir.join("out.ndjson"), dir.join("cache"));
         let (mut secs, mut rss) = (Vec::new(), Vec::new());
