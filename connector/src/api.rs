@@ -23,7 +23,7 @@ use crate::settings::{Config, Filter};
 use crate::wit::{AssetPage, CheckReport, ConnectorError, FindingPage, FindingQuery};
 
 use connector_sdk::errors;
-pub use connector_sdk::http::{Http, Request, Response};
+pub use connector_sdk::http::{Http, Request, Response, SendError};
 
 const USER_AGENT: &str = concat!("socket-connector/", env!("CARGO_PKG_VERSION"));
 

@@ -58,6 +58,7 @@ fn job(
         state: None,
         full: true,
         stale: Default::default(),
+        adopt: false,
         overlap: std::time::Duration::ZERO,
         network: parts
             .next()

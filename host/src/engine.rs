@@ -256,12 +256,15 @@ impl Connector {
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(FIELDS_BYTES);
         let host_budget = HOST_OBJECTS_BUDGET + hooks.buffers.cap();
+        let meter = Meter::new(limits, host_budget);
+        let mut hooks = hooks;
+        hooks.host_work = meter.host_work.clone();
         let state = GuestState {
             wasi,
             http,
             table,
             hooks,
-            meter: Meter::new(limits, host_budget),
+            meter,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.meter);
@@ -381,10 +384,13 @@ impl Session {
     /// Names the limit or trap behind a failed call.
     fn settle<T>(&mut self, call: &str, r: Result<wasmtime::Result<T>, Duration>) -> Guarded<T> {
         let r = match r {
-            Ok(Ok(v)) => match self.store.data_mut().meter.check_host_memory() {
-                Ok(()) => return Ok(v),
-                Err(e) => Ok(Err(e)),
-            },
+            Ok(Ok(v)) => {
+                let meter = &mut self.store.data_mut().meter;
+                match meter.check_host_memory().and_then(|()| meter.check_cpu()) {
+                    Ok(()) => return Ok(v),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
             other => other,
         };
         let failure = match r {

@@ -59,6 +59,9 @@ struct Entry {
     fixtures: Option<PathBuf>,
     #[serde(default)]
     full: bool,
+    /// With a database output: hand the rows to this component build (after an upgrade).
+    #[serde(default)]
+    adopt: bool,
     /// With a database output: close, delete or keep what a full sync did not see.
     stale: Option<String>,
 }
@@ -142,6 +145,7 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
             .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>),
         stale: Stale::parse(e.stale.as_deref().unwrap_or("close"))?,
         full: e.full,
+        adopt: e.adopt,
         overlap: Duration::from_secs(3600),
         network: match e.fixtures {
             Some(d) => Network::Replay(dir.join(d)),

@@ -2,9 +2,12 @@
 //! the sources the operator grants; split into the connector's settings, its credentials, and
 //! the host's own.
 //!
-//! Host and connector settings are two namespaces. A name the connector declares is the
-//! connector's; `host.NAME` (or `[host]` in a config file) always means the host's, so a
-//! connector setting called `max-retries` never silently becomes the host's retry count.
+//! Host and connector settings are two namespaces, and the host's names are reserved: a
+//! connector may not declare one (see [`crate::contract`]), so `-s max-requests=50` always
+//! reaches the host; `host.NAME` (or `[host]` in a config file) names the host's too.
+//!
+//! A secret's value goes only into its credential: it is never passed to `configure`, and every
+//! error raised while settings are resolved has the run's secrets removed before anyone sees it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -192,7 +195,7 @@ fn toml_to_text(key: &str, value: &toml::Value) -> Result<String, String> {
     })
 }
 
-fn is_host_setting(name: &str) -> bool {
+pub(crate) fn is_host_setting(name: &str) -> bool {
     HOST_SETTINGS.iter().any(|(h, _)| *h == name)
 }
 
@@ -231,12 +234,17 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// The value of the setting that names the tenant (empty when the connector declares none).
-    pub fn tenant(&self, spec: &ConnectorSpec) -> String {
-        spec.tenant_setting
-            .as_deref()
-            .and_then(|name| setting_value(spec, &self.connector, name))
-            .unwrap_or_default()
+    /// The tenant as the operator set it (empty when the connector declares no tenant setting): `None` when the connector declares a tenant setting
+    /// the operator left to the component's default (a claim, not the operator's word).
+    pub fn operator_tenant(&self, spec: &ConnectorSpec) -> Option<String> {
+        match spec.tenant_setting.as_deref() {
+            None => Some(String::new()),
+            Some(name) => self
+                .connector
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.value.trim().to_string()),
+        }
     }
 
     /// Whether a filter setting (`narrows`) has a value: the run does not see every record.
@@ -263,7 +271,7 @@ impl Resolved {
 
 /// Checks `raw` against `spec`: unknown names, missing required values; secrets from `-s`
 /// literals or the operator's `grants`, read through `env`, and turned into credentials as the
-/// spec declares.
+/// spec declares. The secrets are read first, so that every later error has them removed.
 pub fn resolve(
     raw: &RawSettings,
     grants: &Grants,
@@ -272,58 +280,78 @@ pub fn resolve(
 ) -> Result<Resolved, Failure> {
     let host = host_values(raw, spec)?;
     grants.check_against(spec)?;
-    let mut connector = Vec::new();
-    let mut granted = Vec::new();
-    let mut secrets = Secrets::default();
-    for def in &spec.settings {
-        let literal = raw.0.get(&def.name).cloned();
-        if def.credential.is_none() {
-            if let Some(v) = &literal {
-                check_value(def, v)?;
-            }
-            match literal {
-                Some(v) => connector.push(Setting {
-                    name: def.name.clone(),
-                    value: v,
-                }),
-                None if def.required => {
-                    return Err(Failure::Config(format!(
-                        "missing required setting `{}` ({}): pass -s {}=...",
-                        def.name, def.description, def.name
-                    )));
-                }
-                None => {}
-            }
-            continue;
-        }
-        let from_grant = match grants.get(&def.name) {
-            Some(source) => source.read(&env).map_err(|e| {
-                Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
-            })?,
-            None => None,
-        };
-        match literal.filter(|v| !v.trim().is_empty()).or(from_grant) {
-            Some(v) => {
-                secrets.add(v.trim());
-                granted.push((def, v.trim().to_string()));
-            }
-            None if def.required => return Err(missing_secret(def, &env)),
-            None => {}
-        }
-    }
+    let (granted, secrets) = read_secrets(raw, grants, spec, &env)?;
+    let redacted = |f: Failure| f.map_message(|m| secrets.redact(m));
+    let connector = plain_settings(raw, spec).map_err(redacted)?;
     let value_of = |name: &str| setting_value(spec, &connector, name);
-    let credentials = credentials(&granted, &value_of)?;
+    let given = |name: &str| connector.iter().any(|s| s.name == name);
+    let credentials = credentials(&granted, spec, &value_of, &given).map_err(redacted)?;
     let base_url = spec
         .base_url_setting
         .as_deref()
         .and_then(|name| Some((name, value_of(name)?)));
-    let host = host_settings(&host, base_url)?;
+    let host = host_settings(&host, base_url).map_err(redacted)?;
     Ok(Resolved {
         connector,
         credentials,
         secrets,
         host,
     })
+}
+
+/// The secret settings' values, from `-s` literals or the operator's grants (never from
+/// anywhere a component names), and all of them as the set to scrub.
+fn read_secrets<'a>(
+    raw: &RawSettings,
+    grants: &Grants,
+    spec: &'a ConnectorSpec,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<(&'a SettingSpec, String)>, Secrets), Failure> {
+    let mut granted = Vec::new();
+    let mut secrets = Secrets::default();
+    for def in spec.settings.iter().filter(|d| d.credential.is_some()) {
+        let literal = raw.0.get(&def.name).filter(|v| !v.trim().is_empty());
+        let value = match (literal, grants.get(&def.name)) {
+            (Some(v), _) => Some(v.trim().to_string()),
+            (None, Some(source)) => source.read(env).map_err(|e| {
+                Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
+            })?,
+            (None, None) => None,
+        };
+        match value {
+            Some(v) => {
+                secrets.add(&v);
+                granted.push((def, v));
+            }
+            None if def.required => return Err(missing_secret(def, env)),
+            None => {}
+        }
+    }
+    Ok((granted, secrets))
+}
+
+/// The non-secret settings the operator gave, each checked against its type, for `configure`.
+fn plain_settings(raw: &RawSettings, spec: &ConnectorSpec) -> Result<Vec<Setting>, Failure> {
+    let mut connector = Vec::new();
+    for def in spec.settings.iter().filter(|d| d.credential.is_none()) {
+        match raw.0.get(&def.name) {
+            Some(v) => {
+                check_value(def, v)?;
+                connector.push(Setting {
+                    name: def.name.clone(),
+                    value: v.clone(),
+                });
+            }
+            None if def.required => {
+                return Err(Failure::Config(format!(
+                    "missing required setting `{}` ({}): pass -s {}=...",
+                    def.name, def.description, def.name
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(connector)
 }
 
 /// A value of the shape its setting's type says: a boolean (`true`/`false`, or `yes`/`no`,
@@ -369,9 +397,15 @@ fn setting_value(spec: &ConnectorSpec, given: &[Setting], name: &str) -> Option<
 
 /// Each granted secret as the header its spec declares, bound to the origin of the URL in its
 /// `origin-setting`; two in one header to one origin would overwrite each other and are refused.
+///
+/// Where a secret goes is the operator's word: the base URL's origin (which is also what the
+/// allow-list admits by default), or the origin of a setting the operator set. A component's
+/// own default for any other setting is a claim, and no secret follows it.
 fn credentials(
     granted: &[(&SettingSpec, String)],
+    spec: &ConnectorSpec,
     value_of: &dyn Fn(&str) -> Option<String>,
+    given: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Credential>, Failure> {
     let mut out: Vec<Credential> = Vec::new();
     for (def, secret) in granted {
@@ -385,9 +419,19 @@ fn credentials(
                 ))
             })
         };
-        let url = needs(&declared.origin_setting, "its origin")?;
+        let origin_setting = declared.origin_setting.as_str();
+        let is_base_url = spec.base_url_setting.as_deref() == Some(origin_setting);
+        if !is_base_url && !given(origin_setting) {
+            return Err(Failure::Config(format!(
+                "secret `{}` would go to the origin in setting `{origin_setting}`, which only \
+                 the component's default sets; a secret goes to the base URL's origin or to \
+                 one you name: pass -s {origin_setting}=URL",
+                def.name
+            )));
+        }
+        let url = needs(origin_setting, "its origin")?;
         let origin = Origin::parse(&url)
-            .map_err(|e| Failure::Config(format!("setting `{}`: {e}", declared.origin_setting)))?;
+            .map_err(|e| Failure::Config(format!("setting `{origin_setting}`: {e}")))?;
         let scheme = match &declared.scheme {
             CredentialScheme::Bearer => Scheme::Bearer,
             CredentialScheme::BasicUser => Scheme::BasicUser,
@@ -415,23 +459,22 @@ fn credentials(
     Ok(out)
 }
 
-/// The host's own settings in `raw`: `host.NAME` always, a plain host setting name unless the
-/// connector declares it. A name neither knows is an error that lists the known ones.
+/// The host's own settings in `raw`: `host.NAME`, or a plain host setting name (a connector
+/// cannot declare one). A name neither knows is an error that lists the known ones.
 fn host_values<'a>(
     raw: &'a RawSettings,
     spec: &ConnectorSpec,
 ) -> Result<BTreeMap<&'a str, &'a str>, Failure> {
     let mut host = BTreeMap::new();
     for (name, value) in &raw.0 {
-        let declared = spec.settings.iter().any(|s| &s.name == name);
         match name.strip_prefix(HOST_PREFIX) {
             Some(h) if is_host_setting(h) => {
                 host.insert(h, value.as_str());
             }
-            _ if declared => {}
             _ if is_host_setting(name) => {
                 host.entry(name.as_str()).or_insert(value.as_str());
             }
+            _ if spec.settings.iter().any(|s| &s.name == name) => {}
             _ => {
                 let known: Vec<&str> = spec.settings.iter().map(|s| s.name.as_str()).collect();
                 return Err(Failure::Config(format!(

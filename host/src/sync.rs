@@ -26,7 +26,7 @@ use crate::sandbox::transport::tls_client_config;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::{HostSettings, Resolved};
 use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
-use crate::store::{self, DbStore, Key, RunScope, Stale};
+use crate::store::{self, DbStore, Key, Owner, RunScope, Stale};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 use crate::time;
 
@@ -99,6 +99,9 @@ pub struct SyncOptions {
     /// What a database output does with records a complete full sync did not see.
     pub stale: Stale,
     pub full: bool,
+    /// With a database output: hand the rows of this connector and tenant to this component
+    /// build, though another build wrote them (after an upgrade). See [`crate::store`].
+    pub adopt: bool,
     /// Subtracted from the high-water mark, to catch updates that raced the last run.
     pub overlap: Duration,
     pub network: Network,
@@ -291,7 +294,7 @@ impl Run<'_> {
         stats: Arc<Stats>,
         writer: impl FnOnce(Box<dyn Sink + Send>, Option<Saved>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
-        let (output, store) = bind_output(opts, self.spec, resolved)?;
+        let (output, store) = bind_output(opts, connector, self.spec, resolved)?;
         let state = load_state(store.as_ref(), opts.full, &resolved.fingerprint())?;
         let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
         self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
@@ -664,8 +667,13 @@ fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (Stri
 
 /// The output and state store a run writes to: a database output opened for this connector and
 /// tenant serves as both (so a page and its checkpoint commit together).
+///
+/// The rows a run may touch in a database are the operator's to choose: the tenant must be one
+/// the operator set (a component's default for it is a claim), and the (connector, tenant) must
+/// belong to this component build or be handed to it (`adopt`).
 fn bind_output(
     opts: &SyncOptions,
+    connector: &Connector,
     spec: &ConnectorSpec,
     resolved: &Resolved,
 ) -> Result<(Output, Option<Arc<dyn StateStore>>), Failure> {
@@ -686,16 +694,52 @@ fn bind_output(
     };
     let key = Key {
         connector: spec.name.clone(),
-        tenant: resolved.tenant(spec),
+        tenant: operator_tenant(spec, resolved)?,
+    };
+    let owner = Owner {
+        sha256: connector.sha256.clone(),
+        component: format!("{} {}", spec.name, spec.version),
+        bound_at: String::new(),
     };
     Ok(match database {
-        Database::Sqlite(path) => both(store::sqlite::open(path, key, scope)?),
+        Database::Sqlite(path) => {
+            let db = store::sqlite::open(path, key, scope)?;
+            db.bind(&owner, opts.adopt)?;
+            both(db)
+        }
         Database::Postgres(url) => {
             let tls = tls_client_config(ca_pem(&resolved.host)?.as_deref())
                 .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
-            both(store::postgres::open(url, key, scope, tls)?)
+            let db = store::postgres::open(url, key, scope, tls)?;
+            db.bind(&owner, opts.adopt)?;
+            both(db)
         }
     })
+}
+
+/// Longest tenant a database keys rows by, in bytes.
+pub const MAX_TENANT_BYTES: usize = 256;
+
+/// The tenant whose rows a database run writes: set by the operator, short and printable.
+fn operator_tenant(spec: &ConnectorSpec, resolved: &Resolved) -> Result<String, Failure> {
+    let setting = spec.tenant_setting.as_deref().unwrap_or_default();
+    let tenant = resolved.operator_tenant(spec).ok_or_else(|| {
+        Failure::Config(format!(
+            "a database output keys its rows by the tenant, and `{setting}` has only the \
+             component's default; name the tenant yourself: -s {setting}=..."
+        ))
+    })?;
+    if tenant.len() > MAX_TENANT_BYTES || tenant.chars().any(char::is_control) {
+        return Err(Failure::Config(format!(
+            "setting `{setting}`: a tenant is at most {MAX_TENANT_BYTES} bytes of printable text"
+        )));
+    }
+    if tenant.is_empty() && spec.tenant_setting.is_some() {
+        return Err(Failure::Config(format!(
+            "setting `{setting}` is empty: a database output keys its rows by the tenant"
+        )));
+    }
+    Ok(tenant)
 }
 
 /// A database store as the run's destination and its state store.

@@ -11,7 +11,7 @@ use crate::wit::{ConnectorError, Malformed, RateLimit, UpstreamFailure};
 pub const MAX_VENDOR_MESSAGE: usize = 200;
 
 /// `endpoint: <transport failure>`.
-pub fn transport(endpoint: &str, failure: &str) -> ConnectorError {
+pub fn transport(endpoint: &str, failure: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::Transport(format!("{endpoint}: {failure}"))
 }
 

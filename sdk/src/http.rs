@@ -78,9 +78,49 @@ impl Response {
     }
 }
 
-/// Sends requests. `Err` is a transport failure (no response at all), described for the user.
+/// Why a request got no response at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    /// The runtime refused the request (`HTTP-request-denied`): the contract says it must not
+    /// be retried.
+    pub refused: bool,
+    /// What went wrong, for the user.
+    pub message: String,
+}
+
+impl SendError {
+    /// The request left (or tried to) and no response came: worth a retry.
+    pub fn transport(message: impl Into<String>) -> SendError {
+        SendError {
+            refused: false,
+            message: message.into(),
+        }
+    }
+
+    /// The runtime refused the request.
+    pub fn refused(message: impl Into<String>) -> SendError {
+        SendError {
+            refused: true,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for SendError {
+    fn from(message: String) -> SendError {
+        SendError::transport(message)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Sends requests. `Err` is no response at all: a transport failure, or the runtime's refusal.
 pub trait Http {
-    fn send(&mut self, request: &Request) -> Result<Response, String>;
+    fn send(&mut self, request: &Request) -> Result<Response, SendError>;
 
     /// Sends `request` ahead of need, so that its response travels while the connector maps
     /// the page in hand and the runtime commits it: a later [`Http::send`] of the identical
@@ -97,7 +137,7 @@ pub struct Scripted<F> {
     pub prefetched: Vec<Request>,
 }
 
-impl<F: FnMut(&Request) -> Result<Response, String>> Scripted<F> {
+impl<F: FnMut(&Request) -> Result<Response, SendError>> Scripted<F> {
     pub fn new(answer: F) -> Scripted<F> {
         Scripted {
             answer,
@@ -107,8 +147,8 @@ impl<F: FnMut(&Request) -> Result<Response, String>> Scripted<F> {
     }
 }
 
-impl<F: FnMut(&Request) -> Result<Response, String>> Http for Scripted<F> {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
+impl<F: FnMut(&Request) -> Result<Response, SendError>> Http for Scripted<F> {
+    fn send(&mut self, request: &Request) -> Result<Response, SendError> {
         self.requests.push(request.clone());
         (self.answer)(request)
     }
@@ -119,8 +159,8 @@ impl<F: FnMut(&Request) -> Result<Response, String>> Http for Scripted<F> {
 }
 
 /// Retries transport failures, 408, 429 and 5xx under [`RetryPolicy`], waiting out
-/// `Retry-After` in either form. Only for runtimes that say they do not retry: under one that
-/// does, retries would multiply.
+/// `Retry-After` in either form; a request the runtime refused is never retried. Only for
+/// runtimes that say they do not retry: under one that does, retries would multiply.
 pub struct Retrying<H> {
     inner: H,
     policy: RetryPolicy,
@@ -155,7 +195,7 @@ impl<H: Http> Retrying<H> {
 }
 
 impl<H: Http> Http for Retrying<H> {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
+    fn send(&mut self, request: &Request) -> Result<Response, SendError> {
         let mut attempt = 0;
         loop {
             let result = self.inner.send(request);
@@ -164,6 +204,7 @@ impl<H: Http> Http for Retrying<H> {
                     status: r.status,
                     retry_after: r.header("retry-after"),
                 },
+                Err(e) if e.refused => Outcome::Refused,
                 Err(_) => Outcome::TransportError,
             };
             match self
@@ -211,14 +252,17 @@ impl WasiHttp {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Http for WasiHttp {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
-        Err(format!("{}: no WASI HTTP outside a component", request.url))
+    fn send(&mut self, request: &Request) -> Result<Response, SendError> {
+        Err(SendError::transport(format!(
+            "{}: no WASI HTTP outside a component",
+            request.url
+        )))
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 impl Http for WasiHttp {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
+    fn send(&mut self, request: &Request) -> Result<Response, SendError> {
         match wasi::take_prefetched(request) {
             Some(pending) => pending.wait(),
             None => wasi::start(request)?.wait(),
@@ -248,7 +292,7 @@ mod wasi {
     };
     use wasip2::io::streams::StreamError;
 
-    use super::{Method, Request, Response};
+    use super::{Method, Request, Response, SendError};
 
     /// Most bytes asked for in one read: a large page arrives in one piece, yet a wrong
     /// `Content-Length` cannot make the guest reserve more than this up front.
@@ -277,7 +321,7 @@ mod wasi {
         (held == *request).then_some(pending)
     }
 
-    pub fn start(request: &Request) -> Result<Pending, String> {
+    pub fn start(request: &Request) -> Result<Pending, SendError> {
         let (scheme, rest) = request
             .url
             .split_once("://")
@@ -294,8 +338,9 @@ mod wasi {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
-        let fields = Fields::from_list(&headers)
-            .map_err(|e| format!("{}: a header was refused: {e:?}", request.url))?;
+        let fields = Fields::from_list(&headers).map_err(|e| {
+            SendError::refused(format!("{}: a header was refused: {e:?}", request.url))
+        })?;
         let outgoing = OutgoingRequest::new(fields);
         let scheme = match scheme.to_ascii_lowercase().as_str() {
             "https" => Scheme::Https,
@@ -306,7 +351,9 @@ mod wasi {
             Method::Get => WasiMethod::Get,
             Method::Post => WasiMethod::Post,
         };
-        let refused = |what: &str| format!("{}: the runtime refused the {what}", request.url);
+        let refused = |what: &str| {
+            SendError::refused(format!("{}: the runtime refused the {what}", request.url))
+        };
         outgoing
             .set_method(&method)
             .map_err(|()| refused("method"))?;
@@ -322,9 +369,9 @@ mod wasi {
         let body = outgoing.body().map_err(|()| refused("body"))?;
         let options = RequestOptions::new();
         let _ = options.set_connect_timeout(Some(Duration::from_secs(30).as_nanos() as u64));
-        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
+        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| failed(&e))?;
         write_body(body, &request.body)
-            .map_err(|e| format!("{}: sending the body: {e}", request.url))?;
+            .map_err(|e| SendError::transport(format!("{}: sending the body: {e}", request.url)))?;
         Ok(Pending(future))
     }
 
@@ -342,7 +389,7 @@ mod wasi {
 
     impl Pending {
         /// Blocks until the response has arrived, then reads its body.
-        pub fn wait(self) -> Result<Response, String> {
+        pub fn wait(self) -> Result<Response, SendError> {
             let response = loop {
                 match self.0.get() {
                     Some(result) => break result,
@@ -350,8 +397,8 @@ mod wasi {
                 }
             };
             let response = response
-                .map_err(|()| "the response was already taken".to_string())?
-                .map_err(|e| describe(&e))?;
+                .map_err(|()| SendError::transport("the response was already taken"))?
+                .map_err(|e| failed(&e))?;
             let status = response.status();
             let headers = response
                 .headers()
@@ -400,6 +447,14 @@ mod wasi {
     fn describe(e: &ErrorCode) -> String {
         format!("{e:?}")
     }
+
+    /// No response: refused by the runtime (never to be retried), or a transport failure.
+    fn failed(e: &ErrorCode) -> SendError {
+        match e {
+            ErrorCode::HttpRequestDenied => SendError::refused(describe(e)),
+            _ => SendError::transport(describe(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -431,7 +486,7 @@ mod tests {
 
     #[test]
     fn retrying_is_bounded_and_leaves_client_errors_alone() {
-        let script = Scripted::new(|_: &Request| Err("connection reset".to_string()));
+        let script = Scripted::new(|_: &Request| Err("connection reset".to_string().into()));
         let mut http = Retrying::with_policy(
             script,
             RetryPolicy {
@@ -447,6 +502,16 @@ mod tests {
         let mut http = Retrying::with_policy(script, RetryPolicy::default(), no_sleep);
         assert_eq!(http.send(&Request::get("https://x/a")).unwrap().status, 404);
         assert_eq!(http.retries, 0);
+    }
+
+    /// The contract: a request the runtime refused is never retried, whatever the policy.
+    #[test]
+    fn retrying_never_retries_a_refused_request() {
+        let script = Scripted::new(|_: &Request| Err(SendError::refused("HttpRequestDenied")));
+        let mut http = Retrying::with_policy(script, RetryPolicy::default(), no_sleep);
+        let err = http.send(&Request::get("https://x/a")).unwrap_err();
+        assert!(err.refused && err.message.contains("Denied"), "{err:?}");
+        assert_eq!((http.inner.requests.len(), http.retries), (1, 0));
     }
 
     #[test]

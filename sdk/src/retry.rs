@@ -41,6 +41,10 @@ pub enum Outcome<'a> {
         retry_after: Option<&'a str>,
     },
     TransportError,
+    /// The runtime refused the request (the contract's `HTTP-request-denied`: off the
+    /// allow-list, past a cap, nothing recorded for it). Never retried: it would be refused
+    /// again, and each attempt counts against the run's cap.
+    Refused,
 }
 
 impl RetryPolicy {
@@ -56,6 +60,7 @@ impl RetryPolicy {
             return Decision::Return;
         }
         match outcome {
+            Outcome::Refused => Decision::Return,
             Outcome::TransportError => Decision::Retry(self.backoff(retries_so_far, jitter)),
             Outcome::Status {
                 status: 429,

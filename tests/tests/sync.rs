@@ -156,6 +156,7 @@ async fn https_goes_through_the_operators_proxy_in_one_tunnel_unless_no_proxy_sa
 #[tokio::test(flavor = "multi_thread")]
 async fn the_client_speaks_http2_where_the_server_offers_it() {
     use connector_host::sandbox::budget::Budget;
+    use connector_host::sandbox::limits::HostWork;
     use connector_host::sandbox::transport::{Live, Outgoing, Timeouts, Upstream};
     use hyper::body::Incoming;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -197,6 +198,7 @@ async fn the_client_speaks_http2_where_the_server_offers_it() {
                 headers: http::HeaderMap::new(),
                 body: bytes::Bytes::new(),
                 budget: Budget::new(1 << 20),
+                host_work: std::sync::Arc::new(HostWork::new(std::time::Duration::MAX)),
             })
             .await
             .unwrap();

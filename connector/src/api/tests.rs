@@ -7,7 +7,7 @@ use crate::wit::Setting;
 /// Answers GETs from a queue and records every URL asked for, and every URL prefetched.
 #[derive(Default)]
 struct Script {
-    responses: VecDeque<Result<Response, String>>,
+    responses: VecDeque<Result<Response, SendError>>,
     urls: Vec<String>,
     prefetched: Vec<String>,
 }
@@ -20,7 +20,7 @@ impl Script {
 }
 
 impl Http for Script {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
+    fn send(&mut self, request: &Request) -> Result<Response, SendError> {
         self.urls.push(request.url.clone());
         self.responses
             .pop_front()
@@ -320,7 +320,8 @@ fn a_rejected_cursor_is_reported_as_such() {
 #[test]
 fn transport_failures_name_the_endpoint() {
     let mut http = Script::default();
-    http.responses.push_back(Err("connection refused".into()));
+    http.responses
+        .push_back(Err(SendError::transport("connection refused")));
     match check(&cfg(&[]), &mut http).unwrap_err() {
         ConnectorError::Transport(m) => assert_eq!(m, "GET /v0/quota: connection refused"),
         e => panic!("{e:?}"),

@@ -147,6 +147,10 @@ pub struct SyncArgs {
     /// Ignore the high-water mark and any checkpoint: a full sync.
     #[arg(long)]
     pub full: bool,
+    /// With a database output: hand this connector and tenant's rows to this component build,
+    /// though another build wrote them (after an upgrade or rebuild; once).
+    #[arg(long)]
+    pub adopt: bool,
     /// Seconds subtracted from the high-water mark on incremental runs.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub overlap_secs: u64,
@@ -273,6 +277,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
             state: a.state.map(|p| Arc::new(StateFile(p)) as _),
             stale: a.stale,
             full: a.full,
+            adopt: a.adopt,
             overlap: Duration::from_secs(a.overlap_secs),
             network: network(&a.settings),
             progress: (std::io::stderr().is_terminal() && !quiet)

@@ -18,6 +18,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use super::Stats;
 use super::budget::{Budget, HeldBody, MAX_REQUEST_BODY, OUTGOING_BODY_CHUNK, REQUESTS_IN_FLIGHT};
 use super::credential::Credential;
+use super::limits::HostWork;
 use super::policy::{Origin, Policy};
 use super::redact::Secrets;
 use super::transport::{Incoming, Offline, Outgoing, TransportError, Upstream};
@@ -60,6 +61,9 @@ pub struct SandboxHttp {
     pub max_requests: u64,
     /// Response bodies this instance's requests hold in host memory, all together.
     pub buffers: Arc<Budget>,
+    /// The host's CPU on this instance's behalf (decoding, scrubbing), charged to its budget;
+    /// the instance's own is set when it is created (see `engine::Connector::instantiate`).
+    pub host_work: Arc<HostWork>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -83,6 +87,7 @@ impl SandboxHttp {
             stats,
             max_requests,
             buffers: Budget::new(response_budget),
+            host_work: Arc::new(HostWork::new(std::time::Duration::MAX)),
             in_flight: Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT)),
         }
     }
@@ -128,6 +133,7 @@ impl SandboxHttp {
             )));
         }
         self.policy.check(&origin).map_err(&deny)?;
+        self.host_work.check().map_err(&deny)?;
         // Requests past the limit wait here; they hold nothing but their handles meanwhile.
         let _in_flight = self
             .in_flight
@@ -153,10 +159,12 @@ impl SandboxHttp {
             headers,
             body,
             budget: self.buffers.clone(),
+            host_work: self.host_work.clone(),
         };
         let mut incoming = self.upstream.send(outgoing).await;
         if let Ok(incoming) = &mut incoming {
-            scrub(&self.secrets, incoming)
+            self.host_work
+                .charge(|| scrub(&self.secrets, incoming))
                 .map_err(|e| deny(format!("response from {origin}: {e}")))?;
         }
         let incoming = match incoming {

@@ -9,12 +9,18 @@
 //! approximates the CPU time the guest burned in it. Time blocked in host calls (HTTP) does not
 //! count; the wall-clock timeout around each call covers that.
 //!
+//! Host CPU: what the host computes on an instance's behalf outside its code (decoding and
+//! scrubbing the responses it asked for) is charged to the same per-call budget through
+//! [`HostWork`]: the hook refuses requests once that work alone has spent the budget, and the
+//! meter stops the call once the component's ticks and that work together have.
+//!
 //! Host memory: what the component makes the host hold is bounded in [`super::budget`]; as a
 //! backstop, the meter also watches the process's resident memory (every [`RSS_EVERY_TICKS`]
 //! ticks of guest CPU and after every call) against the component's memory limit plus that
 //! budget, above what the host held before the instance started.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, Result};
 
@@ -53,6 +59,8 @@ pub enum LimitHit {
     },
     Cpu {
         budget: Duration,
+        /// Of which the host spent on the component's behalf (decoding, scrubbing).
+        host: Duration,
     },
     /// The process's resident memory passed the component's limit plus the host's budget.
     HostMemory {
@@ -70,10 +78,18 @@ impl std::fmt::Display for LimitHit {
                 *desired as f64 / (1 << 20) as f64,
                 cap >> 20
             ),
-            LimitHit::Cpu { budget } => write!(
+            LimitHit::Cpu { budget, host } if host.is_zero() => write!(
                 f,
                 "CPU limit: the component computed for more than {:.1} s in one call",
                 budget.as_secs_f64()
+            ),
+            LimitHit::Cpu { budget, host } => write!(
+                f,
+                "CPU limit: the component used more than {:.1} s of CPU in one call, {:.1} s of \
+                 it the host's work on its behalf (decoding and scrubbing the responses it \
+                 asked for)",
+                budget.as_secs_f64(),
+                host.as_secs_f64()
             ),
             LimitHit::HostMemory { resident, cap } => write!(
                 f,
@@ -91,10 +107,66 @@ impl std::error::Error for LimitHit {}
 /// Ticks of guest CPU between two looks at the process's resident memory (100 ms).
 pub const RSS_EVERY_TICKS: u64 = 10;
 
+/// Host CPU spent on one instance's behalf in its current call: what the transport and the
+/// hook measure around the work they do for it, read by the meter and the hook.
+#[derive(Debug)]
+pub struct HostWork {
+    budget: Duration,
+    /// Nanoseconds of host work since the instance was created, and at the current call's start.
+    total: AtomicU64,
+    call_start: AtomicU64,
+}
+
+impl HostWork {
+    pub fn new(budget: Duration) -> HostWork {
+        HostWork {
+            budget,
+            total: AtomicU64::new(0),
+            call_start: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `work` (synchronous host computation for the instance) and charges its time.
+    pub fn charge<T>(&self, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = work();
+        let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        self.total.fetch_add(nanos, Ordering::Relaxed);
+        out
+    }
+
+    /// Host work charged since the current call began.
+    pub fn this_call(&self) -> Duration {
+        let total = self.total.load(Ordering::Relaxed);
+        Duration::from_nanos(total.saturating_sub(self.call_start.load(Ordering::Relaxed)))
+    }
+
+    fn start_call(&self) {
+        self.call_start
+            .store(self.total.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// `Err` (the reason) once host work alone has spent this call's CPU budget.
+    pub fn check(&self) -> Result<(), String> {
+        let spent = self.this_call();
+        if spent <= self.budget {
+            return Ok(());
+        }
+        Err(format!(
+            "CPU limit: the host spent {:.1} s decoding and scrubbing responses for this call; \
+             the component's budget is {:.1} s a call",
+            spent.as_secs_f64(),
+            self.budget.as_secs_f64()
+        ))
+    }
+}
+
 /// Per-store limiter state.
 pub struct Meter {
     limits: Limits,
     ticks_this_call: u64,
+    /// The host's work on this instance's behalf, charged to the same budget.
+    pub host_work: std::sync::Arc<HostWork>,
     /// Resident bytes the process may reach, when watched: the baseline at instantiation plus
     /// the component's memory limit plus the host's budget for it.
     resident_cap: Option<u64>,
@@ -104,6 +176,7 @@ pub struct Meter {
 impl Meter {
     /// `host_budget`: bytes the host may hold on the component's behalf besides its memory.
     pub fn new(limits: Limits, host_budget: u64) -> Self {
+        let host_work = std::sync::Arc::new(HostWork::new(limits.cpu_per_call));
         let resident_cap = if limits.watch_host_memory {
             resident_bytes().map(|base| base + limits.memory_bytes as u64 + host_budget)
         } else {
@@ -112,6 +185,7 @@ impl Meter {
         Meter {
             limits,
             ticks_this_call: 0,
+            host_work,
             resident_cap,
             hit: None,
         }
@@ -134,6 +208,7 @@ impl Meter {
 
     pub fn start_call(&mut self) {
         self.ticks_this_call = 0;
+        self.host_work.start_call();
     }
 
     /// Called on each epoch deadline: `Err` ends the call once the CPU budget is spent.
@@ -142,10 +217,18 @@ impl Meter {
         if self.ticks_this_call.is_multiple_of(RSS_EVERY_TICKS) {
             self.check_host_memory()?;
         }
-        let budget_ticks = (self.limits.cpu_per_call.as_millis() / TICK.as_millis()).max(1) as u64;
-        if self.ticks_this_call > budget_ticks {
+        self.check_cpu()
+    }
+
+    /// `Err` once the component's own ticks and the host's work for it in this call together
+    /// pass the budget; also checked when a call returns (host work happens between ticks).
+    pub fn check_cpu(&mut self) -> Result<()> {
+        let host = self.host_work.this_call();
+        let used = TICK * self.ticks_this_call.min(u32::MAX as u64) as u32 + host;
+        if used > self.limits.cpu_per_call.max(TICK) {
             let hit = LimitHit::Cpu {
                 budget: self.limits.cpu_per_call,
+                host,
             };
             self.hit = Some(hit.clone());
             return Err(wasmtime::Error::new(hit));
@@ -245,6 +328,33 @@ mod tests {
         }
         assert!(m.on_tick().is_err());
         assert!(matches!(m.hit, Some(LimitHit::Cpu { .. })));
+    }
+
+    #[test]
+    fn host_work_counts_against_the_same_budget() {
+        let mut m = Meter::new(
+            Limits {
+                cpu_per_call: Duration::from_millis(100),
+                ..Limits::default()
+            },
+            0,
+        );
+        m.start_call();
+        m.host_work
+            .charge(|| std::thread::sleep(Duration::from_millis(30)));
+        assert!(m.host_work.check().is_ok());
+        // 100 ms allow ten ticks of the component's own; 30 ms of host work leave it seven.
+        let ticks = (1..=10).find(|_| m.on_tick().is_err()).expect("stopped");
+        assert!((7..=8).contains(&ticks), "{ticks}");
+        let hit = m.hit.clone().unwrap().to_string();
+        assert!(hit.contains("host's work on its behalf"), "{hit}");
+        // Host work alone past the budget: the hook refuses further requests.
+        m.host_work
+            .charge(|| std::thread::sleep(Duration::from_millis(80)));
+        assert!(m.host_work.check().unwrap_err().contains("CPU limit"));
+        // A new call starts from nothing.
+        m.start_call();
+        assert!(m.host_work.check().is_ok() && m.check_cpu().is_ok());
     }
 
     #[test]

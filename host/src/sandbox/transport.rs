@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
 use super::Stats;
 use super::budget::{Budget, Charge, OverBudget};
+use super::limits::HostWork;
 use super::retry::{Decision, Outcome, RetryPolicy};
 use crate::error::{causes, chain};
 
@@ -31,6 +32,8 @@ pub struct Outgoing {
     pub body: Bytes,
     /// What the response's body is charged to while the host holds it.
     pub budget: Arc<Budget>,
+    /// What decoding the response is charged to: the instance's CPU budget.
+    pub host_work: Arc<HostWork>,
 }
 
 /// A complete response.
@@ -250,7 +253,9 @@ impl Live {
             .map_err(TransportError::OverBudget)?;
         let status = response.status();
         let body = self.receive(response, &mut charge).await?;
-        let body = decode(&mut headers, body, self.max_body, &mut charge)?;
+        let body = req
+            .host_work
+            .charge(|| decode(&mut headers, body, self.max_body, &mut charge))?;
         Ok(Incoming {
             status,
             headers,
@@ -454,7 +459,7 @@ impl Upstream for Retrying {
                             .and_then(|v| v.to_str().ok()),
                     },
                     Err(e) if e.is_retryable() => Outcome::TransportError,
-                    Err(_) => return result,
+                    Err(_) => Outcome::Refused,
                 };
                 match self
                     .policy
@@ -548,6 +553,7 @@ mod tests {
                 headers: HeaderMap::new(),
                 body: Bytes::new(),
                 budget: Budget::new(1 << 20),
+                host_work: Arc::new(HostWork::new(Duration::MAX)),
             })
             .await
             .unwrap_err();

@@ -288,18 +288,23 @@ fn several_secrets_each_go_their_own_way() {
             ..setting("api-key", true, true, None, &[])
         },
     ]);
-    let r = resolve(
-        &raw(&[
-            "account=a",
-            "api-token=tok-1",
-            "registry-password=pw-2",
-            "api-key=key-3",
-        ]),
-        &Grants::default(),
-        &spec,
-        |_| None,
-    )
-    .unwrap();
+    let given = [
+        "account=a",
+        "api-token=tok-1",
+        "registry-password=pw-2",
+        "api-key=key-3",
+    ];
+    // The registry's origin is only the component's default: no secret follows it.
+    let err = resolve(&raw(&given), &Grants::default(), &spec, |_| None).unwrap_err();
+    assert!(
+        err.message().contains(
+            "secret `registry-password` would go to the origin in setting `registry-url`, \
+             which only the component's default sets"
+        ),
+        "{err}"
+    );
+    let given = [&given[..], &["registry-url=https://registry.example.com"]].concat();
+    let r = resolve(&raw(&given), &Grants::default(), &spec, |_| None).unwrap();
     let mut api = sent(&r, API);
     api.sort();
     assert_eq!(
@@ -322,18 +327,7 @@ fn several_secrets_each_go_their_own_way() {
     }
     // Two secrets in one header to one origin would overwrite each other.
     spec.settings[6].credential.as_mut().unwrap().scheme = CredentialScheme::Bearer;
-    let err = resolve(
-        &raw(&[
-            "account=a",
-            "api-token=tok-1",
-            "registry-password=pw-2",
-            "api-key=key-3",
-        ]),
-        &Grants::default(),
-        &spec,
-        |_| None,
-    )
-    .unwrap_err();
+    let err = resolve(&raw(&given), &Grants::default(), &spec, |_| None).unwrap_err();
     assert!(err.message().contains("`api-token` and `api-key`"), "{err}");
 }
 
@@ -376,41 +370,26 @@ fn values_are_checked_against_their_declared_type() {
     }
 }
 
-/// A connector may declare a setting named like a host setting: the plain name is then the
-/// connector's, and `host.NAME` the host's.
+/// A host setting's name is the host's, plain or as `host.NAME` (which wins); a connector
+/// cannot declare one (`contract`), so an operator's limit always reaches the host.
 #[test]
-fn host_and_connector_settings_are_two_namespaces() {
-    let mut declaring = spec();
-    declaring
-        .settings
-        .push(setting("max-retries", false, false, None, &[]));
+fn host_setting_names_are_the_hosts() {
     let r = resolve(
         &raw(&[
             "account=a",
             "api-token=t",
             "max-retries=9",
             "host.max-retries=2",
+            "max-requests=50",
         ]),
-        &Grants::default(),
-        &declaring,
-        |_| None,
-    )
-    .unwrap();
-    assert_eq!(r.host.retry.max_retries, 2);
-    assert!(
-        r.connector
-            .iter()
-            .any(|s| s.name == "max-retries" && s.value == "9")
-    );
-    // Undeclared by the connector, the plain name is the host's.
-    let r = resolve(
-        &raw(&["account=a", "api-token=t", "max-retries=1"]),
         &Grants::default(),
         &spec(),
         |_| None,
     )
     .unwrap();
-    assert_eq!(r.host.retry.max_retries, 1);
+    assert_eq!(r.host.retry.max_retries, 2);
+    assert_eq!(r.host.max_requests, 50);
+    assert!(r.connector.iter().all(|s| s.name == "account"));
     let config = Config::from_toml("[host]\nmax-retries = 4\n[settings]\naccount = \"a\"").unwrap();
     assert_eq!(
         config
@@ -425,4 +404,45 @@ fn host_and_connector_settings_are_two_namespaces() {
             .unwrap_err()
             .contains("not a host setting")
     );
+}
+
+/// An error raised while settings are resolved never shows a secret, even when the operator
+/// put the secret's value where a URL belongs.
+#[test]
+fn resolution_errors_have_the_secrets_removed() {
+    let mut typed = spec();
+    typed.settings[2].value_type = SettingType::Url;
+    let err = resolve(
+        &raw(&["account=a", "base-url=s3cr3t-t0ken"]),
+        &grant("api-token=env:TOKEN"),
+        &typed,
+        |v| (v == "TOKEN").then(|| "s3cr3t-t0ken".to_string()),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("setting `base-url`"), "{err}");
+    assert!(!err.message().contains("s3cr3t-t0ken"), "{err}");
+}
+
+/// Only a tenant the operator set is the operator's: a component's default is not.
+#[test]
+fn the_operator_tenant_is_the_one_the_operator_set() {
+    let mut defaulted = spec();
+    defaulted.settings[0].required = false;
+    defaulted.settings[0].default_value = Some("victim-org".into());
+    let r = resolve(
+        &raw(&["api-token=t"]),
+        &Grants::default(),
+        &defaulted,
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(r.operator_tenant(&defaulted), None);
+    let r = resolve(
+        &raw(&["api-token=t", "account= acme "]),
+        &Grants::default(),
+        &defaulted,
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(r.operator_tenant(&defaulted).as_deref(), Some("acme"));
 }

@@ -6,7 +6,12 @@
 //! `resources`, `issues`, `findings` keyed by (`connector`, `tenant`, `id`) with the record as
 //! its NDJSON line renders it and typed columns for filtering; `sync_runs`, one row per run with
 //! its summary; `sync_state`, each (connector, tenant)'s high-water mark and checkpoint, so a
-//! runner needs no local state file.
+//! runner needs no local state file; `namespaces`, the component build (SHA-256) each
+//! (connector, tenant) belongs to.
+//!
+//! A component names itself, so its name is a claim: the first build that writes a (connector,
+//! tenant) is bound to it, and any other build (an impostor keeping another connector's name, or
+//! an upgrade) is refused until the operator hands the rows over (`--adopt`).
 
 pub mod postgres;
 pub mod sqlite;
@@ -219,6 +224,9 @@ pub fn parse_line(line: &str) -> Result<Parsed, String> {
 pub trait Backend: Send + 'static {
     /// `sqlite:PATH`, `postgres://host/db` (no password), for messages.
     fn location(&self) -> String;
+    /// In one transaction: `key`'s owner, binding `owner` when there is none, or over another
+    /// when `adopt`. Returns the owner the namespace has now.
+    fn bind(&mut self, key: &Key, owner: &Owner, adopt: bool) -> Result<Owner, String>;
     /// The saved state's JSON for (connector, tenant).
     fn load(&mut self, key: &Key) -> Result<Option<String>, String>;
     /// The interrupted run's id and start (when `resuming` and there is one), else a new run.
@@ -241,6 +249,28 @@ pub struct Key {
     pub connector: String,
     pub tenant: String,
 }
+
+/// The component build a namespace belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
+    /// `name version`, for messages.
+    pub component: String,
+    /// When it was bound (RFC 3339), for messages; empty for a new binding.
+    pub bound_at: String,
+}
+
+/// SQL that reads a namespace's owner: $1 connector, $2 tenant.
+pub const OWNER_SQL: &str = "SELECT component_sha256, component, bound_at FROM namespaces WHERE connector = $1 AND tenant = $2";
+
+/// SQL that binds a namespace to an owner: $1 connector, $2 tenant, $3 sha256, $4 component,
+/// $5 the time.
+pub const BIND_SQL: &str =
+    "INSERT INTO namespaces (connector, tenant, component_sha256, component, bound_at)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (connector, tenant) DO UPDATE SET component_sha256 = excluded.component_sha256,
+         component = excluded.component, bound_at = excluded.bound_at";
 
 /// One transaction's worth of work.
 pub struct Commit<'a> {
@@ -296,6 +326,42 @@ impl<B: Backend> DbStore<B> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<B>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+impl<B: Backend> DbStore<B> {
+    /// Binds the run's namespace to `owner`, the component build it runs; refuses a namespace
+    /// that belongs to another build unless the operator said `adopt`.
+    pub fn bind(&self, owner: &Owner, adopt: bool) -> Result<(), Failure> {
+        let mut inner = self.lock();
+        let key = inner.key.clone();
+        let location = inner.backend.location();
+        let held = inner
+            .backend
+            .bind(&key, owner, adopt)
+            .map_err(|e| Failure::Host(format!("database {location}: {e}")))?;
+        if held.sha256 == owner.sha256 {
+            return Ok(());
+        }
+        Err(Failure::Config(format!(
+            "database {location}: the rows of {} / {} belong to another component build \
+             ({}, sha256 {}, since {}); this one is {}, sha256 {}. A component's name is its own \
+             claim, so a different build does not write them: if this is an upgrade of that \
+             connector, hand the rows over once with --adopt; otherwise give this run its own \
+             database or tenant",
+            key.connector,
+            key.tenant,
+            held.component,
+            short(&held.sha256),
+            held.bound_at,
+            owner.component,
+            short(&owner.sha256)
+        )))
+    }
+}
+
+/// The first 12 hex digits of a digest, for messages.
+fn short(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
 }
 
 impl<B: Backend> StateStore for DbStore<B> {
@@ -537,7 +603,15 @@ pub fn migrations(d: &Dialect) -> Vec<String> {
         issues = finding_table("issues"),
         findings = finding_table("findings"),
     );
-    vec![v1]
+    // Which component build each namespace belongs to. A namespace written before this
+    // migration is bound by the next run that writes it.
+    let v2 = "CREATE TABLE namespaces (
+            connector TEXT NOT NULL, tenant TEXT NOT NULL,
+            component_sha256 TEXT NOT NULL, component TEXT NOT NULL, bound_at TEXT NOT NULL,
+            PRIMARY KEY (connector, tenant)
+        );"
+    .to_string();
+    vec![v1, v2]
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::{
-    Backend, Commit, DbStore, Dialect, Key, Row, RunScope, Table, migrations, on_conflict,
-    settle_sql, written_tables,
+    BIND_SQL, Backend, Commit, DbStore, Dialect, Key, OWNER_SQL, Owner, Row, RunScope, Table,
+    migrations, on_conflict, settle_sql, written_tables,
 };
 use crate::error::{Failure, chain};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
@@ -166,6 +166,44 @@ fn now() -> String {
 impl Backend for Postgres {
     fn location(&self) -> String {
         self.shown.clone()
+    }
+
+    /// Under the namespace's advisory lock (taken at open), so no other run binds it meanwhile.
+    fn bind(&mut self, key: &Key, owner: &Owner, adopt: bool) -> Result<Owner, String> {
+        let client = &self.client;
+        block(&self.runtime, async {
+            let held = client
+                .query_opt(OWNER_SQL, &[&key.connector, &key.tenant])
+                .await?
+                .map(|r| Owner {
+                    sha256: r.get(0),
+                    component: r.get(1),
+                    bound_at: r.get(2),
+                });
+            match held {
+                Some(held) if !adopt => Ok(held),
+                _ => {
+                    let bound_at = now();
+                    client
+                        .execute(
+                            BIND_SQL,
+                            &[
+                                &key.connector,
+                                &key.tenant,
+                                &owner.sha256,
+                                &owner.component,
+                                &bound_at,
+                            ],
+                        )
+                        .await?;
+                    Ok(Owner {
+                        bound_at,
+                        ..owner.clone()
+                    })
+                }
+            }
+        })
+        .map_err(|e: tokio_postgres::Error| why(&e))
     }
 
     fn load(&mut self, key: &Key) -> Result<Option<String>, String> {
@@ -349,13 +387,14 @@ fn json_without_nul(json: &str) -> Cow<'_, str> {
 }
 
 /// `rows` of `table`, the last of each id only, in their order: one statement may not upsert
-/// a row twice, and row by row the last one written is the one that stays.
+/// a row twice, and row by row the last one written is the one that stays. Ids compare as
+/// they are stored ([`storable`]), so two that only the store makes equal are one row too.
 fn last_of_each_id(rows: &[Row], table: Table) -> Vec<&Row> {
     let mut seen = std::collections::HashSet::new();
     let mut kept: Vec<&Row> = rows
         .iter()
         .rev()
-        .filter(|r| r.table == table && seen.insert(r.id.as_str()))
+        .filter(|r| r.table == table && seen.insert(storable("id", &r.id)))
         .collect();
     kept.reverse();
     kept
@@ -397,6 +436,14 @@ mod tests {
             .collect();
         assert_eq!(kept, ["b1", "a2", "c1"]);
         assert_eq!(last_of_each_id(&rows, Table::Findings).len(), 1);
+        // Two ids the store would make equal (U+0000 is stored as U+FFFD) are one row.
+        let twins = [
+            row(Table::Issues, "x\0", "nul"),
+            row(Table::Issues, "x\u{FFFD}", "replacement"),
+        ];
+        let kept = last_of_each_id(&twins, Table::Issues);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].record, "replacement");
         assert!(last_of_each_id(&rows, Table::Resources).is_empty());
     }
 

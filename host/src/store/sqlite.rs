@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
-    Backend, Commit, DbStore, Dialect, Key, RunScope, Table, migrations, settle_sql, upsert_sql,
-    written_tables,
+    BIND_SQL, Backend, Commit, DbStore, Dialect, Key, OWNER_SQL, Owner, RunScope, Table,
+    migrations, settle_sql, upsert_sql, written_tables,
 };
 use crate::error::Failure;
 
@@ -87,6 +87,50 @@ fn now() -> String {
 impl Backend for Sqlite {
     fn location(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+
+    fn bind(&mut self, key: &Key, owner: &Owner, adopt: bool) -> Result<Owner, String> {
+        let mut bind = || -> rusqlite::Result<Owner> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let held = tx
+                .query_row(
+                    &numbered(OWNER_SQL),
+                    params![key.connector, key.tenant],
+                    |r| {
+                        Ok(Owner {
+                            sha256: r.get(0)?,
+                            component: r.get(1)?,
+                            bound_at: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let owner = match held {
+                Some(held) if !adopt => held,
+                _ => {
+                    let bound_at = now();
+                    tx.execute(
+                        &numbered(BIND_SQL),
+                        params![
+                            key.connector,
+                            key.tenant,
+                            owner.sha256,
+                            owner.component,
+                            bound_at
+                        ],
+                    )?;
+                    Owner {
+                        bound_at,
+                        ..owner.clone()
+                    }
+                }
+            };
+            tx.commit()?;
+            Ok(owner)
+        };
+        bind().map_err(|e| e.to_string())
     }
 
     fn load(&mut self, key: &Key) -> Result<Option<String>, String> {

@@ -15,6 +15,30 @@ pub const MAX_VENDOR_DATA_BYTES: usize = 16 << 20;
 pub const MAX_JSON_DEPTH: usize = 64;
 /// Most entries in one list field (identifiers, CWE ids, vulnerabilities).
 pub const MAX_LIST_ENTRIES: usize = 10_000;
+/// Longest id (a record's, or the resource a finding points at), in bytes. Ids key database
+/// rows, and every store must be able to index them: PostgreSQL's B-tree refuses an index row
+/// over about 2.7 kB, and one refused row would fail its page on every run. The contract's ids
+/// are UUIDs (36 bytes).
+pub const MAX_ID_BYTES: usize = 512;
+
+/// An id every store can index and compare as sent: at most [`MAX_ID_BYTES`], no control
+/// characters (a store that cannot hold U+0000 would make two ids one).
+fn check_id(field: &str, id: Option<&String>) -> Result<(), String> {
+    let Some(id) = id else { return Ok(()) };
+    if id.is_empty() && field == "id" {
+        return Err("`id` is empty".to_string());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "`{field}` is {} bytes; an id may be at most {MAX_ID_BYTES}",
+            id.len()
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("`{field}` holds a control character"));
+    }
+    Ok(())
+}
 
 /// Keeps the findings within the limits; the others become skip records.
 pub fn findings(items: &mut Vec<Finding>, skipped: &mut Vec<SkippedRecord>) {
@@ -105,6 +129,8 @@ fn check_finding(f: &Finding) -> Result<(), String> {
             ));
         }
     }
+    check_id("id", Some(&f.id))?;
+    check_id("resource_id", f.resource_id.as_ref())?;
     let package = f.affected_package.as_ref();
     let texts = [
         ("id", Some(&f.id)),
@@ -163,6 +189,7 @@ fn check_finding(f: &Finding) -> Result<(), String> {
 }
 
 fn check_asset(a: &Asset) -> Result<(), String> {
+    check_id("id", Some(&a.id))?;
     let texts = [
         ("id", Some(&a.id)),
         ("vendor_id", Some(&a.vendor_id)),
@@ -276,5 +303,23 @@ mod tests {
             why.contains("not one the connector declares (container-image)"),
             "{why}"
         );
+    }
+
+    /// Ids key database rows: one no store can index, or two only a store makes equal, is
+    /// refused and skipped with its reason, never left to fail a page on every run.
+    #[test]
+    fn ids_are_short_plain_text() {
+        let id = |s: &str| Some(s.to_string());
+        assert!(check_id("id", id("87d74336-2e04-5ce1-a046-39f9609d2e46").as_ref()).is_ok());
+        assert!(check_id("resource_id", None).is_ok());
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        for (bad, says) in [
+            (long.as_str(), "513 bytes; an id may be at most 512"),
+            ("a\0b", "control character"),
+            ("", "is empty"),
+        ] {
+            let why = check_id("id", id(bad).as_ref()).unwrap_err();
+            assert!(why.contains(says), "{bad:?}: {why}");
+        }
     }
 }

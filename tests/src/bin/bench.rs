@@ -24,7 +24,7 @@ use connector_host::sandbox::Stats;
 use connector_host::sandbox::budget::Budget;
 use connector_host::sandbox::credential::{Credential, Scheme};
 use connector_host::sandbox::http::SandboxHttp;
-use connector_host::sandbox::limits::Limits;
+use connector_host::sandbox::limits::{HostWork, Limits};
 use connector_host::sandbox::policy::{Origin, Policy};
 use connector_host::sandbox::redact::Secrets;
 use connector_host::sandbox::transport::{
@@ -202,6 +202,7 @@ async fn floor(base: &str, repos: usize) -> (f64, u64) {
                 headers,
                 body: Bytes::new(),
                 budget: Budget::new(u64::MAX),
+                host_work: std::sync::Arc::new(HostWork::new(std::time::Duration::MAX)),
             })
             .await
             .unwrap()
@@ -609,7 +610,7 @@ impl socket_connector::api::Http for NativeHttp {
     fn send(
         &mut self,
         _: &socket_connector::api::Request,
-    ) -> Result<socket_connector::api::Response, String> {
+    ) -> Result<socket_connector::api::Response, socket_connector::api::SendError> {
         Ok(socket_connector::api::Response::new(200, self.0.clone()))
     }
 }
