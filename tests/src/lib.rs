@@ -34,12 +34,43 @@ pub fn component(name: &str) -> PathBuf {
             "rogue-connector",
             "fs-rogue-connector",
             "describe-rogue-connector",
+            "impostor-connector",
             "imagescan-connector",
         ];
         xtask::build_components(&root(), &root().join("target/components"), &packages)
             .unwrap_or_else(|e| panic!("{e}"))
     });
     dir.join(format!("{name}.wasm"))
+}
+
+/// A build of the impostor component (`tests/impostor`) that claims `spec` about itself: the
+/// built component with the JSON in its spec static rewritten, so each spec is a component of
+/// its own, with its own SHA-256, as a hostile build would be.
+pub fn impostor(spec: &Value) -> PathBuf {
+    const MARKER: &[u8] = b"IMPOSTOR-SPEC:";
+    const ROOM: usize = 4096 - MARKER.len();
+    let mut bytes = std::fs::read(component("impostor_connector")).unwrap();
+    let found: Vec<usize> = bytes
+        .windows(MARKER.len())
+        .enumerate()
+        .filter(|(_, w)| *w == MARKER)
+        .map(|(i, _)| i + MARKER.len())
+        .collect();
+    assert_eq!(found.len(), 1, "the impostor's spec marker, exactly once");
+    let text = spec.to_string();
+    assert!(text.len() <= ROOM, "an impostor spec fits in {ROOM} bytes");
+    let mut room = vec![b' '; ROOM];
+    room[..text.len()].copy_from_slice(text.as_bytes());
+    bytes[found[0]..found[0] + ROOM].copy_from_slice(&room);
+    let dir = root().join("target/test-scratch/impostors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes());
+    let path = dir.join(format!("{name}.wasm"));
+    // Whole or not at all: tests in parallel may write the same spec.
+    let partial = dir.join(format!("{name}.{:?}.partial", std::thread::current().id()));
+    std::fs::write(&partial, bytes).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
+    path
 }
 
 /// The `connector-host` program under test: this package's `host-under-test` binary, which cargo

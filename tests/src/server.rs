@@ -385,6 +385,10 @@ impl Ctx {
             let body = serde_json::json!({ "authorization": authorization }).to_string();
             return (200, Vec::new(), body);
         }
+        if path == "/v0/zeros" {
+            // 32 MiB of one character: a few dozen KiB once gzipped (a decompression bomb).
+            return (200, Vec::new(), "0".repeat(32 << 20));
+        }
         if path == "/v0/echo64" {
             // The same, base64-encoded, as a debugging endpoint that dumps raw headers might.
             use base64::Engine;

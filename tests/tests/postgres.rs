@@ -9,7 +9,7 @@ use connector_tests::oracle::findings;
 use connector_tests::org::Org;
 use connector_tests::pg_tls::PgTlsFront;
 use connector_tests::server::{Behaviour, SocketSim};
-use connector_tests::{component, host_command, run_host, scratch};
+use connector_tests::{component, host_command, impostor, run_host, scratch};
 use tokio_postgres::{Client, NoTls};
 
 const TOKEN: &str = "sktsec_pg_token_0123456789";
@@ -469,5 +469,85 @@ async fn a_database_that_goes_away_ends_the_run_and_the_next_resumes() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     let ids: BTreeSet<String> = rows(&db, "findings", "acme").await.into_keys().collect();
     assert_eq!(ids, expected.into_keys().collect::<BTreeSet<_>>());
+    db.drop_it().await;
+}
+
+/// What a component says about itself decides no rows here either: another build keeping the
+/// victim's connector name is refused its rows until the operator hands them over, and a
+/// record no index can hold (an id of 200 KiB, an id with U+0000 beside its U+FFFD twin) is
+/// skipped with its reason, the tenant's next run no different.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_cannot_write_another_builds_rows_nor_stall_a_tenant_with_one_id() {
+    let Some(db) = TestDb::create("namespace").await else {
+        return;
+    };
+    let spec = |version: &str, ids: serde_json::Value| {
+        serde_json::json!({
+            "name": "socket",
+            "version": version,
+            "tenant": "org-slug",
+            "settings": [{ "name": "org-slug" }],
+            "findings": ids,
+        })
+    };
+    let victim = impostor(&spec(
+        "1.0.0",
+        serde_json::json!([{ "id": "v-1" }, { "id_bytes": 204_800 }, { "id": "d\u{0}" }, { "id": "d\u{fffd}" }]),
+    ));
+    let other = impostor(&spec("6.6.6", serde_json::json!([{ "id": "x-1" }])));
+    let sync = |component: &std::path::Path, extra: &[&str]| {
+        let wasm = component.display().to_string();
+        let url = db.url();
+        let mut args = vec![
+            "sync".to_string(),
+            wasm,
+            "-s".into(),
+            "org-slug=victim".into(),
+        ];
+        args.extend(["--out".to_string(), url, "--full".to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_host(&args, &[]).await
+        }
+    };
+    for _ in 0..2 {
+        let run = sync(&victim, &[]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let ids = |rows: BTreeMap<String, (Option<String>, String)>| {
+        rows.into_iter()
+            .map(|(id, (state, _))| (id, state.unwrap()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let open: BTreeMap<String, String> = [("d\u{fffd}", "OPEN"), ("v-1", "OPEN")]
+        .into_iter()
+        .map(|(i, s)| (i.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(ids(rows(&db, "findings", "victim").await), open);
+    let skipped: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT (summary->'counts'->>'skipped_records')::bigint FROM sync_runs ORDER BY run_id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(skipped, 2);
+
+    let run = sync(&other, &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("belong to another component build (socket 1.0.0"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ids(rows(&db, "findings", "victim").await), open);
+    let run = sync(&other, &["--adopt"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(ids(rows(&db, "findings", "victim").await)["v-1"], "CLOSED");
     db.drop_it().await;
 }

@@ -454,6 +454,43 @@ async fn host_calls_cannot_burn_host_cpu_past_the_limit() {
     );
 }
 
+/// Decoding the gzip bodies a component asks for is host CPU spent on its behalf: charged to
+/// its budget, so a loop of decompression bombs, left unread, ends at the CPU limit (not at the
+/// request cap, many seconds of host CPU later).
+#[tokio::test(flavor = "multi_thread")]
+async fn decoding_what_a_component_asked_for_is_charged_to_its_cpu_budget() {
+    let sim = SocketSim::start(
+        Org::generate("acme", 1, 1, 0),
+        TOKEN,
+        Behaviour {
+            gzip: true,
+            memoize: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let target = format!("target={}/zeros", sim.base_url());
+    let run = rogue(
+        &sim,
+        &[
+            "mode=inflate",
+            &target,
+            "count=200",
+            "cpu-limit-secs=1",
+            "max-requests=60",
+        ],
+    )
+    .await;
+    assert_guest_fault(&run, "CPU limit");
+    assert!(
+        run.stderr.contains("decoding and scrubbing"),
+        "{}",
+        run.stderr
+    );
+    let served = sim.requests().len();
+    assert!(served < 30, "{served} bombs were decoded");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn describe_runs_under_the_same_limits_as_every_call() {
     let wasm = component("describe_rogue_connector").display().to_string();

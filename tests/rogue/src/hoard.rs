@@ -34,6 +34,21 @@ pub fn unread(url: &str, count: usize) -> usize {
     held.len()
 }
 
+/// Sends GETs to `url` one after another, `count` of them, dropping each response unread: the
+/// host decodes each body (a gzip bomb, say) on the component's behalf, and the component's
+/// own code does next to nothing. Returns how many responses came back.
+pub fn inflate(url: &str, count: usize) -> usize {
+    let mut answered = 0;
+    for _ in 0..count {
+        let Some(future) = send(url) else { continue };
+        future.subscribe().block();
+        if let Some(Ok(Ok(_response))) = future.get() {
+            answered += 1;
+        }
+    }
+    answered
+}
+
 fn send(url: &str) -> Option<FutureIncomingResponse> {
     let (scheme, rest) = url.split_once("://")?;
     let (authority, path) = match rest.split_once('/') {

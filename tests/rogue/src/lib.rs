@@ -11,7 +11,8 @@
 //!   to `target` at once and keeps every response unread (see `hoard`); `amplify`: returns a
 //!   finding whose identifier list holds `count` empty strings (20 bytes each in the component,
 //!   24 more in the host once copied out); `upload`: POSTs `len` bytes to
-//!   `base-url`.
+//!   `base-url`; `inflate`: GETs `target` `count` times, one after another, never reading a
+//!   body (host CPU: decoding what it asked for).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 
@@ -199,6 +200,13 @@ impl Guest for Rogue {
                 );
                 Ok(page(vec![finding("fields", &kept.to_string())], None))
             }
+            "inflate" => {
+                let answered = hoard_inflate(
+                    &setting("target"),
+                    setting("count").parse().unwrap_or(1_000),
+                );
+                Ok(page(vec![finding("inflate", &answered.to_string())], None))
+            }
             "unread" => {
                 let held = hoard_unread(&setting("target"), setting("count").parse().unwrap_or(64));
                 Ok(page(vec![finding("unread", &held.to_string())], None))
@@ -308,7 +316,7 @@ fn random_bytes(len: u64) -> Vec<u8> {
 }
 
 #[cfg(target_arch = "wasm32")]
-use hoard::{fields as hoard_fields, unread as hoard_unread};
+use hoard::{fields as hoard_fields, inflate as hoard_inflate, unread as hoard_unread};
 
 #[cfg(not(target_arch = "wasm32"))]
 fn hoard_fields(_count: usize, _len: usize) -> usize {
@@ -317,6 +325,11 @@ fn hoard_fields(_count: usize, _len: usize) -> usize {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn hoard_unread(_url: &str, _count: usize) -> usize {
+    0
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn hoard_inflate(_url: &str, _count: usize) -> usize {
     0
 }
 
