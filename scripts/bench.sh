@@ -21,4 +21,6 @@ bench=target/release/bench
 "$bench" sync --alerts 100000 "$@"
 "$bench" stores --alerts 100000 "$@"
 "$bench" fanout "$@"
+"$bench" jobs "$@"
+"$bench" fair --alerts 60000 "$@"
 "$bench" net --alerts 100000 "$@"

@@ -1,7 +1,14 @@
 //! Many jobs at once (`connector-host run JOBS.toml`): one runtime (engine, epoch ticker,
-//! component cache) for all, each job in its own task under its own limits, at most `parallel`
-//! at a time. One job's failure (a rejected token, a hostile component, an upstream outage)
-//! ends that job alone.
+//! component cache) for all, each job under its own limits, at most `parallel` at a time. One
+//! job's failure (a rejected token, a hostile component, an upstream outage) ends that job alone.
+//!
+//! Each job runs on threads of its own (its own async runtime): the component's code, its
+//! requests, the decoding of their responses and the rendering of its records. The operating
+//! system then shares the cores between jobs as it would between processes, and a job whose
+//! component computes without pause yields them to the others ([`crate::sandbox::fair`]). So a
+//! component that spins, or makes the host inflate what it asked for, slows only itself: on one
+//! shared runtime, two spinning components held the worker threads that an honest job's I/O
+//! was waiting for, and made it five to ten times slower (BENCHMARKS.md, `bench fair`).
 //!
 //! A jobs file, paths relative to it:
 //!
@@ -32,6 +39,7 @@ use crate::engine::Runtime;
 use crate::error::Failure;
 use crate::job::{self, Job, JobReport, SecretSources};
 use crate::output::{Format, Models};
+use crate::sandbox::fair::JobThreads;
 use crate::secrets::{Grants, TrustStore};
 use crate::settings::{Config, RawSettings};
 use crate::state::{StateFile, StateStore};
@@ -188,15 +196,17 @@ pub async fn run(
             (runtime.clone(), slots.clone(), trust.clone(), stop.clone());
         // At error level, so the job name prefixes its lines whatever the log level.
         let span = tracing::error_span!("job", name = %spec.name);
-        tasks.spawn(
-            async move {
-                let _slot = slots.acquire_owned().await;
-                let name = spec.name.clone();
-                let report = run_one(&runtime, spec, trust.as_ref().as_ref(), stop).await;
-                Outcome { name, report }
-            }
-            .instrument(span),
-        );
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let name = spec.name.clone();
+            let report = on_threads_of_its_own(&name, async move {
+                run_one(&runtime, spec, trust.as_ref().as_ref(), stop)
+                    .instrument(span)
+                    .await
+            })
+            .await;
+            Outcome { name, report }
+        });
     }
     let mut highest = 0;
     while let Some(done) = tasks.join_next().await {
@@ -212,6 +222,45 @@ pub async fn run(
         finished(outcome);
     }
     highest
+}
+
+/// Worker threads of each job's own runtime: two, so that its component's code and its I/O do
+/// not wait on each other within the job.
+const JOB_WORKERS: usize = 2;
+
+/// Runs `job` to its end on a runtime of its own (threads named after the job), and hands
+/// back its report. A runtime that cannot start is the job's failure, not the run's.
+async fn on_threads_of_its_own(
+    name: &str,
+    job: impl Future<Output = JobReport> + Send + 'static,
+) -> JobReport {
+    let failed = |why: String| JobReport {
+        exit_code: 1,
+        summary: None,
+        failure: Some(Failure::Host(why)),
+    };
+    let threads = JobThreads::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(JOB_WORKERS)
+        .thread_name(format!("job {name}"))
+        .on_thread_start(move || threads.enter())
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => return failed(format!("cannot start the job's runtime: {e}")),
+    };
+    let (done, report) = tokio::sync::oneshot::channel();
+    let handle = runtime.spawn(async move {
+        let _ = done.send(job.await);
+    });
+    let report = report
+        .await
+        .unwrap_or_else(|_| failed("the job's task ended without a report".to_string()));
+    drop(handle);
+    // A guest call abandoned at a limit may still hold a worker; do not wait for it.
+    runtime.shutdown_background();
+    report
 }
 
 async fn run_one(

@@ -299,6 +299,9 @@ pub fn resolve(
     })
 }
 
+/// Each secret setting that has a value, with it.
+type Granted<'a> = Vec<(&'a SettingSpec, String)>;
+
 /// The secret settings' values, from `-s` literals or the operator's grants (never from
 /// anywhere a component names), and all of them as the set to scrub.
 fn read_secrets<'a>(
@@ -306,7 +309,7 @@ fn read_secrets<'a>(
     grants: &Grants,
     spec: &'a ConnectorSpec,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<(&'a SettingSpec, String)>, Secrets), Failure> {
+) -> Result<(Granted<'a>, Secrets), Failure> {
     let mut granted = Vec::new();
     let mut secrets = Secrets::default();
     for def in spec.settings.iter().filter(|d| d.credential.is_some()) {

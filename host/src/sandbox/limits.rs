@@ -225,6 +225,7 @@ impl Meter {
     pub fn check_cpu(&mut self) -> Result<()> {
         let host = self.host_work.this_call();
         let used = TICK * self.ticks_this_call.min(u32::MAX as u64) as u32 + host;
+        super::fair::note_busy(used);
         if used > self.limits.cpu_per_call.max(TICK) {
             let hit = LimitHit::Cpu {
                 budget: self.limits.cpu_per_call,

@@ -2,6 +2,7 @@
 
 pub mod budget;
 pub mod credential;
+pub mod fair;
 pub mod fixtures;
 pub mod http;
 pub mod limits;

@@ -9,6 +9,8 @@
 //! - `bench fanout`: pages holding one pathological alert (thousands of locations, a long
 //!   title every finding repeats), synced or skipped within the default limits;
 //! - `bench jobs`: three tenants one at a time against all at once;
+//! - `bench fair --alerts N`: an honest job of `connector-host run` alone, beside two spinning
+//!   components, and beside two that make the host inflate gzip bombs;
 //! - `bench net --alerts N`: the sync against the floor over a shaped network (time to first
 //!   byte, a bandwidth cap, gzip), with bytes on the wire and connections per run.
 
@@ -53,6 +55,7 @@ async fn main() {
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
         Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
+        Some("fair") => fair(opt("--alerts", 20_000), runs).await,
         Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
         Some("net") => {
             let shape = Shape {
@@ -63,7 +66,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: bench start|sync|stores|mapping|fanout|jobs|net [--runs N] [--alerts N] [--repos N] \
+                "usage: bench start|sync|stores|mapping|fanout|jobs|fair|net [--runs N] [--alerts N] [--repos N] \
                  [--delay-ms N] [--bandwidth-mbps N]"
             )
         }
@@ -831,4 +834,102 @@ async fn jobs(alerts: usize, delay_ms: usize, runs: usize) {
          all at once {three:.2} s ({:.2}x)",
         one / three
     );
+}
+
+/// One `connector-host run` of `jobs` (a jobs file's text); the honest job's own sync time (its
+/// summary's `elapsed_seconds`), after checking it synced every alert.
+fn honest_seconds(host: &Path, dir: &Path, jobs: &str, alerts: usize) -> f64 {
+    let file = dir.join("fair.toml");
+    std::fs::write(&file, jobs).unwrap();
+    let out = Command::new(host)
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--parallel",
+            "3",
+            "--cache-dir",
+        ])
+        .arg(dir.join("cache"))
+        .env("SOCKET_SECURITY_API_KEY", TOKEN)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("running connector-host");
+    let honest: serde_json::Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["job"] == "honest")
+        .expect("the honest job's line");
+    assert_eq!(honest["exit_code"], 0, "{honest}");
+    assert_eq!(honest["summary"]["counts"]["findings"], alerts, "{honest}");
+    honest["summary"]["elapsed_seconds"].as_f64().unwrap()
+}
+
+/// The share of the process an honest job gets in `connector-host run` beside hostile ones:
+/// alone, beside two components that spin (each until its CPU limit), and beside two that make
+/// the host inflate gzip bombs they never read. The same job, the same records, every time.
+async fn fair(alerts: usize, runs: usize) {
+    let host = bench_host();
+    let dir = connector_tests::scratch("bench-fair");
+    let org = Org::generate("honest", 100, alerts, padding_for_2kb());
+    let sim = SocketSim::start(org, TOKEN, plain_paging()).await;
+    let bombs = SocketSim::start(
+        Org::generate("bombs", 1, 1, 0),
+        TOKEN,
+        Behaviour {
+            gzip: true,
+            memoize: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let honest = format!(
+        "[[job]]\nname = \"honest\"\ncomponent = {:?}\nout = \"honest.ndjson\"\n\
+         [job.settings]\norg-slug = \"honest\"\nbase-url = \"{}\"\n\
+         [job.secrets]\napi-token = \"env:SOCKET_SECURITY_API_KEY\"\n",
+        wasm().display().to_string(),
+        sim.base_url()
+    );
+    let rogue = connector_tests::component("rogue_connector");
+    let hostile = |name: &str, settings: &str| {
+        format!(
+            "[[job]]\nname = \"{name}\"\ncomponent = {:?}\nout = \"{name}.ndjson\"\n\
+             [job.settings]\nbase-url = \"{}\"\ncpu-limit-secs = 6\n{settings}\n",
+            rogue.display().to_string(),
+            bombs.base_url()
+        )
+    };
+    let inflate = format!(
+        "mode = \"inflate\"\ntarget = \"{}/zeros\"\ncount = \"100000\"\nmax-requests = 100000",
+        bombs.base_url()
+    );
+    let cases = [
+        (
+            "beside two spinning jobs",
+            honest.clone()
+                + &hostile("spin-1", "mode = \"spin\"")
+                + &hostile("spin-2", "mode = \"spin\""),
+        ),
+        (
+            "beside two gzip-bomb jobs",
+            honest.clone() + &hostile("bomb-1", &inflate) + &hostile("bomb-2", &inflate),
+        ),
+    ];
+    honest_seconds(&host, &dir, &honest, alerts); // warm the component cache
+    let alone = median(
+        (0..runs)
+            .map(|_| honest_seconds(&host, &dir, &honest, alerts))
+            .collect(),
+    );
+    for (label, jobs) in &cases {
+        let beside = median(
+            (0..runs)
+                .map(|_| honest_seconds(&host, &dir, jobs, alerts))
+                .collect(),
+        );
+        println!(
+            "fair: the honest job ({alerts} alerts) alone {alone:.2} s, {label} {beside:.2} s ({:.2}x)",
+            beside / alone
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
