@@ -280,7 +280,7 @@ mod tests {
             assert!(err.message().contains(says), "{twin}: {err}");
         }
         let mut s = spec("key", &[]);
-        s.name = "socket\n".into();
+        s.name = "vendor\n".into();
         assert!(
             printable_spec(s)
                 .unwrap_err()
