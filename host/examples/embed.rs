@@ -59,6 +59,7 @@ fn job(
         full: true,
         stale: Default::default(),
         adopt: false,
+        write: connector_host::output::WriteMode::Snapshot,
         overlap: std::time::Duration::ZERO,
         network: parts
             .next()

@@ -18,6 +18,9 @@ pub enum Failure {
     Host(String),
     /// Exit 130: stopped on request (SIGINT / SIGTERM) at a page boundary.
     Interrupted(String),
+    /// Exit 75 (`EX_TEMPFAIL`): another run holds the state or output; this one wrote nothing
+    /// and may simply run again later.
+    Busy(String),
 }
 
 impl Failure {
@@ -29,6 +32,7 @@ impl Failure {
             Failure::Upstream(_) => 4,
             Failure::Guest(_) => 5,
             Failure::Interrupted(_) => 130,
+            Failure::Busy(_) => 75,
         }
     }
 
@@ -39,7 +43,8 @@ impl Failure {
             | Failure::Upstream(m)
             | Failure::Guest(m)
             | Failure::Host(m)
-            | Failure::Interrupted(m) => m,
+            | Failure::Interrupted(m)
+            | Failure::Busy(m) => m,
         }
     }
 
@@ -52,6 +57,7 @@ impl Failure {
             Failure::Guest(m) => Failure::Guest(f(&m)),
             Failure::Host(m) => Failure::Host(f(&m)),
             Failure::Interrupted(m) => Failure::Interrupted(f(&m)),
+            Failure::Busy(m) => Failure::Busy(f(&m)),
         }
     }
 }

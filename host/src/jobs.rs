@@ -38,7 +38,7 @@ use tracing::Instrument;
 use crate::engine::Runtime;
 use crate::error::Failure;
 use crate::job::{self, Job, JobReport, SecretSources};
-use crate::output::{Format, Models};
+use crate::output::{Format, Models, WriteMode};
 use crate::sandbox::fair::JobThreads;
 use crate::secrets::{Grants, TrustStore};
 use crate::settings::{Config, RawSettings};
@@ -63,6 +63,8 @@ struct Entry {
     models: Option<String>,
     /// `ndjson` or `ocsf`, as `--format`.
     format: Option<String>,
+    /// `snapshot` or `append`, as `--write`.
+    write: Option<String>,
     /// Replay this cassette directory instead of the network.
     fixtures: Option<PathBuf>,
     #[serde(default)]
@@ -148,6 +150,7 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
         models: Models::parse(e.models.as_deref().unwrap_or("resources,issues,findings"))?,
         format: Format::parse(e.format.as_deref().unwrap_or("ndjson"))?,
         output,
+        write: WriteMode::parse(e.write.as_deref().unwrap_or("snapshot"))?,
         state: e
             .state
             .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>),

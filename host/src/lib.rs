@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod job;
 pub mod jobs;
+pub mod lock;
 pub mod output;
 pub mod sandbox;
 pub mod secrets;

@@ -1,9 +1,7 @@
 //! NDJSON out: rendering the unified model as `resource` / `issue` / `finding` / `summary` lines
 //! (README, "Output"), and sinks that make written pages durable.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::io::{self, Write};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -12,7 +10,11 @@ use serde_json::value::RawValue;
 use crate::engine::wit::{Asset, Finding, FindingType, IssueType, Severity, State as FindingState};
 use crate::state::Counts;
 
+mod file;
 mod ocsf;
+
+pub(crate) use file::continues;
+pub use file::{FileSink, OutputMark, WriteMode, id_key, partial_path, written_finding_ids};
 
 /// Which record kinds to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,45 +477,15 @@ pub trait Sink {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable; returns the output length, when it has one.
     fn commit(&mut self) -> io::Result<Option<u64>>;
-}
-
-/// A file, fsynced on commit. Reopened for a resumed run, it is cut
-/// back to the last checkpoint so a page is never in it twice, and never ends in a torn line.
-pub struct FileSink {
-    file: File,
-    len: u64,
-}
-
-impl FileSink {
-    pub fn create(path: &Path) -> io::Result<FileSink> {
-        let file = File::create(path)?;
-        Ok(FileSink { file, len: 0 })
+    /// What a checkpoint should record to tell, on resume, that the output is still the one
+    /// it covers (a file's path and the digest of its last bytes); `None` when nothing.
+    fn mark(&self) -> Option<OutputMark> {
+        None
     }
-
-    /// Opens `path` to continue at `offset` (what the checkpoint covered).
-    pub fn resume(path: &Path, offset: u64) -> io::Result<FileSink> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let len = file.metadata()?.len().min(offset);
-        file.set_len(len)?;
-        file.seek(SeekFrom::Start(len))?;
-        Ok(FileSink { file, len })
-    }
-}
-
-impl Sink for FileSink {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
+    /// The run has ended, its summary committed; `complete` when it wrote everything (a
+    /// snapshot file replaces the output then).
+    fn finish(&mut self, _complete: bool) -> io::Result<()> {
         Ok(())
-    }
-
-    fn commit(&mut self) -> io::Result<Option<u64>> {
-        self.file.sync_data()?;
-        Ok(Some(self.len))
     }
 }
 

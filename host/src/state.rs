@@ -40,6 +40,10 @@ pub struct Checkpoint {
     pub query_started_at: Option<String>,
     /// Output file length after the last completed page; a resumed run truncates back to it.
     pub output_offset: Option<u64>,
+    /// Which file that offset is in, and the digest of its bytes before it: a run resumes only
+    /// the file the checkpoint was written against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<crate::output::OutputMark>,
     pub counts: Counts,
     /// `query_started_at` is the host's clock: the component did not report the server's.
     #[serde(default)]
@@ -85,6 +89,11 @@ pub trait StateStore: Send + Sync {
     fn save(&self, state: &State) -> Result<(), Failure>;
     /// Where it is, for messages.
     fn location(&self) -> String;
+    /// Takes this state for one run ([`crate::lock`]); `None` where the store needs no lock of
+    /// the host's (a database locks itself).
+    fn lock(&self) -> Result<Option<crate::lock::RunLock>, Failure> {
+        Ok(None)
+    }
 }
 
 /// State in a JSON file, replaced atomically.
@@ -101,6 +110,11 @@ impl StateStore for StateFile {
 
     fn location(&self) -> String {
         self.0.display().to_string()
+    }
+
+    fn lock(&self) -> Result<Option<crate::lock::RunLock>, Failure> {
+        let what = format!("the state {}", self.0.display());
+        crate::lock::take(&crate::lock::beside(&self.0), &what).map(Some)
     }
 }
 
@@ -168,6 +182,7 @@ mod tests {
             updated_since: None,
             query_started_at: Some("2026-01-01T00:00:00Z".into()),
             output_offset: Some(42),
+            output: None,
             counts: Counts {
                 resources: 1,
                 issues: 2,

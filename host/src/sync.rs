@@ -17,7 +17,11 @@ use crate::engine::wit::{
 };
 use crate::engine::{Connector, Guarded, Session};
 use crate::error::Failure;
-use crate::output::{FileSink, Format, Models, Renderer, Sink, StreamSink, Summary};
+use crate::lock::{self, RunLock};
+use crate::output::{
+    FileSink, Format, Models, Renderer, Sink, StreamSink, Summary, WriteMode, id_key, partial_path,
+    written_finding_ids,
+};
 use crate::sandbox::Stats;
 use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::SandboxHttp;
@@ -93,6 +97,9 @@ pub struct SyncOptions {
     pub models: Models,
     pub format: Format,
     pub output: Output,
+    /// How a file output is written: a snapshot replaced when the run is complete, or appended
+    /// to (see [`crate::output::WriteMode`]).
+    pub write: WriteMode,
     /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]); a
     /// database output keeps them itself.
     pub state: Option<Arc<dyn StateStore>>,
@@ -191,6 +198,7 @@ pub async fn run(
         mark_source: None,
         skips_logged: 0,
         pipeline: Pipeline::default(),
+        locks: Vec::new(),
     };
     let writer = |sink, state, counts| PageWriter {
         renderer: Renderer {
@@ -222,6 +230,14 @@ pub async fn run(
         .err()
         .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
     let writer = run.pipeline.writer();
+    // Once the output was opened, a failed snapshot left the previous one in place: say where
+    // this run's records are.
+    let failure = match (failure, partial_note(opts)) {
+        (Some(f), Some(note)) if writer.is_some() => {
+            Some(f.map_message(|m| format!("{m}\n  {note}")))
+        }
+        (failure, _) => failure,
+    };
     let summary = Summary {
         kind: "summary",
         complete: failure.is_none(),
@@ -261,6 +277,8 @@ struct Run<'a> {
     /// Skip warnings logged so far: past [`MAX_SKIP_LOGS`] they are only counted.
     skips_logged: usize,
     pipeline: Pipeline,
+    /// What this run holds exclusively until it has written its summary.
+    locks: Vec<RunLock>,
 }
 
 /// A configured instance of `connector` (described by `spec`), its requests through `hooks`.
@@ -294,12 +312,19 @@ impl Run<'_> {
         stats: Arc<Stats>,
         writer: impl FnOnce(Box<dyn Sink + Send>, Option<Saved>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
-        let (output, store) = bind_output(opts, connector, self.spec, resolved)?;
-        let state = load_state(store.as_ref(), opts.full, &resolved.fingerprint())?;
+        self.locks = file_locks(opts)?;
+        let (output, store) = bind_output(opts, connector, self.spec, resolved, &mut self.locks)?;
+        let mut state = load_state(store.as_ref(), opts.full, &resolved.fingerprint())?;
+        if let Some(s) = state.as_mut() {
+            s.checkpoint = s
+                .checkpoint
+                .take()
+                .filter(|cp| output_continues(&output, opts.write, cp));
+        }
         let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
         self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
         let updated_since = self.plan(checkpoint.as_ref(), opts)?;
-        let sink = open_sink(&output, checkpoint.as_ref())?;
+        let sink = open_sink(&output, opts.write, checkpoint.as_ref())?;
         let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
         let saved = store.zip(state);
         let mut writer = writer(sink, saved, counts);
@@ -320,7 +345,7 @@ impl Run<'_> {
         } else {
             None
         };
-        self.listings(session, ahead, checkpoint, updated_since, &opts.output)
+        self.listings(session, ahead, checkpoint, updated_since)
             .await?;
         self.pipeline.settle().await?;
         refusals(&stats)?;
@@ -382,19 +407,19 @@ impl Run<'_> {
         mut ahead: Option<Session>,
         checkpoint: Option<Checkpoint>,
         updated_since: Option<String>,
-        output: &Output,
     ) -> Result<(), Failure> {
-        // Where the output stood when a resumed run's findings listing was interrupted.
-        let resumed_findings_at = checkpoint
+        // What a resumed run's findings listing wrote before it was interrupted.
+        let resumed_findings = checkpoint
             .as_ref()
             .filter(|c| c.phase == Phase::Findings)
-            .map(|c| c.output_offset.unwrap_or(0));
+            .and_then(|c| Some((c.output.clone()?, c.output_offset?)));
         let mut cp = checkpoint.unwrap_or(Checkpoint {
             phase: Phase::Resources,
             cursor: None,
             updated_since,
             query_started_at: None,
             output_offset: None,
+            output: None,
             counts: Counts::default(),
             mark_from_host_clock: false,
             skipped: Vec::new(),
@@ -430,13 +455,12 @@ impl Run<'_> {
         }
         if self.models.issues || self.models.findings {
             // A resumed run whose listing must restart writes none of these again.
-            let written = match (output, resumed_findings_at) {
-                (Output::File(path), Some(offset)) => {
-                    written_finding_ids(path, offset).map_err(|e| {
-                        Failure::Host(format!("reading output {}: {e}", path.display()))
-                    })?
-                }
-                _ => HashSet::new(),
+            let written = match resumed_findings {
+                Some((mark, offset)) => written_finding_ids(&mark.path, mark.start, offset)
+                    .map_err(|e| {
+                        Failure::Host(format!("reading output {}: {e}", mark.path.display()))
+                    })?,
+                None => HashSet::new(),
             };
             self.findings(&mut session, &mut cp, written, first_findings)
                 .await?;
@@ -676,6 +700,7 @@ fn bind_output(
     connector: &Connector,
     spec: &ConnectorSpec,
     resolved: &Resolved,
+    locks: &mut Vec<RunLock>,
 ) -> Result<(Output, Option<Arc<dyn StateStore>>), Failure> {
     let Output::Database(database) = &opts.output else {
         return Ok((opts.output.clone(), opts.state.clone()));
@@ -703,6 +728,14 @@ fn bind_output(
     };
     Ok(match database {
         Database::Sqlite(path) => {
+            let what = format!(
+                "{} / {} in sqlite:{}",
+                key.connector,
+                key.tenant,
+                path.display()
+            );
+            let lock = lock::for_namespace(path, &key.connector, &key.tenant);
+            locks.push(lock::take(&lock, &what)?);
             let db = store::sqlite::open(path, key, scope)?;
             db.bind(&owner, opts.adopt)?;
             both(db)
@@ -715,6 +748,22 @@ fn bind_output(
             both(db)
         }
     })
+}
+
+/// The locks a run on files takes: its state file's and its output file's (a second run on
+/// either would resume the same checkpoint or write the same partial file).
+fn file_locks(opts: &SyncOptions) -> Result<Vec<RunLock>, Failure> {
+    let mut locks = Vec::new();
+    if let Some(state) = &opts.state {
+        locks.extend(state.lock()?);
+    }
+    if let Output::File(path) = &opts.output
+        && !is_stream(path)
+    {
+        let what = format!("the output {}", path.display());
+        locks.push(lock::take(&lock::beside(path), &what)?);
+    }
+    Ok(locks)
 }
 
 /// Longest tenant a database keys rows by, in bytes.
@@ -834,8 +883,36 @@ impl PageLimits {
     }
 }
 
+/// Whether a checkpoint may be resumed into `output`: a file must be the one it was written
+/// against (else the run starts over, and says why); other outputs keep their own counts.
+fn output_continues(output: &Output, mode: WriteMode, cp: &Checkpoint) -> bool {
+    let Output::File(path) = output else {
+        return true;
+    };
+    if is_stream(path) {
+        return true;
+    }
+    let offset = cp.output_offset.unwrap_or(0);
+    match crate::output::continues(path, mode, offset, cp.output.as_ref()) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::warn!(
+                "not resuming the unfinished run into {}: {why}; starting this run over",
+                path.display()
+            );
+            false
+        }
+    }
+}
+
+/// A device or pipe (`/dev/null`, a FIFO): streamed to, never fsynced, cut or renamed.
+fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
 fn open_sink(
     output: &Output,
+    mode: WriteMode,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<Box<dyn Sink + Send>, Failure> {
     let io = |p: &PathBuf, e: std::io::Error| {
@@ -854,20 +931,36 @@ fn open_sink(
             1 << 16,
             std::io::stdout(),
         ))),
-        // A device or pipe (`/dev/null`, a FIFO) cannot be fsynced or truncated: stream to it.
-        Output::File(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) => {
+        Output::File(p) if is_stream(p) => {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(p)
                 .map_err(|e| io(p, e))?;
             Box::new(StreamSink(std::io::BufWriter::with_capacity(1 << 16, file)))
         }
-        Output::File(p) => match checkpoint.and_then(|c| c.output_offset) {
-            Some(offset) => Box::new(FileSink::resume(p, offset).map_err(|e| io(p, e))?),
-            None if checkpoint.is_some() => Box::new(FileSink::resume(p, 0).map_err(|e| io(p, e))?),
-            None => Box::new(FileSink::create(p).map_err(|e| io(p, e))?),
+        Output::File(p) => match checkpoint {
+            // `output_continues` checked the file against the checkpoint.
+            Some(c) => {
+                let start = c.output.as_ref().map_or(0, |m| m.start);
+                let offset = c.output_offset.unwrap_or(start);
+                Box::new(FileSink::resume(p, mode, offset, start).map_err(|e| io(p, e))?)
+            }
+            None => Box::new(FileSink::create(p, mode).map_err(|e| io(p, e))?),
         },
     })
+}
+
+/// Where a failed run left a snapshot's records: the output itself is as it was.
+fn partial_note(opts: &SyncOptions) -> Option<String> {
+    match &opts.output {
+        Output::File(p) if opts.write == WriteMode::Snapshot && !is_stream(p) => Some(format!(
+            "{} is as it was; this run's records so far are in {} (a run with the same \
+             --state resumes them)",
+            p.display(),
+            partial_path(p).display()
+        )),
+        _ => None,
+    }
 }
 
 /// Maps the connector's error to the exit-code family it belongs to. Every text in it is the
@@ -932,54 +1025,6 @@ fn printable_error(e: ConnectorError) -> ConnectorError {
     }
 }
 
-/// The ids of the findings (NDJSON `issue` / `finding` lines, or OCSF events) in the first
-/// `offset` bytes of the output at `path`.
-fn written_finding_ids(path: &Path, offset: u64) -> std::io::Result<HashSet<u128>> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        kind: Option<String>,
-        id: Option<String>,
-        finding_info: Option<Info>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Info {
-        uid: Option<String>,
-    }
-    let mut ids = HashSet::new();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-        Err(e) => return Err(e),
-    };
-    let reader = std::io::BufReader::new(std::io::Read::take(file, offset));
-    for line in std::io::BufRead::split(reader, b'\n') {
-        let Ok(l) = serde_json::from_slice::<Line>(&line?) else {
-            continue;
-        };
-        let id = match l.kind.as_deref() {
-            Some("issue" | "finding") => l.id,
-            _ => l.finding_info.and_then(|i| i.uid),
-        };
-        if let Some(id) = id {
-            ids.insert(id_key(&id));
-        }
-    }
-    Ok(ids)
-}
-
-/// A finding id as a set key: the UUID's 128 bits, or a digest of any other text.
-fn id_key(id: &str) -> u128 {
-    let hex: String = id.chars().filter(|c| *c != '-').collect();
-    if hex.len() == 32
-        && let Ok(v) = u128::from_str_radix(&hex, 16)
-    {
-        return v;
-    }
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(id.as_bytes());
-    u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
-}
-
 /// A run whose component had requests refused is not complete, even if the component carried
 /// on: what it meant to fetch is missing. Says how many, to where, and the last reason.
 fn refusals(stats: &Stats) -> Result<(), Failure> {
@@ -1029,14 +1074,5 @@ mod tests {
             "2026-08-11T08:20:02Z"
         );
         assert!(minus("last tuesday", Duration::ZERO).is_err());
-    }
-
-    #[test]
-    fn id_keys_are_exact_for_uuids() {
-        assert_eq!(
-            id_key("87d74336-2e04-5ce1-a046-39f9609d2e46"),
-            0x87d743362e045ce1a04639f9609d2e46
-        );
-        assert_ne!(id_key("x"), id_key("y"));
     }
 }

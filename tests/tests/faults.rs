@@ -398,7 +398,10 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_duplicated() {
     }
     child.kill().await.unwrap();
     let killed_at = sim.requests().len();
-    let partial = std::fs::read_to_string(&out).unwrap();
+    // A snapshot is published only when complete: the records so far are in the partial file.
+    assert!(!out.exists(), "an unfinished run replaced the output");
+    let partial = std::fs::read_to_string(dir.join("out.ndjson.partial")).unwrap();
+    assert!(partial.contains(r#""kind":"issue""#));
     assert!(!partial.contains(r#""kind":"summary""#));
 
     let resumed = run_host(&args, &[("SOCKET_SECURITY_API_KEY", TOKEN)]).await;

@@ -20,7 +20,7 @@ use crate::contract::describe;
 use crate::engine::{Connector, Runtime, default_cache_dir};
 use crate::error::Failure;
 use crate::job::{self, Job, SecretSources};
-use crate::output::{Format, Models};
+use crate::output::{Format, Models, WriteMode};
 use crate::sandbox::Stats;
 use crate::sandbox::limits::Limits;
 use crate::secrets::TrustStore;
@@ -35,9 +35,10 @@ use crate::text::{MAX_MESSAGE_CHARS, printable};
     name = "connector-host",
     version,
     about = "Run a security-connector WebAssembly component in a sandbox and write its findings as NDJSON",
-    after_help = "Exit codes: 0 success, 1 host failure (output, state), 2 usage or configuration, \
-                  3 authentication or permission (401/403), 4 upstream or network failure after retries, \
-                  5 the component misbehaved, 130 stopped by SIGINT / SIGTERM (checkpoint saved)."
+    after_help = "Exit codes: 0 success, 1 host failure (could not write output or state), 2 usage or \
+                  configuration, 3 authentication or permission (401/403), 4 upstream or network failure \
+                  after retries, 5 the component misbehaved, 75 another run holds this state, output or \
+                  tenant (nothing written; run again later), 130 stopped by SIGINT / SIGTERM (checkpoint saved)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -130,6 +131,11 @@ pub struct SyncArgs {
         default_value = "-"
     )]
     pub out: String,
+    /// How a file output is written: `snapshot` (to OUT.partial, renamed over OUT when the run
+    /// is complete; a failed run leaves OUT as it was) or `append` (each run adds its records
+    /// and summary to OUT).
+    #[arg(long, value_name = "MODE", default_value = "snapshot", value_parser = WriteMode::parse)]
+    pub write: WriteMode,
     /// With a database output, what a complete full sync does to the tenant's records it did
     /// not see: close, delete or keep.
     #[arg(long, value_name = "WHAT", default_value = "close", value_parser = Stale::parse)]
@@ -274,6 +280,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
             models: a.models,
             format: a.format,
             output: Output::parse(&a.out),
+            write: a.write,
             state: a.state.map(|p| Arc::new(StateFile(p)) as _),
             stale: a.stale,
             full: a.full,

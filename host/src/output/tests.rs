@@ -26,25 +26,6 @@ fn models_parse() {
     assert!(Models::parse("widgets").unwrap_err().contains("widgets"));
 }
 
-#[test]
-fn a_resumed_file_is_cut_back_to_the_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("sink-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("out.ndjson");
-    let mut sink = FileSink::create(&path).unwrap();
-    sink.write(b"{\"kind\":\"a\"}\n").unwrap();
-    let offset = sink.commit().unwrap().unwrap();
-    sink.write(b"{\"kind\":\"b\"}\n{\"kin").unwrap();
-    drop(sink);
-    let mut resumed = FileSink::resume(&path, offset).unwrap();
-    resumed.write(b"{\"kind\":\"c\"}\n").unwrap();
-    resumed.commit().unwrap();
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        "{\"kind\":\"a\"}\n{\"kind\":\"c\"}\n"
-    );
-}
-
 /// The shipped `schemas/*.schema.json` match the types; `UPDATE_SCHEMAS=1` rewrites them.
 #[test]
 fn shipped_schemas_are_current() {

@@ -107,7 +107,7 @@ pub fn open(
     .map_err(fail)?
     .get(0);
     if !locked {
-        return Err(Failure::Host(format!(
+        return Err(Failure::Busy(format!(
             "database {where_}: a sync of {} / {} is already running (its advisory lock is held); \
              this one stops without writing",
             key.connector, key.tenant

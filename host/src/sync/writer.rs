@@ -78,6 +78,7 @@ impl PageWriter {
         self.flush()?;
         let mut cp = page.checkpoint;
         cp.output_offset = self.sink.commit().map_err(write_failed)?;
+        cp.output = self.sink.mark();
         self.counts.add(&page.counts);
         cp.counts = self.counts;
         let room = MAX_SKIP_REASONS.saturating_sub(self.skipped.len());
@@ -112,7 +113,7 @@ impl PageWriter {
             .write(&summary_line(summary))
             .map_err(write_failed)?;
         self.sink.commit().map_err(write_failed)?;
-        Ok(())
+        self.sink.finish(summary.complete).map_err(write_failed)
     }
 
     fn flush_if_full(&mut self) -> Result<(), Failure> {
