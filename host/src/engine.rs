@@ -423,6 +423,18 @@ impl Session {
         Err(failure)
     }
 
+    /// The last request of this session's run that its cassette could not answer, if any.
+    pub fn last_unrecorded(&self) -> Option<String> {
+        self.store
+            .data()
+            .hooks
+            .stats
+            .last_unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Why the sandbox last refused one of this session's requests, if it did.
     pub fn last_denial(&self) -> Option<String> {
         self.store

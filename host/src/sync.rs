@@ -346,13 +346,34 @@ impl Run<'_> {
             None
         };
         self.listings(session, ahead, checkpoint, updated_since)
-            .await?;
+            .await
+            .map_err(|f| self.explain_replay(f, &opts.network, &stats))?;
         self.pipeline.settle().await?;
         refusals(&stats)?;
         if let Some(writer) = self.pipeline.writer() {
             writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())
+    }
+
+    /// A replay that failed on a request with nothing recorded, in an incremental run: the
+    /// cassette was most likely recorded by a full sync, and an earlier run left a high-water
+    /// mark (a second replay into the same database or state). Says what to do.
+    fn explain_replay(&self, failure: Failure, network: &Network, stats: &Stats) -> Failure {
+        let unrecorded = stats
+            .last_unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !(unrecorded && self.mode == "incremental" && matches!(network, Network::Replay(_))) {
+            return failure;
+        }
+        failure.map_message(|m| {
+            format!(
+                "{m}. This run is incremental (an earlier run left a high-water mark), and the \
+                 cassette holds what its recording asked for: replay it with --full"
+            )
+        })
     }
 
     /// Whether the findings listing starts beside the resources listing, on an instance of its
@@ -969,6 +990,12 @@ fn partial_note(opts: &SyncOptions) -> Option<String> {
 pub fn connector_failure(e: ConnectorError, session: &Session, spec: &ConnectorSpec) -> Failure {
     if let Some(why) = session.last_denial() {
         return Failure::Guest(format!("the sandbox refused a request: {why}"));
+    }
+    if let Some(why) = session.last_unrecorded() {
+        return Failure::Upstream(format!(
+            "the cassette cannot answer a request the component made ({why}); a replay \
+             answers only what was recorded"
+        ));
     }
     let e = printable_error(e);
     match e {

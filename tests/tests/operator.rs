@@ -250,3 +250,32 @@ async fn a_second_run_on_the_same_state_stops_at_once_and_writes_nothing() {
     );
     assert!(first.wait().await.unwrap().success());
 }
+
+/// A replay into a store an earlier replay filled: the second run is incremental, and the
+/// cassette (one full sync) has no answer for it. It says so in words and what to do; with
+/// `--full` (what `cargo demo` passes) it replays again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_replay_into_the_same_store_says_to_replay_it_full() {
+    let dir = scratch("operator-replay-twice");
+    let out = format!("sqlite:{}", dir.join("demo.db").display());
+    let first = connector_tests::sync_demo(&["--out", &out], &[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = connector_tests::sync_demo(&["--out", &out], &[]).await;
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("the cassette cannot answer a request")
+            && second.stderr.contains("no recorded response for GET")
+            && second.stderr.contains("replay it with --full"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("HttpRequestDenied"),
+        "{}",
+        second.stderr
+    );
+    let again = connector_tests::sync_demo(&["--out", &out, "--full"], &[]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}

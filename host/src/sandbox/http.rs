@@ -173,6 +173,16 @@ impl SandboxHttp {
             Err(e @ TransportError::OverBudget(_)) => {
                 return Err(deny(format!("response from {origin}: {e}")));
             }
+            Err(TransportError::Fixture(why)) => {
+                let why = printable(&why, MAX_MESSAGE_CHARS);
+                tracing::warn!("the cassette cannot answer: {why}");
+                *self
+                    .stats
+                    .last_unrecorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+                return Err(TransportError::Fixture(why).to_wasi());
+            }
             Err(e) => {
                 // The message can hold the request's path and query, which are the component's.
                 let e_text = printable(&e.to_string(), MAX_MESSAGE_CHARS);

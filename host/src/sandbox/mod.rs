@@ -31,6 +31,9 @@ pub struct Stats {
     /// Refusals per origin (the first [`MAX_DENIED_ORIGINS`] origins; the rest under `other`),
     /// so a component that hammers the sandbox costs one log line per origin, not one per try.
     pub denied_by_origin: Mutex<BTreeMap<String, u64>>,
+    /// The last request a replayed cassette had no recording for (or could not answer): the
+    /// component sees a failed request, the operator is told this.
+    pub last_unrecorded: Mutex<Option<String>>,
 }
 
 /// Origins counted one by one in [`Stats::denied_by_origin`].
