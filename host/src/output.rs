@@ -241,6 +241,9 @@ pub struct Summary {
     pub high_water_mark_source: Option<&'static str>,
     /// The first reasons records were skipped for (`counts.skipped_records` counts them all).
     pub skipped: Vec<String>,
+    /// Records of the tenant a complete full sync into a database did not see, and so closed
+    /// (or deleted, with `--stale delete`); `null` when the run settled nothing.
+    pub stale_records: Option<u64>,
     pub resumed: bool,
     pub error: Option<String>,
 }

@@ -89,6 +89,11 @@ pub trait StateStore: Send + Sync {
     fn save(&self, state: &State) -> Result<(), Failure>;
     /// Where it is, for messages.
     fn location(&self) -> String;
+    /// How many records the run's last save closed or deleted as no longer seen (a database
+    /// after a complete full sync); `None` where nothing was settled.
+    fn settled(&self) -> Option<u64> {
+        None
+    }
     /// Takes this state for one run ([`crate::lock`]); `None` where the store needs no lock of
     /// the host's (a database locks itself).
     fn lock(&self) -> Result<Option<crate::lock::RunLock>, Failure> {

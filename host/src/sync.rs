@@ -218,6 +218,7 @@ pub async fn run(
         }),
         counts,
         skipped: Vec::new(),
+        stale_records: None,
         buf: Vec::with_capacity(writer::CHUNK + (1 << 16)),
     };
     let result = run
@@ -254,6 +255,7 @@ pub async fn run(
             .map(|w| w.skipped.clone())
             .unwrap_or_default(),
         resumed: run.resumed,
+        stale_records: writer.as_ref().and_then(|w| w.stale_records),
         error: failure.as_ref().map(|f| f.message().to_string()),
     };
     let failure = match writer.map(|w| w.finish(&summary)) {

@@ -194,6 +194,22 @@ async fn a_full_sync_closes_what_vanished_and_an_incremental_one_updates_in_plac
         .map(Result::unwrap)
         .collect();
     assert_eq!(modes, ["full", "full", "full", "incremental"]);
+    // The full sync that closed them counted them, in its summary and its log; the others
+    // settled nothing.
+    let stale: Vec<Option<i64>> = conn
+        .prepare("SELECT json_extract(summary, '$.stale_records') FROM sync_runs ORDER BY run_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let closed_rows = 2 * vanished.len() as i64;
+    assert_eq!(stale, [Some(0), None, Some(closed_rows), None]);
+    assert!(
+        full.stderr.contains(&format!("{closed_rows} records of this tenant were not in")),
+        "{}",
+        full.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -232,7 +232,8 @@ pub trait Backend: Send + 'static {
     /// The interrupted run's id and start (when `resuming` and there is one), else a new run.
     fn begin_run(&mut self, key: &Key, resuming: bool) -> Result<(i64, String), String>;
     /// In one transaction: upsert the rows, settle unseen records (when asked), save the state.
-    fn commit(&mut self, key: &Key, commit: &Commit<'_>) -> Result<(), String>;
+    /// Returns how many records the settling closed or deleted.
+    fn commit(&mut self, key: &Key, commit: &Commit<'_>) -> Result<u64, String>;
     /// Records the run's end in `sync_runs`.
     fn finish_run(
         &mut self,
@@ -307,6 +308,8 @@ struct Inner<B> {
     full: Option<bool>,
     /// Rows written since the last checkpoint: they commit with the next one.
     pending: Vec<Row>,
+    /// Records the run's settling closed or deleted, once it has settled.
+    settled: Option<u64>,
 }
 
 impl<B: Backend> DbStore<B> {
@@ -319,6 +322,7 @@ impl<B: Backend> DbStore<B> {
                 run: None,
                 full: None,
                 pending: Vec::new(),
+                settled: None,
             })),
         }
     }
@@ -404,10 +408,19 @@ impl<B: Backend> StateStore for DbStore<B> {
             settle: (finished_full && !scope.filtered).then_some((started.as_str(), &scope)),
         };
         let key = inner.key.clone();
-        inner
+        let settling = commit.settle.is_some();
+        let settled = inner
             .backend
             .commit(&key, &commit)
-            .map_err(|e| Failure::Host(format!("database {}: {e}", inner.backend.location())))
+            .map_err(|e| Failure::Host(format!("database {}: {e}", inner.backend.location())))?;
+        if settling {
+            inner.settled = Some(settled);
+        }
+        Ok(())
+    }
+
+    fn settled(&self) -> Option<u64> {
+        self.lock().settled
     }
 
     fn location(&self) -> String {

@@ -245,7 +245,7 @@ impl Backend for Postgres {
         .map_err(|e: tokio_postgres::Error| why(&e))
     }
 
-    fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<(), String> {
+    fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<u64, String> {
         let runtime = self.runtime.clone();
         block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| why(&e))
     }
@@ -274,7 +274,7 @@ async fn transaction(
     client: &mut Client,
     key: &Key,
     c: &Commit<'_>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<u64, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let (k, t) = (&key.connector, &key.tenant);
     for table in Table::ALL {
@@ -297,6 +297,7 @@ async fn transaction(
         values.push(&c.run);
         tx.execute(&bulk_upsert_sql(table), &values).await?;
     }
+    let mut settled = 0;
     if let Some((started, scope)) = c.settle {
         let json_set = |e: &str, key: &str, v: &str| {
             format!("jsonb_set(({e})::jsonb, '{{{key}}}', to_jsonb({v}::text))::json")
@@ -305,7 +306,7 @@ async fn transaction(
             if let Some((sql, n)) = settle_sql(table, scope.stale, json_set) {
                 let closed = table.closed();
                 let all: [&(dyn ToSql + Sync); 5] = [k, t, &c.run, &closed, &started];
-                tx.execute(&sql, &all[..n]).await?;
+                settled += tx.execute(&sql, &all[..n]).await?;
             }
         }
     }
@@ -316,7 +317,8 @@ async fn transaction(
         &[k, t, &c.state, &run],
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(settled)
 }
 
 /// A page's upsert into `table` as one statement: `$1` connector, `$2` tenant, then one text

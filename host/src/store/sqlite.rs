@@ -172,7 +172,7 @@ impl Backend for Sqlite {
         Ok((self.conn.last_insert_rowid(), started))
     }
 
-    fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<(), String> {
+    fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<u64, String> {
         self.transaction(key, c).map_err(|e| e.to_string())
     }
 
@@ -195,7 +195,7 @@ impl Backend for Sqlite {
 }
 
 impl Sqlite {
-    fn transaction(&mut self, key: &Key, c: &Commit<'_>) -> rusqlite::Result<()> {
+    fn transaction(&mut self, key: &Key, c: &Commit<'_>) -> rusqlite::Result<u64> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -211,12 +211,13 @@ impl Sqlite {
             values.push(&c.run);
             stmt.execute(&values[..])?;
         }
+        let mut settled = 0;
         if let Some((started, scope)) = c.settle {
             let json_set = |e: &str, key: &str, v: &str| format!("json_set({e}, '$.{key}', {v})");
             for table in written_tables(scope) {
                 if let Some((sql, n)) = settle_sql(table, scope.stale, json_set) {
                     let all = params![k, t, c.run, table.closed(), started];
-                    tx.execute(&numbered(&sql), &all[..n])?;
+                    settled += tx.execute(&numbered(&sql), &all[..n])? as u64;
                 }
             }
         }
@@ -225,7 +226,8 @@ impl Sqlite {
              ON CONFLICT (connector, tenant) DO UPDATE SET state = excluded.state, run_id = excluded.run_id",
             params![k, t, c.state, c.unfinished.then_some(c.run)],
         )?;
-        tx.commit()
+        tx.commit()?;
+        Ok(settled)
     }
 }
 

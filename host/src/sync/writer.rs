@@ -53,6 +53,8 @@ pub struct PageWriter {
     pub counts: Counts,
     /// The run's first skip reasons, kept in the checkpoint for a resumed run's summary.
     pub skipped: Vec<String>,
+    /// What the run's completion settled (see [`crate::output::Summary::stale_records`]).
+    pub stale_records: Option<u64>,
     pub buf: Vec<u8>,
 }
 
@@ -100,6 +102,13 @@ impl PageWriter {
             state.high_water_mark = high_water_mark;
             state.checkpoint = None;
             store.save(state)?;
+            self.stale_records = store.settled();
+        }
+        if let Some(n) = self.stale_records.filter(|n| *n > 0) {
+            tracing::warn!(
+                "{n} records of this tenant were not in this complete full sync: settled as \
+                 --stale says (closed by default)"
+            );
         }
         Ok(())
     }
