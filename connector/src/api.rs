@@ -396,7 +396,9 @@ fn envelope(fields: &[(String, &str)]) -> Result<AlertPage, String> {
     Ok(page)
 }
 
-/// `GET /quota`: free, needs no scope, so it validates the token without spending anything.
+/// `GET /quota` (free, no scope) validates the token and reports what is left; one repository
+/// (`GET /orgs/{org}/repos?per_page=1`, 1 unit, the `repo:list` scope) validates the
+/// organisation, so a wrong `org-slug` fails here and not at the first sync.
 pub fn check(cfg: &Config, http: &mut dyn Http) -> Result<CheckReport, ConnectorError> {
     let call = Call::new(cfg, "/quota", &[], None);
     let body = call.send(http)?;
@@ -413,6 +415,18 @@ pub fn check(cfg: &Config, http: &mut dyn Http) -> Result<CheckReport, Connector
     if let Some(t) = &q.next_window_refresh {
         messages.push(format!("quota window refreshes at {t}"));
     }
+    let org = Call::new(
+        cfg,
+        &format!("/orgs/{}/repos", cfg.org),
+        &[("per_page", "1".to_string()), ("page", "1".to_string())],
+        Some("repo:list"),
+    );
+    org.send(http)?;
+    messages.push(format!(
+        "the organisation `{}` is visible to the token, with the repo:list scope (this check \
+         cost 1 unit)",
+        cfg.org
+    ));
     messages.push(
         "a full sync costs 1 unit per 100 repositories and 10 units per 5000 alerts".to_string(),
     );

@@ -230,6 +230,9 @@ pub struct Resolved {
     pub credentials: Vec<Credential>,
     /// Every secret's value, to scrub from responses, cassettes, output and messages.
     pub secrets: Secrets,
+    /// Where each secret came from (`api-token` from `env:VAR`), for a rejected credential's
+    /// message.
+    pub sources: Vec<(String, String)>,
     pub host: HostSettings,
 }
 
@@ -252,6 +255,20 @@ impl Resolved {
         spec.settings.iter().filter(|d| d.narrows).any(|d| {
             setting_value(spec, &self.connector, &d.name).is_some_and(|v| !v.trim().is_empty())
         })
+    }
+
+    /// A rejected credential (401, 403) with where the run's secrets came from, so the operator
+    /// knows which grant to fix; any other failure as it is.
+    pub fn explain_auth(&self, failure: Failure) -> Failure {
+        if !matches!(failure, Failure::Auth(_)) || self.sources.is_empty() {
+            return failure;
+        }
+        let from: Vec<String> = self
+            .sources
+            .iter()
+            .map(|(name, source)| format!("`{name}` from {source}"))
+            .collect();
+        failure.map_message(|m| format!("{m} (the secrets sent: {})", from.join(", ")))
     }
 
     /// A digest of what the run asks for (non-secret settings), to tell whether saved state
@@ -280,7 +297,7 @@ pub fn resolve(
 ) -> Result<Resolved, Failure> {
     let host = host_values(raw, spec)?;
     grants.check_against(spec)?;
-    let (granted, secrets) = read_secrets(raw, grants, spec, &env)?;
+    let (granted, secrets, sources) = read_secrets(raw, grants, spec, &env)?;
     let redacted = |f: Failure| f.map_message(|m| secrets.redact(m));
     let connector = plain_settings(raw, spec).map_err(redacted)?;
     let value_of = |name: &str| setting_value(spec, &connector, name);
@@ -295,12 +312,16 @@ pub fn resolve(
         connector,
         credentials,
         secrets,
+        sources,
         host,
     })
 }
 
 /// Each secret setting that has a value, with it.
 type Granted<'a> = Vec<(&'a SettingSpec, String)>;
+
+/// Each secret setting that has a value, and where it came from.
+type Sources = Vec<(String, String)>;
 
 /// The secret settings' values, from `-s` literals or the operator's grants (never from
 /// anywhere a component names), and all of them as the set to scrub.
@@ -309,28 +330,36 @@ fn read_secrets<'a>(
     grants: &Grants,
     spec: &'a ConnectorSpec,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Granted<'a>, Secrets), Failure> {
+) -> Result<(Granted<'a>, Secrets, Sources), Failure> {
     let mut granted = Vec::new();
     let mut secrets = Secrets::default();
+    let mut sources = Vec::new();
     for def in spec.settings.iter().filter(|d| d.credential.is_some()) {
         let literal = raw.0.get(&def.name).filter(|v| !v.trim().is_empty());
-        let value = match (literal, grants.get(&def.name)) {
-            (Some(v), _) => Some(v.trim().to_string()),
-            (None, Some(source)) => source.read(env).map_err(|e| {
-                Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
-            })?,
-            (None, None) => None,
+        let (value, from) = match (literal, grants.get(&def.name)) {
+            (Some(v), _) => (
+                Some(v.trim().to_string()),
+                "-s (a literal value)".to_string(),
+            ),
+            (None, Some(source)) => (
+                source.read(env).map_err(|e| {
+                    Failure::Config(format!("secret `{}` from {source}: {e}", def.name))
+                })?,
+                source.to_string(),
+            ),
+            (None, None) => (None, String::new()),
         };
         match value {
             Some(v) => {
                 secrets.add(&v);
                 granted.push((def, v));
+                sources.push((def.name.clone(), from));
             }
             None if def.required => return Err(missing_secret(def, env)),
             None => {}
         }
     }
-    Ok((granted, secrets))
+    Ok((granted, secrets, sources))
 }
 
 /// The non-secret settings the operator gave, each checked against its type, for `configure`.

@@ -226,10 +226,11 @@ pub async fn run(
         .await;
     // A page still being written finishes (or fails) before the summary says how far we got.
     let settled = run.pipeline.settle().await;
-    let failure = result
-        .and(settled)
-        .err()
-        .map(|f| f.map_message(|m| resolved.secrets.redact(m)));
+    let failure = result.and(settled).err().map(|f| {
+        resolved
+            .explain_auth(f)
+            .map_message(|m| resolved.secrets.redact(m))
+    });
     let writer = run.pipeline.writer();
     // Once the output was opened, a failed snapshot left the previous one in place: say where
     // this run's records are.

@@ -466,7 +466,7 @@ async fn check_validates_the_token_and_reports_quota_and_cost() {
             .iter()
             .map(|r| r.path.as_str())
             .collect::<Vec<_>>(),
-        ["/v0/quota"]
+        ["/v0/quota", "/v0/orgs/acme/repos"]
     );
     let bad = check(&base, true, &[("SOCKET_API_KEY", "wrong-token")]).await;
     assert_eq!(bad.code, 3, "{}", bad.stderr);

@@ -143,6 +143,13 @@ async fn a_failed_run_leaves_the_previous_output_as_it_was() {
         "{}",
         failed.stderr
     );
+    assert!(
+        failed
+            .stderr
+            .contains("(the secrets sent: `api-token` from env:SOCKET_SECURITY_API_KEY)"),
+        "{}",
+        failed.stderr
+    );
     assert_exact(
         &records(&String::from_utf8(before).unwrap()),
         &org,
@@ -278,4 +285,41 @@ async fn a_second_replay_into_the_same_store_says_to_replay_it_full() {
     );
     let again = connector_tests::sync_demo(&["--out", &out, "--full"], &[]).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+/// `check` validates what it cheaply can: the token (`/quota`) and the organisation (one
+/// repository), so a wrong `org-slug` fails here, not at the first sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_a_wrong_organisation() {
+    let sim = SocketSim::start(Org::generate("acme", 3, 3, 0), TOKEN, Behaviour::default()).await;
+    let wasm = component("socket_connector").display().to_string();
+    let base = format!("base-url={}", sim.base_url());
+    let check = |org: &'static str| {
+        let args = vec![
+            "check".to_string(),
+            wasm.clone(),
+            "-s".into(),
+            format!("org-slug={org}"),
+            "-s".into(),
+            base.clone(),
+            "--secret".into(),
+            "api-token=env:SOCKET_SECURITY_API_KEY".into(),
+        ];
+        async move { run(&args, TOKEN).await }
+    };
+    let ok = check("acme").await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(
+        ok.stdout.contains("`acme` is visible to the token"),
+        "{}",
+        ok.stdout
+    );
+    let wrong = check("acme-typo").await;
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("organisation slug is unknown")
+            && wrong.stderr.contains("check the `org-slug` setting"),
+        "{}",
+        wrong.stderr
+    );
 }

@@ -206,7 +206,8 @@ async fn a_full_sync_closes_what_vanished_and_an_incremental_one_updates_in_plac
     let closed_rows = 2 * vanished.len() as i64;
     assert_eq!(stale, [Some(0), None, Some(closed_rows), None]);
     assert!(
-        full.stderr.contains(&format!("{closed_rows} records of this tenant were not in")),
+        full.stderr
+            .contains(&format!("{closed_rows} records of this tenant were not in")),
         "{}",
         full.stderr
     );

@@ -329,14 +329,24 @@ fn transport_failures_name_the_endpoint() {
 }
 
 #[test]
-fn check_reports_quota() {
-    let mut http = Script::default().reply(
-        200,
-        r#"{"quota": 950, "maxQuota": 1000, "nextWindowRefresh": "2026-11-23T10:00:00Z"}"#,
-    );
+fn check_reports_quota_and_validates_the_organisation() {
+    let quota = r#"{"quota": 950, "maxQuota": 1000, "nextWindowRefresh": "2026-11-23T10:00:00Z"}"#;
+    let mut http = Script::default()
+        .reply(200, quota)
+        .reply(200, r#"{"results": [], "nextPage": null}"#);
     let r = check(&cfg(&[]), &mut http).unwrap();
     assert_eq!((r.quota_remaining, r.quota_max), (Some(950), Some(1000)));
     assert!(r.messages.iter().any(|m| m.contains("950 of 1000")));
+    assert!(r.messages.iter().any(|m| m.contains("`acme` is visible")));
+    assert!(http.urls[1].ends_with("/v0/orgs/acme/repos?per_page=1&page=1"));
+    // A wrong organisation fails the check, naming it.
+    let mut http = Script::default()
+        .reply(200, quota)
+        .reply(404, r#"{"error": {"message": "Organization not found"}}"#);
+    match check(&cfg(&[]), &mut http).unwrap_err() {
+        ConnectorError::NotFound(m) => assert!(m.contains("organisation slug is unknown"), "{m}"),
+        e => panic!("{e:?}"),
+    }
 }
 
 /// A page of `n` open alerts of about 2 KB each, then `tail` (its other fields).

@@ -341,7 +341,11 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
     let (spec, resolved) = job::prepare(&connector, &config, sources, true).await?;
     let hooks = sandbox_http(&resolved, &network(&a.settings), Arc::new(Stats::default()))?;
     let mut session = connector.instantiate(hooks, resolved.host.limits).await?;
-    let redact = |f: Failure| f.map_message(|m| resolved.secrets.redact(m));
+    let redact = |f: Failure| {
+        resolved
+            .explain_auth(f)
+            .map_message(|m| resolved.secrets.redact(m))
+    };
     session
         .configure(&resolved.connector)
         .await?
