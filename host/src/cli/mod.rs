@@ -221,7 +221,7 @@ pub fn main() -> ExitCode {
         });
     // Colour only for a terminal: a log file or pipe gets plain lines.
     let lines = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(progress::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     tracing_subscriber::registry()
