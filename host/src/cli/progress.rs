@@ -126,7 +126,9 @@ mod tests {
         assert!(!line.contains("pages"), "{line}");
         assert!(line.contains("100000 findings") && line.contains("19 requests"));
         assert!(line.contains("(2 retried)"), "{line}");
-        assert!(line.chars().count() < 80, "{line}");
+        assert!(fit(&line, 80).chars().count() < 80, "{line}");
+        let calm = status_text(&PageProgress { retries: 0, ..p });
+        assert_eq!(fit(&calm, 80), calm, "a run without retries fits uncut");
         let shown = fit(&line, 40);
         assert!(shown.chars().count() < 40, "{shown}");
         assert!(shown.ends_with('…'));
