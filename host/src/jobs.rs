@@ -139,7 +139,8 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
     config
         .grants
         .merge(Grants::from_toml(&e.secrets)?.relative_to(dir));
-    let output = match Output::parse(&e.out) {
+    let env = |v: &str| std::env::var(v).ok();
+    let output = match Output::from_arg(&e.out, &env).map_err(|f| f.message().to_string())? {
         Output::File(file) => Output::File(dir.join(file)),
         Output::Database(Database::Sqlite(file)) => {
             Output::Database(Database::Sqlite(dir.join(file)))

@@ -70,6 +70,26 @@ pub enum Database {
 }
 
 impl Output {
+    /// [`Output::parse`] of the text itself, or of what it points at: `env:VARIABLE` (a
+    /// database URL from the environment) or `file:PATH` (from a file, e.g. a mounted Secret),
+    /// so that a password never has to be on a command line. Errors name the source, never its
+    /// value.
+    pub fn from_arg(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Output, Failure> {
+        let indirect = match text.split_once(':') {
+            Some(("env", var)) if crate::secrets::is_env_name(var) => env(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("the environment variable {var} is not set or is empty")),
+            Some(("file", path)) if !path.is_empty() => std::fs::read_to_string(path)
+                .map(|v| v.trim().to_string())
+                .map_err(|e| format!("cannot read {path}: {e}")),
+            _ => return Ok(Output::parse(text)),
+        };
+        indirect
+            .map(|target| Output::parse(&target))
+            .map_err(|why| Failure::Config(format!("--out {text}: {why}")))
+    }
+
     /// `-` (stdout), `sqlite:PATH`, `postgres://...`, or a file path.
     pub fn parse(text: &str) -> Output {
         if text == "-" {

@@ -46,6 +46,33 @@ fn the_manifests_run_command_lines_the_cli_accepts() {
         }
         let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if !matches!(doc["kind"].as_str(), Some("CronJob" | "Job")) {
+            continue;
+        }
+        let pod = pod_spec(&doc);
+        // No Kubernetes API token in the pod; mounted Secrets readable by the pod's group.
+        assert_eq!(
+            pod["automountServiceAccountToken"],
+            false,
+            "{}",
+            path.display()
+        );
+        let fs_group = &pod["securityContext"]["fsGroup"];
+        assert_eq!(
+            fs_group,
+            &pod["securityContext"]["runAsGroup"],
+            "{}",
+            path.display()
+        );
+        for volume in pod["volumes"].as_sequence().into_iter().flatten() {
+            if let Some(mode) = volume["secret"]["defaultMode"].as_u64() {
+                assert!(
+                    !fs_group.is_null() && mode & 0o040 != 0,
+                    "{}",
+                    path.display()
+                );
+            }
+        }
         if doc["kind"] == "CronJob" {
             assert_eq!(
                 doc["spec"]["concurrencyPolicy"],
@@ -78,6 +105,12 @@ fn the_manifests_run_command_lines_the_cli_accepts() {
             if indexed {
                 vars.push(("JOB_COMPLETION_INDEX".into(), "0".into()));
             }
+            let raw_args = serde_yaml::to_string(&container["args"]).unwrap();
+            assert!(
+                !raw_args.contains("$(DATABASE_URL)"),
+                "{}: the database URL (and its password) on the command line",
+                path.display()
+            );
             let argv: Vec<String> = container["command"]
                 .as_sequence()
                 .unwrap()
@@ -91,9 +124,10 @@ fn the_manifests_run_command_lines_the_cli_accepts() {
             let Command::Sync(sync) = cli.command else {
                 panic!("{}: not a sync", path.display());
             };
+            let env = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
             assert!(
                 matches!(
-                    Output::parse(&sync.out),
+                    Output::from_arg(&sync.out, &env).unwrap(),
                     Output::Database(Database::Postgres(_))
                 ),
                 "{}: the output is not the database",
@@ -112,4 +146,108 @@ fn the_manifests_run_command_lines_the_cli_accepts() {
         }
     }
     assert_eq!(checked, 2, "one container in each of the two manifests");
+}
+
+/// The Indexed Job's pod as this machine can play it: the real binary run as the manifest's
+/// user and group, reading a token and a tenant config owned as Kubernetes mounts them (root,
+/// the `fsGroup`) with the manifest's `defaultMode`, and the database URL from the environment.
+/// With the old mode (0400, no `fsGroup`) the token is unreadable, and the run says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_mounts_them() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI runs as root"
+        );
+        eprintln!("SKIPPED: changing user needs root");
+        return;
+    }
+    let doc: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("deploy/kubernetes/indexed-job.yaml")).unwrap(),
+    )
+    .unwrap();
+    let pod = pod_spec(&doc);
+    let id = |key: &str| pod["securityContext"][key].as_u64().unwrap() as u32;
+    let (uid, gid, fs_group) = (id("runAsUser"), id("runAsGroup"), id("fsGroup"));
+    let mode = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|v| v["secret"]["defaultMode"].as_u64())
+        .unwrap() as u32;
+
+    let dir = connector_tests::scratch("deploy-uid");
+    let (tokens, tenants, work) = (dir.join("tokens"), dir.join("tenants"), dir.join("work"));
+    for d in [&tokens, &tenants, &work] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    chown(&work, Some(uid), Some(gid)).unwrap();
+    let mount = |path: &std::path::Path, text: &str, mode: u32, group: u32| {
+        std::fs::write(path, text).unwrap();
+        chown(path, Some(0), Some(group)).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let token = tokens.join("tenant-0");
+    mount(&token, "demo-token\n", mode, fs_group);
+    let config = tenants.join("tenant-0.toml");
+    mount(
+        &config,
+        "[settings]\norg-slug = \"demo-org\"\n",
+        0o644,
+        fs_group,
+    );
+    let out = work.join("demo.ndjson");
+    let wasm = connector_tests::component("socket_connector");
+    let run = |token_mode: u32, group: u32| {
+        mount(&token, "demo-token\n", token_mode, group);
+        let mut cmd = std::process::Command::new(connector_tests::host_bin());
+        cmd.args([
+            "sync",
+            wasm.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .arg("--secret")
+        .arg(format!("api-token=file:{}", token.display()))
+        .args(["--out", "env:DATABASE_URL", "--cache-dir"])
+        .arg(work.join("cache"))
+        .arg("--fixtures")
+        .arg(root().join("tests/fixtures/demo"))
+        .env("DATABASE_URL", &out)
+        .env("HOME", &work)
+        .uid(uid)
+        .gid(gid);
+        cmd.output().unwrap()
+    };
+    let ok = run(mode, fs_group);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written
+            .lines()
+            .last()
+            .unwrap()
+            .contains(r#""complete":true"#)
+    );
+    let old = run(0o400, 0);
+    assert_eq!(old.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&old.stderr);
+    assert!(
+        said.contains("Permission denied") && said.contains("tenant-0"),
+        "{said}"
+    );
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
 }

@@ -124,7 +124,8 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// Output file, - for stdout, or a database that also keeps the state: sqlite:PATH or
-    /// postgres://USER@HOST/DB.
+    /// postgres://USER@HOST/DB; env:VARIABLE or file:PATH read it from there (a database URL
+    /// with a password stays off the command line).
     #[arg(
         long,
         value_name = "FILE|-|sqlite:PATH|postgres://...",
@@ -279,7 +280,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
         options: SyncOptions {
             models: a.models,
             format: a.format,
-            output: Output::parse(&a.out),
+            output: Output::from_arg(&a.out, &|v| std::env::var(v).ok())?,
             write: a.write,
             state: a.state.map(|p| Arc::new(StateFile(p)) as _),
             stale: a.stale,
