@@ -397,3 +397,37 @@ async fn trusting_a_component_grants_its_suggestions_for_that_build_only() {
         rebuilt.stderr
     );
 }
+
+/// `--log-format json`: every log line on stderr is one JSON object with a level and a message,
+/// for a log shipper.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_one_object_per_line() {
+    let dir = connector_tests::scratch("cli-json-logs");
+    let out = dir.join("demo.ndjson");
+    let run = connector_tests::sync_demo(
+        &["-v", "--log-format", "json", "--out", out.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() > 3, "{}", run.stderr);
+    for l in &lines {
+        assert!(
+            l["level"].is_string() && l["fields"]["message"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sync complete")),
+        "{}",
+        run.stderr
+    );
+}

@@ -49,6 +49,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log lines as `text` (default) or `json` (one object per line, for log shippers: `timestamp`,
+    /// `level`, `fields.message`, and the job's `span` inside `connector-host run`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,12 +227,14 @@ pub fn main() -> ExitCode {
     // Colour only for a terminal: a log file or pipe gets plain lines.
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(progress::LogWriter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    tracing_subscriber::registry()
-        .with(lines)
-        .with(filter)
-        .init();
+    let registry = tracing_subscriber::registry().with(filter);
+    if cli.log_format == "json" {
+        registry.with(lines.json().with_current_span(true)).init();
+    } else {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        registry.with(lines.with_ansi(ansi)).init();
+    }
     let code = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
