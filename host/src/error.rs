@@ -1,4 +1,4 @@
-//! How a run fails, and the exit code each failure maps to (the README's exit-code table).
+//! How a run fails, and the exit code each failure maps to (docs/reference.md, "Exit codes").
 
 use std::fmt;
 

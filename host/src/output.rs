@@ -1,5 +1,5 @@
 //! NDJSON out: rendering the unified model as `resource` / `issue` / `finding` / `summary` lines
-//! (README, "Output"), and sinks that make written pages durable.
+//! (docs/reference.md, "Output records"), and sinks that make written pages durable.
 
 use std::io::{self, Write};
 

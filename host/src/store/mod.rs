@@ -2,7 +2,7 @@
 //! by id, each page and its checkpoint committed in one transaction, and after a complete, full,
 //! unfiltered sync the tenant's records the run did not see closed (or deleted, or kept).
 //!
-//! The schema (the same for every database; see the README) is versioned by `migrations`:
+//! The schema (the same for every database; see docs/operator-guide.md) is versioned by `migrations`:
 //! `resources`, `issues`, `findings` keyed by (`connector`, `tenant`, `id`) with the record as
 //! its NDJSON line renders it and typed columns for filtering; `sync_runs`, one row per run with
 //! its summary; `sync_state`, each (connector, tenant)'s high-water mark and checkpoint, so a
