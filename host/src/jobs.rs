@@ -244,10 +244,12 @@ async fn on_threads_of_its_own(
         failure: Some(Failure::Host(why)),
     };
     let threads = JobThreads::new();
+    let leaving = threads.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(JOB_WORKERS)
         .thread_name(format!("job {name}"))
         .on_thread_start(move || threads.enter())
+        .on_thread_stop(move || leaving.leave())
         .enable_all()
         .build();
     let runtime = match runtime {

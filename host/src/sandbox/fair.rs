@@ -52,6 +52,17 @@ impl JobThreads {
         }
     }
 
+    /// The calling thread is ending (a job runtime's `on_thread_stop`): forget it, so that its
+    /// id, once the kernel hands it to another thread, is never lowered for this job.
+    pub fn leave(&self) {
+        let tid = current_thread_id();
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| *t != tid);
+        JOB.set(None);
+    }
+
     /// Lowers every thread of the job, once.
     fn demote(&self) {
         if self.demoted.swap(true, Ordering::Relaxed) {
@@ -149,5 +160,15 @@ mod tests {
             nice_of(current_thread_id())
         });
         assert_eq!(outside.join().unwrap(), 0);
+        // A thread that has ended is forgotten: its id may be another thread's next.
+        let before = job.threads.lock().unwrap().len();
+        let passing = job.clone();
+        std::thread::spawn(move || {
+            passing.enter();
+            passing.leave();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(job.threads.lock().unwrap().len(), before);
     }
 }
