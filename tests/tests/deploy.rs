@@ -180,9 +180,17 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
         .find_map(|v| v["secret"]["defaultMode"].as_u64())
         .unwrap() as u32;
 
-    let dir = connector_tests::scratch("deploy-uid");
-    let (tokens, tenants, work) = (dir.join("tokens"), dir.join("tenants"), dir.join("work"));
-    for d in [&tokens, &tenants, &work] {
+    // The pod's files, as an image and its mounts lay them out, where the pod's user can reach
+    // them: outside the checkout, whose folders may be private to root (a clone in `mktemp -d`).
+    let dir = std::env::temp_dir().join(format!("deploy-uid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (image, tokens, tenants, work) = (
+        dir.join("opt"),
+        dir.join("tokens"),
+        dir.join("tenants"),
+        dir.join("work"),
+    );
+    for d in [&dir, &image, &tokens, &tenants, &work] {
         std::fs::create_dir_all(d).unwrap();
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -202,10 +210,32 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
         fs_group,
     );
     let out = work.join("demo.ndjson");
-    let wasm = connector_tests::component("socket_connector");
+    let (host, wasm, cassette) = (
+        image.join("connector-host"),
+        image.join("socket_connector.wasm"),
+        image.join("demo"),
+    );
+    std::fs::copy(connector_tests::host_bin(), &host).unwrap();
+    std::fs::copy(connector_tests::component("socket_connector"), &wasm).unwrap();
+    std::fs::create_dir_all(cassette.join("bodies")).unwrap();
+    let recorded = root().join("tests/fixtures/demo");
+    for file in ["cassette.json"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .chain(
+            std::fs::read_dir(recorded.join("bodies"))
+                .unwrap()
+                .map(|e| std::path::Path::new("bodies").join(e.unwrap().file_name())),
+        )
+    {
+        std::fs::copy(recorded.join(&file), cassette.join(&file)).unwrap();
+    }
+    for d in [&cassette, &cassette.join("bodies")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let run = |token_mode: u32, group: u32| {
         mount(&token, "demo-token\n", token_mode, group);
-        let mut cmd = std::process::Command::new(connector_tests::host_bin());
+        let mut cmd = std::process::Command::new(&host);
         cmd.args([
             "sync",
             wasm.to_str().unwrap(),
@@ -217,7 +247,7 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
         .args(["--out", "env:DATABASE_URL", "--cache-dir"])
         .arg(work.join("cache"))
         .arg("--fixtures")
-        .arg(root().join("tests/fixtures/demo"))
+        .arg(&cassette)
         .env("DATABASE_URL", &out)
         .env("HOME", &work)
         .uid(uid)
@@ -245,6 +275,7 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
         said.contains("Permission denied") && said.contains("tenant-0"),
         "{said}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 unsafe extern "C" {
