@@ -1024,10 +1024,7 @@ pub fn connector_failure(e: ConnectorError, session: &Session, spec: &ConnectorS
     match e {
         ConnectorError::InvalidConfig(m) => Failure::Config(m),
         ConnectorError::Unauthorized(m) | ConnectorError::Forbidden(m) => Failure::Auth(m),
-        ConnectorError::NotFound(m) => Failure::Config(match &spec.tenant_setting {
-            Some(tenant) => format!("{m}; check the `{}` setting", printable(tenant, 64)),
-            None => m,
-        }),
+        ConnectorError::NotFound(m) => Failure::Config(with_tenant_hint(m, spec)),
         ConnectorError::RateLimited(r) => Failure::Upstream(match r.retry_after_seconds {
             Some(s) => format!(
                 "{}: quota exhausted, resets in {s} s ({})",
@@ -1046,6 +1043,16 @@ pub fn connector_failure(e: ConnectorError, session: &Session, spec: &ConnectorS
             Failure::Upstream(format!("{}: malformed response: {}", m.endpoint, m.detail))
         }
         ConnectorError::InvalidCursor(m) => Failure::Upstream(m),
+    }
+}
+
+/// A 404's message, pointing at the tenant setting unless the connector's message names it.
+fn with_tenant_hint(message: String, spec: &ConnectorSpec) -> String {
+    match &spec.tenant_setting {
+        Some(tenant) if !message.contains(&format!("`{tenant}`")) => {
+            format!("{message}; check the `{}` setting", printable(tenant, 64))
+        }
+        _ => message,
     }
 }
 
@@ -1116,6 +1123,26 @@ fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_404_points_at_the_tenant_setting_once() {
+        let spec = ConnectorSpec {
+            name: "c".into(),
+            version: "0".into(),
+            vendor: "V".into(),
+            description: String::new(),
+            settings: vec![],
+            base_url_setting: None,
+            tenant_setting: Some("project".into()),
+            resource_types: vec![],
+        };
+        assert_eq!(
+            with_tenant_hint("GET /x: 404 Not Found".into(), &spec),
+            "GET /x: 404 Not Found; check the `project` setting"
+        );
+        let named = "GET /x: 404: no such project; check `project`".to_string();
+        assert_eq!(with_tenant_hint(named.clone(), &spec), named);
+    }
 
     #[test]
     fn overlap_is_subtracted_from_the_mark() {

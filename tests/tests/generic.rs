@@ -204,3 +204,55 @@ async fn the_embedding_example_runs_two_connectors_in_one_process() {
     assert_eq!(written.last().unwrap()["complete"], true);
     assert_eq!(of_kind(&written, "resource").len(), 120);
 }
+
+/// A replay answers as the live run was answered: the cassette keeps the headers connectors
+/// read (here `Date`, the Imagescan connector's high-water mark), so the replayed summary's mark
+/// and its source are the live run's, not this host's clock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_keeps_the_servers_clock() {
+    let sim = ImagescanSim::start(project(), KEY).await;
+    let dir = scratch("imagescan-replay");
+    let cassette = dir.join("cassette");
+    let sync = |extra: Vec<String>| {
+        let mut args = vec![
+            "sync".to_string(),
+            wasm(),
+            "-s".into(),
+            "project=p1".into(),
+            "-s".into(),
+            format!("base-url={}", sim.base_url()),
+            "-s".into(),
+            "api-key=any".into(),
+        ];
+        args.extend(extra);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_host(&args, &[]).await
+        }
+    };
+    let live = run_host(
+        &[
+            "sync",
+            &wasm(),
+            "-s",
+            "project=p1",
+            "-s",
+            &format!("base-url={}", sim.base_url()),
+            "--secret",
+            "api-key=env:E2E_IMAGESCAN_KEY",
+            "--record",
+            cassette.to_str().unwrap(),
+        ],
+        &[("E2E_IMAGESCAN_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(live.code, 0, "{}", live.stderr);
+    let replay = sync(vec!["--fixtures".into(), cassette.display().to_string()]).await;
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    let (live, replay) = (
+        records(&live.stdout).pop().unwrap(),
+        records(&replay.stdout).pop().unwrap(),
+    );
+    assert_eq!(replay["high_water_mark_source"], "server", "{replay}");
+    assert_eq!(replay["high_water_mark"], live["high_water_mark"]);
+}

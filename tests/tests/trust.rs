@@ -357,3 +357,21 @@ async fn one_unkeyable_record_never_stops_a_tenant() {
     let rows = sqlite_findings(&dir.join("ids.db"), "ids", "");
     assert_eq!(rows.len(), 2, "{rows:?}");
 }
+
+/// `check` shows the quota the connector reported in its structured fields, not only its
+/// messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_shows_the_quota_the_connector_reported() {
+    let quota = json!({ "remaining": 42, "max": 1000, "refresh": "2026-12-06T06:00:00Z" });
+    let component = impostor(&json!({ "name": "quota", "quota": quota }));
+    let run = host("check", &component, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("quota: 42 of 1000 left")
+            && run
+                .stdout
+                .contains("quota window refreshes: 2026-12-06T06:00:00Z"),
+        "{}",
+        run.stdout
+    );
+}

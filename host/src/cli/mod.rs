@@ -367,6 +367,26 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
             printable(&resolved.secrets.redact(line), MAX_MESSAGE_CHARS)
         );
     }
+    // The quota the connector reported, when its messages did not already say it.
+    let said = report.messages.join("\n");
+    let quota = match (report.quota_remaining, report.quota_max) {
+        (Some(left), Some(max)) => Some(format!("quota: {left} of {max} left")),
+        (Some(left), None) => Some(format!("quota: {left} left")),
+        (None, Some(max)) => Some(format!("quota: {max} per window")),
+        (None, None) => None,
+    };
+    let left_said = report
+        .quota_remaining
+        .is_some_and(|left| said.contains(&left.to_string()));
+    if let Some(line) = quota.filter(|_| !left_said) {
+        println!("{line}");
+    }
+    if let Some(refresh) = report.quota_refresh.filter(|r| !said.contains(r.as_str())) {
+        println!(
+            "quota window refreshes: {}",
+            printable(&resolved.secrets.redact(&refresh), 100)
+        );
+    }
     Ok(0)
 }
 

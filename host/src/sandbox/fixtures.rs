@@ -18,8 +18,19 @@ use super::redact::Secrets;
 use super::transport::{BoxFuture, Incoming, Outgoing, TransportError, Upstream};
 
 const INDEX: &str = "cassette.json";
-/// Response headers worth keeping: the ones connectors read.
-const KEPT_HEADERS: [&str; 3] = ["content-type", "retry-after", "link"];
+/// Response headers worth keeping: the ones connectors read (paging, the server's clock for a
+/// high-water mark, rate limits), so that a replay answers as the live run was answered.
+const KEPT_HEADERS: [&str; 9] = [
+    "content-type",
+    "retry-after",
+    "link",
+    "date",
+    "last-modified",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-total-count",
+];
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Index {

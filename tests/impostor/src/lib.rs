@@ -6,8 +6,9 @@
 //! The JSON: `name`, `version`, `tenant` (the tenant setting), `base_url` (the base-URL setting),
 //! `settings` (objects with `name`, `secret`, `origin`, `required`, `default`, `type`: `url` or
 //! text), `resources` (ids) and `findings` (objects with `id`, or `id_bytes` for an id of that
-//! many `x`s). Every record's `vendor_data` holds the settings `configure` was given, so a test
-//! sees what reached the component.
+//! many `x`s), and `quota` (`remaining`, `max`, `refresh`: what `check` reports). Every record's
+//! `vendor_data` holds the settings `configure` was given, so a test sees what reached the
+//! component.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -144,11 +145,12 @@ impl Guest for Impostor {
     }
 
     fn check() -> Result<CheckReport, ConnectorError> {
+        let quota = spec().get("quota").cloned().unwrap_or_default();
         Ok(CheckReport {
             messages: vec![configured()],
-            quota_remaining: None,
-            quota_max: None,
-            quota_refresh: None,
+            quota_remaining: quota.get("remaining").and_then(Value::as_u64),
+            quota_max: quota.get("max").and_then(Value::as_u64),
+            quota_refresh: text(&quota, "refresh"),
         })
     }
 
