@@ -383,15 +383,20 @@ impl Session {
 
     /// Names the limit or trap behind a failed call.
     fn settle<T>(&mut self, call: &str, r: Result<wasmtime::Result<T>, Duration>) -> Guarded<T> {
+        let meter = &mut self.store.data_mut().meter;
         let r = match r {
             Ok(Ok(v)) => {
-                let meter = &mut self.store.data_mut().meter;
-                match meter.check_host_memory().and_then(|()| meter.check_cpu()) {
+                let checked = meter.check_host_memory().and_then(|()| meter.check_cpu());
+                meter.end_call();
+                match checked {
                     Ok(()) => return Ok(v),
                     Err(e) => Ok(Err(e)),
                 }
             }
-            other => other,
+            other => {
+                meter.end_call();
+                other
+            }
         };
         let failure = match r {
             Ok(Ok(_)) => unreachable!("returned above"),

@@ -112,7 +112,9 @@ pub const RSS_EVERY_TICKS: u64 = 10;
 #[derive(Debug)]
 pub struct HostWork {
     budget: Duration,
-    /// Nanoseconds of host work since the instance was created, and at the current call's start.
+    /// Nanoseconds of host work since the instance was created, and when the last call ended:
+    /// work done between calls (a response fetched ahead and decoded while the runtime commits
+    /// a page) counts toward the next call, so no work goes uncharged.
     total: AtomicU64,
     call_start: AtomicU64,
 }
@@ -135,13 +137,13 @@ impl HostWork {
         out
     }
 
-    /// Host work charged since the current call began.
+    /// Host work charged since the previous call ended.
     pub fn this_call(&self) -> Duration {
         let total = self.total.load(Ordering::Relaxed);
         Duration::from_nanos(total.saturating_sub(self.call_start.load(Ordering::Relaxed)))
     }
 
-    fn start_call(&self) {
+    fn next_call(&self) {
         self.call_start
             .store(self.total.load(Ordering::Relaxed), Ordering::Relaxed);
     }
@@ -208,7 +210,11 @@ impl Meter {
 
     pub fn start_call(&mut self) {
         self.ticks_this_call = 0;
-        self.host_work.start_call();
+    }
+
+    /// A call has returned (and been checked): host work from now on counts toward the next.
+    pub fn end_call(&mut self) {
+        self.host_work.next_call();
     }
 
     /// Called on each epoch deadline: `Err` ends the call once the CPU budget is spent.
@@ -353,8 +359,12 @@ mod tests {
         m.host_work
             .charge(|| std::thread::sleep(Duration::from_millis(80)));
         assert!(m.host_work.check().unwrap_err().contains("CPU limit"));
-        // A new call starts from nothing.
+        // Once a call has ended, the next starts from nothing but the work done in between.
+        m.end_call();
+        m.host_work
+            .charge(|| std::thread::sleep(Duration::from_millis(20)));
         m.start_call();
+        assert!(m.host_work.this_call() >= Duration::from_millis(20));
         assert!(m.host_work.check().is_ok() && m.check_cpu().is_ok());
     }
 
