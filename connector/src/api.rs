@@ -4,18 +4,7 @@
 //! when the runtime does not retry; this layer turns each final response into a page or a
 //! [`ConnectorError`] that names the endpoint.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-
 use crate::dates;
-
-/// Bytes a query value keeps as they are, beside ASCII letters and digits: RFC 3986's unreserved
-/// ones and `,`, Socket's list separator.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b',');
 use crate::model::{AlertPage, ErrorBody, Quota, RepoPage};
 use crate::paging::{self, AlertCursor};
 use crate::records::{self, PageFault};
@@ -42,13 +31,7 @@ impl Call {
         query: &[(&str, String)],
         scope: Option<&'static str>,
     ) -> Call {
-        let mut url = format!("{}{path}", cfg.base_url);
-        for (i, (k, v)) in query.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(k);
-            url.push('=');
-            url.extend(utf8_percent_encode(v, QUERY_VALUE));
-        }
+        let url = connector_sdk::url::with_query(&format!("{}{path}", cfg.base_url), query);
         let base_path = cfg
             .base_url
             .split_once("://")
@@ -62,7 +45,7 @@ impl Call {
     }
 
     fn request(&self) -> Request {
-        Request::get(&self.url).header("user-agent", USER_AGENT)
+        Request::get_json(&self.url).header("user-agent", USER_AGENT)
     }
 
     fn send(&self, http: &mut dyn Http) -> Result<Vec<u8>, ConnectorError> {

@@ -1,19 +1,17 @@
 //! Deterministic record ids, so consumers can upsert.
 //!
-//! Each id is a UUIDv5 over a JSON array of its parts (kind first). JSON framing keeps the mapping
-//! injective: no choice of part values can make two different part lists collide, and a missing
-//! part (`null`) differs from an empty one (`""`).
+//! Each id is the SDK's UUIDv5 over the JSON array of its parts (kind first): see
+//! `connector_sdk::ids`, which keeps the mapping injective.
 
-use uuid::Uuid;
+use std::sync::OnceLock;
 
-/// UUIDv5(URL namespace, "https://socket.dev/"): the namespace of every id this connector mints.
-fn namespace() -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://socket.dev/")
-}
+use connector_sdk::ids::Ids;
 
+/// Every id this connector mints is in the namespace UUIDv5(URL, "https://socket.dev/").
 fn id_of(parts: &[Option<&str>]) -> String {
-    let name = serde_json::to_string(parts).expect("a list of strings always serializes");
-    Uuid::new_v5(&namespace(), name.as_bytes()).to_string()
+    static IDS: OnceLock<Ids> = OnceLock::new();
+    IDS.get_or_init(|| Ids::new("https://socket.dev/"))
+        .id(parts)
 }
 
 /// Resource id: org slug + repository id.
@@ -48,7 +46,6 @@ mod tests {
     fn ids_are_stable_uuids() {
         let a = resource_id("acme", "48190");
         assert_eq!(a, resource_id("acme", "48190"));
-        assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
         // Pinned: a change here silently breaks every consumer's upserts.
         assert_eq!(a, "87d74336-2e04-5ce1-a046-39f9609d2e46");
     }

@@ -3,10 +3,8 @@
 
 use crate::mapping;
 use crate::model::{Alert, Location};
-use crate::wit::{
-    ConnectorError, ConnectorSpec, Credential, CredentialScheme, Setting, SettingSpec, SettingType,
-    Severity,
-};
+use crate::wit::{ConnectorError, ConnectorSpec, CredentialScheme, Setting, Severity};
+use connector_sdk::settings::{self, SettingSpecExt, Settings, SpecBuilder};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.socket.dev/v0";
 
@@ -107,168 +105,88 @@ impl Filter {
     }
 }
 
-struct Def {
-    name: &'static str,
-    description: &'static str,
-    required: bool,
-    default: Option<&'static str>,
-    /// A secret: the host sends it as a bearer token to the base URL's origin.
-    secret: bool,
-    env: &'static [&'static str],
-    value_type: SettingType,
-    /// A filter: a sync with it set sees only part of the organisation.
-    narrows: bool,
-}
-
-const SETTINGS: &[Def] = &[
-    Def {
-        name: "org-slug",
-        description: "Socket organisation slug, as in https://socket.dev/dashboard/org/<org-slug>/",
-        required: true,
-        default: None,
-        secret: false,
-        env: &[],
-        narrows: false,
-        value_type: SettingType::Text,
-    },
-    Def {
-        name: "api-token",
-        description: "Socket organisation API token with the scopes repo:list and alerts:list",
-        required: true,
-        default: None,
-        secret: true,
-        env: &TOKEN_ENV_VARS,
-        narrows: false,
-        value_type: SettingType::Text,
-    },
-    Def {
-        name: "base-url",
-        description: "Socket REST API base URL",
-        required: false,
-        default: Some(DEFAULT_BASE_URL),
-        secret: false,
-        env: &[],
-        narrows: false,
-        value_type: SettingType::Url,
-    },
-    Def {
-        name: "include-cleared",
-        description: "A full sync also takes cleared alerts (an incremental sync always does)",
-        required: false,
-        default: Some("false"),
-        secret: false,
-        env: &[],
-        narrows: false,
-        value_type: SettingType::Boolean,
-    },
-    Def {
-        name: "repo-slugs",
-        description: "Only alerts located in these repositories (comma separated slugs)",
-        required: false,
-        default: None,
-        secret: false,
-        env: &[],
-        narrows: true,
-        value_type: SettingType::List,
-    },
-    Def {
-        name: "min-severity",
-        description: "Only alerts at or above this severity: low, medium, high or critical",
-        required: false,
-        default: None,
-        secret: false,
-        env: &[],
-        narrows: true,
-        value_type: SettingType::Text,
-    },
-    Def {
-        name: "categories",
-        description: "Only these alert categories, e.g. vulnerability,supplyChainRisk,maintenance,license,quality",
-        required: false,
-        default: None,
-        secret: false,
-        env: &[],
-        narrows: true,
-        value_type: SettingType::List,
-    },
-    Def {
-        name: "ecosystems",
-        description: "Only packages of these ecosystems, e.g. npm,pypi,maven,golang",
-        required: false,
-        default: None,
-        secret: false,
-        env: &[],
-        narrows: true,
-        value_type: SettingType::List,
-    },
-];
-
-/// The connector's self-description for `describe`.
+/// The connector's self-description for `describe`: its settings and their defaults, which
+/// [`Config::parse`] reads `configure`'s values against.
 pub fn spec() -> ConnectorSpec {
-    ConnectorSpec {
-        name: "socket".to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        vendor: "Socket".to_string(),
-        description:
-            "Socket.dev repositories (Resources) and security alerts (AppSec Issues V1 and \
-                      Vulnerability Findings V2), one finding per alert location."
-                .to_string(),
-        base_url_setting: Some("base-url".to_string()),
-        tenant_setting: Some("org-slug".to_string()),
-        resource_types: vec![crate::normalize::REPOSITORY.to_string()],
-        settings: SETTINGS
-            .iter()
-            .map(|d| SettingSpec {
-                name: d.name.to_string(),
-                description: d.description.to_string(),
-                required: d.required,
-                default_value: d.default.map(str::to_string),
-                credential: d.secret.then(|| Credential {
-                    scheme: CredentialScheme::Bearer,
-                    origin_setting: "base-url".to_string(),
-                }),
-                suggested_env: d.env.iter().map(|s| s.to_string()).collect(),
-                value_type: d.value_type,
-                narrows: d.narrows,
-            })
-            .collect(),
-    }
+    let secret = settings::secret(
+        "api-token",
+        "Socket organisation API token with the scopes repo:list and alerts:list",
+        CredentialScheme::Bearer,
+        "base-url",
+    );
+    SpecBuilder::new(
+        "socket",
+        "Socket",
+        "Socket.dev repositories (Resources) and security alerts (AppSec Issues V1 and \
+         Vulnerability Findings V2), one finding per alert location.",
+    )
+    .version(env!("CARGO_PKG_VERSION"))
+    .tenant(
+        settings::text(
+            "org-slug",
+            "Socket organisation slug, as in https://socket.dev/dashboard/org/<org-slug>/",
+        )
+        .required(),
+    )
+    .setting(secret.env(&TOKEN_ENV_VARS))
+    .base_url("base-url", "Socket REST API base URL", DEFAULT_BASE_URL)
+    .setting(
+        settings::boolean(
+            "include-cleared",
+            "A full sync also takes cleared alerts (an incremental sync always does)",
+        )
+        .default("false"),
+    )
+    .setting(
+        settings::list(
+            "repo-slugs",
+            "Only alerts located in these repositories (comma separated slugs)",
+        )
+        .narrows(),
+    )
+    .setting(
+        settings::text(
+            "min-severity",
+            "Only alerts at or above this severity: low, medium, high or critical",
+        )
+        .narrows(),
+    )
+    .setting(
+        settings::list(
+            "categories",
+            "Only these alert categories, e.g. vulnerability,supplyChainRisk,maintenance,license,quality",
+        )
+        .narrows(),
+    )
+    .setting(
+        settings::list(
+            "ecosystems",
+            "Only packages of these ecosystems, e.g. npm,pypi,maven,golang",
+        )
+        .narrows(),
+    )
+    .resource_type(crate::normalize::REPOSITORY)
+    .build()
 }
 
 impl Config {
-    /// Validates the non-secret settings. Every error names the setting and the bad value.
-    pub fn parse(settings: &[Setting]) -> Result<Config, ConnectorError> {
-        let invalid = |msg: String| ConnectorError::InvalidConfig(msg);
-        let mut org = None;
-        let mut base_url = DEFAULT_BASE_URL.to_string();
-        let mut include_cleared = false;
-        let mut filter = Filter::default();
-        for s in settings {
-            let value = s.value.trim();
-            match s.name.as_str() {
-                "org-slug" => org = Some(parse_slug(value)?),
-                "base-url" => base_url = parse_base_url(value)?,
-                "include-cleared" => include_cleared = parse_bool("include-cleared", value)?,
-                "repo-slugs" => filter.repo_slugs = parse_list(value),
-                "categories" => filter.categories = parse_list(value),
-                "ecosystems" => filter.ecosystems = parse_list(value),
-                "min-severity" => filter.min_severity = parse_min_severity(value)?,
-                "api-token" => {
-                    return Err(invalid(
-                        "setting `api-token` is secret: the host keeps it and attaches it to requests; \
-                         it must not be passed to the component"
-                            .to_string(),
-                    ));
-                }
-                other => return Err(invalid(format!("unknown setting `{other}`"))),
-            }
-        }
-        let org = org.ok_or_else(|| invalid("missing required setting `org-slug`".to_string()))?;
+    /// Validates the non-secret settings against [`spec`]. Every error names the setting and
+    /// the bad value.
+    pub fn parse(given: &[Setting]) -> Result<Config, ConnectorError> {
+        let s = Settings::read(&spec(), given)?;
+        let org = parse_slug(s.text("org-slug").unwrap_or_default())?;
+        let min_severity = parse_min_severity(s.text("min-severity").unwrap_or_default())?;
         Ok(Config {
             org,
-            base_url,
-            include_cleared,
-            filter,
+            base_url: s.url("base-url").unwrap_or(DEFAULT_BASE_URL).to_string(),
+            include_cleared: s.flag("include-cleared"),
+            filter: Filter {
+                repo_slugs: s.list("repo-slugs").to_vec(),
+                min_severity,
+                categories: s.list("categories").to_vec(),
+                ecosystems: s.list("ecosystems").to_vec(),
+                status: None,
+            },
         })
     }
 }
@@ -284,44 +202,11 @@ fn parse_slug(value: &str) -> Result<String, ConnectorError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(ConnectorError::InvalidConfig(format!(
-            "setting `org-slug`: {value:?} is not an organisation slug (letters, digits, '-', '_', '.')"
-        )))
+        Err(settings::invalid(
+            "org-slug",
+            &format!("{value:?} is not an organisation slug (letters, digits, '-', '_', '.')"),
+        ))
     }
-}
-
-fn parse_base_url(value: &str) -> Result<String, ConnectorError> {
-    let trimmed = value.trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(['?', '#', ' ']) => {
-            Ok(trimmed.to_string())
-        }
-        _ => Err(ConnectorError::InvalidConfig(format!(
-            "setting `base-url`: {value:?} is not an http(s) URL such as {DEFAULT_BASE_URL}"
-        ))),
-    }
-}
-
-pub fn parse_bool(name: &str, value: &str) -> Result<bool, ConnectorError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(ConnectorError::InvalidConfig(format!(
-            "setting `{name}`: {value:?} is not a boolean (true or false)"
-        ))),
-    }
-}
-
-fn parse_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn parse_min_severity(value: &str) -> Result<Option<Severity>, ConnectorError> {
@@ -330,9 +215,10 @@ fn parse_min_severity(value: &str) -> Result<Option<Severity>, ConnectorError> {
         v @ ("low" | "medium" | "middle" | "high" | "critical") => {
             Ok(Some(mapping::severity(Some(v))))
         }
-        _ => Err(ConnectorError::InvalidConfig(format!(
-            "setting `min-severity`: {value:?} is not one of low, medium, high, critical"
-        ))),
+        _ => Err(settings::invalid(
+            "min-severity",
+            &format!("{value:?} is not one of low, medium, high, critical"),
+        )),
     }
 }
 

@@ -25,17 +25,29 @@ pub struct Request {
 }
 
 impl Request {
-    /// `GET url`, asking for JSON.
+    /// `GET url`, with no headers: say what the API wants with [`Request::header`].
     pub fn get(url: impl Into<String>) -> Request {
         Request {
             method: Method::Get,
             url: url.into(),
-            headers: vec![("accept".to_string(), "application/json".to_string())],
+            headers: Vec::new(),
             body: Vec::new(),
         }
     }
 
+    /// `GET url`, asking for JSON (`accept: application/json`).
+    pub fn get_json(url: impl Into<String>) -> Request {
+        Request::get(url).header("accept", "application/json")
+    }
+
+    /// Sets header `name` (any case), replacing every value it had.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.add_header(name, value)
+    }
+
+    /// Adds a value of header `name`, keeping those it had (for headers that repeat).
+    pub fn add_header(mut self, name: &str, value: impl Into<String>) -> Request {
         self.headers.push((name.to_ascii_lowercase(), value.into()));
         self
     }
@@ -512,6 +524,26 @@ mod tests {
         let err = http.send(&Request::get("https://x/a")).unwrap_err();
         assert!(err.refused && err.message.contains("Denied"), "{err:?}");
         assert_eq!((http.inner.requests.len(), http.retries), (1, 0));
+    }
+
+    #[test]
+    fn request_headers_replace_unless_added() {
+        let r = Request::get_json("https://x/a")
+            .header("Accept", "application/vnd.github+json")
+            .header("x-trace", "1")
+            .add_header("X-Trace", "2");
+        assert_eq!(
+            r.headers,
+            [
+                (
+                    "accept".to_string(),
+                    "application/vnd.github+json".to_string()
+                ),
+                ("x-trace".to_string(), "1".to_string()),
+                ("x-trace".to_string(), "2".to_string()),
+            ]
+        );
+        assert!(Request::get("https://x/a").headers.is_empty());
     }
 
     #[test]

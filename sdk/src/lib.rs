@@ -7,10 +7,16 @@
 //! - [`http`]: the HTTP seam: [`http::Http`], WASI HTTP behind it in a component, a scripted
 //!   double in native tests, and [`http::Retrying`] for runtimes that do not retry;
 //! - [`retry`], [`cursor`] and [`errors`]: the retry policy and `Retry-After`, opaque cursors,
-//!   and HTTP statuses turned into [`wit::ConnectorError`]s that name their endpoint.
+//!   and HTTP statuses turned into [`wit::ConnectorError`]s that name their endpoint;
+//! - [`settings`]: the spec builder, and `configure`'s values read against it (trimmed, typed,
+//!   defaults applied, errors naming the setting);
+//! - [`ids`], [`time`], [`url`] and [`page`]: deterministic UUIDs, RFC 3339 and HTTP dates,
+//!   queries and `Link` paging, and a page read record by record with the unreadable skipped;
+//! - `testing` (feature `testing`, native only): test doubles that route by path and query
+//!   and replay a recorded cassette.
 //!
-//! Without the default `guest` feature only [`retry`] is built, the policy the reference host
-//! also applies to the requests it carries.
+//! Without the default `guest` feature only [`retry`], [`time`] and [`url`] are built: what
+//! the reference host also uses.
 
 pub mod retry;
 
@@ -29,6 +35,16 @@ pub mod cursor;
 pub mod errors;
 #[cfg(feature = "guest")]
 pub mod http;
+#[cfg(feature = "guest")]
+pub mod ids;
+#[cfg(feature = "guest")]
+pub mod page;
+#[cfg(feature = "guest")]
+pub mod settings;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
+pub mod time;
+pub mod url;
 
 #[cfg(feature = "guest")]
 use wit::{

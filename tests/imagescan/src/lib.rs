@@ -10,8 +10,11 @@
 //! API: `GET {base}/v1/projects/{project}` (check), `.../images`, `.../vulnerabilities`.
 
 use connector_sdk::http::{Http, Request, Response};
+use connector_sdk::ids::Ids;
+use connector_sdk::page::{json_field, read_each};
+use connector_sdk::settings::{self, SettingSpecExt, Settings, SpecBuilder};
 use connector_sdk::wit::*;
-use connector_sdk::{Connector, cursor, errors};
+use connector_sdk::{Connector, cursor, errors, time, url};
 use serde::Deserialize;
 
 pub const IMAGES_PER_PAGE: u64 = 50;
@@ -23,6 +26,7 @@ pub const CONTAINER_IMAGE: &str = "container-image";
 pub struct Imagescan {
     base_url: String,
     project: String,
+    ids: Ids,
 }
 
 #[derive(Deserialize)]
@@ -54,84 +58,54 @@ struct Vuln {
     updated_at: Option<String>,
 }
 
-fn setting(name: &str, description: &str, required: bool, default: Option<&str>) -> SettingSpec {
-    SettingSpec {
-        name: name.to_string(),
-        description: description.to_string(),
-        required,
-        default_value: default.map(str::to_string),
-        credential: None,
-        suggested_env: vec![],
-        value_type: SettingType::Text,
-        narrows: false,
-    }
-}
-
 impl Connector for Imagescan {
     fn describe() -> ConnectorSpec {
-        ConnectorSpec {
-            name: "imagescan".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            vendor: "Imagescan".to_string(),
-            description: "Imagescan container images (Resources) and their vulnerability reports."
-                .to_string(),
-            base_url_setting: Some("base-url".to_string()),
-            tenant_setting: Some("project".to_string()),
-            resource_types: vec![CONTAINER_IMAGE.to_string()],
-            settings: vec![
-                setting("project", "Imagescan project id", true, None),
-                SettingSpec {
-                    value_type: SettingType::Url,
-                    ..setting(
-                        "base-url",
-                        "Imagescan API base URL",
-                        false,
-                        Some("https://api.imagescan.example"),
-                    )
-                },
-                SettingSpec {
-                    credential: Some(Credential {
-                        scheme: CredentialScheme::Header(HeaderCredential {
-                            name: "X-Api-Key".to_string(),
-                            prefix: None,
-                        }),
-                        origin_setting: "base-url".to_string(),
-                    }),
-                    suggested_env: vec!["IMAGESCAN_API_KEY".to_string()],
-                    ..setting("api-key", "Imagescan API key", true, None)
-                },
-            ],
-        }
+        SpecBuilder::new(
+            "imagescan",
+            "Imagescan",
+            "Imagescan container images (Resources) and their vulnerability reports.",
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .tenant(settings::text("project", "Imagescan project id").required())
+        .base_url(
+            "base-url",
+            "Imagescan API base URL",
+            "https://api.imagescan.example",
+        )
+        .setting(
+            settings::secret(
+                "api-key",
+                "Imagescan API key",
+                CredentialScheme::Header(HeaderCredential {
+                    name: "X-Api-Key".to_string(),
+                    prefix: None,
+                }),
+                "base-url",
+            )
+            .env(&["IMAGESCAN_API_KEY"]),
+        )
+        .resource_type(CONTAINER_IMAGE)
+        .build()
     }
 
-    fn configure(_: &RuntimeInfo, settings: Vec<Setting>) -> Result<Self, ConnectorError> {
-        let get = |name: &str| {
-            settings
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.value.trim())
-        };
-        let project = get("project")
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-            .ok_or_else(|| {
-                ConnectorError::InvalidConfig(
-                    "setting `project`: required, letters, digits and `-`".to_string(),
-                )
-            })?;
-        let base_url = get("base-url").unwrap_or("https://api.imagescan.example");
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(ConnectorError::InvalidConfig(format!(
-                "setting `base-url`: {base_url:?} is not an http(s) URL"
-            )));
+    fn configure(_: &RuntimeInfo, given: Vec<Setting>) -> Result<Self, ConnectorError> {
+        let s = Settings::read(&Self::describe(), &given)?;
+        let project = s.text("project").unwrap_or_default();
+        if !project
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(settings::invalid("project", "letters, digits and `-` only"));
         }
         Ok(Imagescan {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: s.url("base-url").unwrap_or_default().to_string(),
             project: project.to_string(),
+            ids: Ids::new("https://api.imagescan.example/"),
         })
     }
 
     fn check(&mut self, http: &mut dyn Http) -> Result<CheckReport, ConnectorError> {
-        self.get(http, "", None)?;
+        self.get(http, "", &self.project_url())?;
         Ok(CheckReport {
             messages: vec![format!("the API key can read project {}", self.project)],
             quota_remaining: None,
@@ -146,30 +120,28 @@ impl Connector for Imagescan {
         cursor: Option<String>,
     ) -> Result<AssetPage, ConnectorError> {
         let offset = cursor::offset_of(IMAGES, cursor.as_deref())?;
-        let query = format!("?offset={offset}&limit={IMAGES_PER_PAGE}");
-        let (endpoint, resp) = self.get(http, "/images", Some(&query))?;
+        let url = url::with_query(
+            &format!("{}/images", self.project_url()),
+            &[("offset", offset), ("limit", IMAGES_PER_PAGE)].map(|(k, v)| (k, v.to_string())),
+        );
+        let (endpoint, resp) = self.get(http, "/images", &url)?;
         let page: ImagePage = serde_json::from_slice(&resp.body)
             .map_err(|e| errors::malformed(&endpoint, format!("not the documented JSON: {e}")))?;
-        let mut items = Vec::new();
-        let mut skipped = Vec::new();
-        for (i, raw) in page.images.iter().enumerate() {
-            match serde_json::from_value::<Image>(raw.clone()) {
-                Ok(image) => items.push(self.asset(image, raw)),
-                Err(e) => skipped.push(SkippedRecord {
-                    vendor_id: raw
-                        .get("digest")
-                        .and_then(|d| d.as_str())
-                        .map(str::to_string),
-                    reason: format!("images[{i}]: {e}"),
-                }),
-            }
-        }
+        let read_page = read_each(
+            "images",
+            &page.images,
+            |raw| json_field(raw, "digest"),
+            |raw| {
+                let image = Image::deserialize(raw).map_err(|e| e.to_string())?;
+                Ok(self.asset(image, raw))
+            },
+        );
         let read = offset + page.images.len() as u64;
         let more = !page.images.is_empty() && read < page.total;
         Ok(AssetPage {
-            items,
+            items: read_page.items,
             next_cursor: more.then(|| cursor::offset(IMAGES, read)),
-            skipped,
+            skipped: read_page.skipped,
         })
     }
 
@@ -178,44 +150,38 @@ impl Connector for Imagescan {
         http: &mut dyn Http,
         query: FindingQuery,
     ) -> Result<FindingPage, ConnectorError> {
-        let path_and_query = match &query.cursor {
-            Some(c) => cursor::decode(VULNS, c)?.to_string(),
+        let url = match &query.cursor {
+            Some(c) => self.next_page_url(cursor::decode(VULNS, c)?)?,
             None => {
-                let mut q = format!("/vulnerabilities?limit={VULNS_PER_PAGE}");
+                let mut q = vec![("limit", VULNS_PER_PAGE.to_string())];
                 if let Some(since) = &query.updated_since {
-                    q.push_str(&format!("&updated_since={since}"));
+                    q.push(("updated_since", since.clone()));
                 }
-                q
+                url::with_query(&format!("{}/vulnerabilities", self.project_url()), &q)
             }
         };
-        let (path, q) = path_and_query
-            .split_once('?')
-            .map_or((path_and_query.as_str(), None), |(p, q)| (p, Some(q)));
-        let q = q.map(|q| format!("?{q}"));
-        let (endpoint, resp) = self.get(http, path, q.as_deref())?;
+        let (endpoint, resp) = self.get(http, "/vulnerabilities", &url)?;
         let records: Vec<serde_json::Value> = serde_json::from_slice(&resp.body)
             .map_err(|e| errors::malformed(&endpoint, format!("not a JSON array: {e}")))?;
-        let mut items = Vec::new();
-        let mut skipped = Vec::new();
-        for (i, raw) in records.iter().enumerate() {
-            match serde_json::from_value::<Vuln>(raw.clone()) {
-                Ok(v) => items.push(self.finding(v, raw)),
-                Err(e) => skipped.push(SkippedRecord {
-                    vendor_id: raw.get("id").and_then(|d| d.as_str()).map(str::to_string),
-                    reason: format!("vulnerabilities[{i}]: {e}"),
-                }),
-            }
-        }
-        let next = next_link(&resp, &self.project_url()).map(|rest| cursor::encode(VULNS, &rest));
+        let read_page = read_each(
+            "vulnerabilities",
+            &records,
+            |raw| json_field(raw, "id"),
+            |raw| {
+                let vuln = Vuln::deserialize(raw).map_err(|e| e.to_string())?;
+                Ok(self.finding(vuln, raw))
+            },
+        );
+        let next = resp.header("link").and_then(url::next_link);
         Ok(FindingPage {
-            items,
-            next_cursor: next,
+            items: read_page.items,
+            next_cursor: next.map(|next| cursor::encode(VULNS, &next)),
             query_started_at: resp
                 .header("date")
-                .and_then(rfc3339_of_http_date)
+                .and_then(time::rfc3339_of_http_date)
                 .filter(|_| query.cursor.is_none()),
             vendor_records: records.len() as u32,
-            skipped,
+            skipped: read_page.skipped,
         })
     }
 }
@@ -225,17 +191,30 @@ impl Imagescan {
         format!("{}/v1/projects/{}", self.base_url, self.project)
     }
 
-    /// `GET {project}{path}{query}`: the body of a success, else the error it means.
+    /// A next-page link from the server, followed only to the origin the key was meant for
+    /// (a cursor is stored between runs, and the runtime would attach the key to that origin).
+    fn next_page_url(&self, link: &str) -> Result<String, ConnectorError> {
+        if url::same_origin(link, &self.base_url) {
+            Ok(link.to_string())
+        } else {
+            Err(ConnectorError::InvalidCursor(format!(
+                "the next-page link {link:?} leaves {}",
+                self.base_url
+            )))
+        }
+    }
+
+    /// `GET url` (under the project, `path` naming the endpoint): the success, else the error
+    /// it means.
     fn get(
         &self,
         http: &mut dyn Http,
         path: &str,
-        query: Option<&str>,
+        url: &str,
     ) -> Result<(String, Response), ConnectorError> {
         let endpoint = format!("GET /v1/projects/{}{path}", self.project);
-        let url = format!("{}{path}{}", self.project_url(), query.unwrap_or(""));
         let resp = http
-            .send(&Request::get(url))
+            .send(&Request::get_json(url))
             .map_err(|e| errors::transport(&endpoint, &e))?;
         if !resp.is_success() {
             let message = errors::body_message(&resp.body);
@@ -336,40 +315,11 @@ impl Imagescan {
         }
     }
 
-    /// A stable id from the project, a kind and the vendor's id (not a UUID: this vendor's
-    /// consumers need none, and the host takes any id).
+    /// A deterministic UUID from the project, a kind and the vendor's id.
     fn id(&self, kind: &str, vendor_id: &str) -> String {
-        format!("imagescan:{}:{kind}:{vendor_id}", self.project)
+        self.ids
+            .id(&[Some(kind), Some(&self.project), Some(vendor_id)])
     }
-}
-
-/// The `rel="next"` target of the `Link` header, as a path and query under `project_url`;
-/// `None` when there is no next page (or it points anywhere else).
-pub fn next_link(resp: &Response, project_url: &str) -> Option<String> {
-    let link = resp.header("link")?;
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| p.trim().eq_ignore_ascii_case("rel=\"next\"") || p.trim() == "rel=next");
-        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| url.strip_prefix(project_url).map(str::to_string))?
-    })
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` as `1994-11-06T08:49:37Z`.
-pub fn rfc3339_of_http_date(date: &str) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mut parts = date.split_whitespace().skip(1);
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?;
-    let month = MONTHS.iter().position(|m| *m == month_name)? + 1;
-    let year: u32 = parts.next()?.parse().ok()?;
-    let time = parts.next()?;
-    (parts.next()? == "GMT" && time.len() == 8)
-        .then(|| format!("{year:04}-{month:02}-{day:02}T{time}Z"))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -378,19 +328,22 @@ connector_sdk::export_connector!(Imagescan);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector_sdk::http::Scripted;
+    use connector_sdk::testing::Routes;
+
+    const VULNS_PATH: &str = "/v1/projects/p1/vulnerabilities";
 
     fn configured() -> Imagescan {
         let s = |n: &str, v: &str| Setting {
             name: n.into(),
             value: v.into(),
         };
+        let runtime = RuntimeInfo {
+            name: "test".into(),
+            retries_transient: true,
+        };
         Imagescan::configure(
-            &RuntimeInfo {
-                name: "test".into(),
-                retries_transient: true,
-            },
-            vec![s("project", "p1"), s("base-url", "http://127.0.0.1:9/")],
+            &runtime,
+            vec![s("project", " p1 "), s("base-url", "http://127.0.0.1:9/")],
         )
         .ok()
         .unwrap()
@@ -398,22 +351,20 @@ mod tests {
 
     #[test]
     fn findings_follow_the_link_header_and_take_the_server_clock() {
-        let mut http = Scripted::new(|r: &Request| {
-            Ok(if r.url.contains("page=2") {
-                Response::new(200, "[]")
-            } else {
-                Response::new(
-                    200,
-                    r#"[{"id":"v1","image_digest":"sha256:a","cve":"CVE-1","package":"openssl",
-                        "severity":"HIGH","status":"fixed","fixed":"3.0.2"},{"id":7}]"#,
-                )
-                .with_header(
-                    "link",
-                    "<http://127.0.0.1:9/v1/projects/p1/vulnerabilities?limit=100&page=2>; rel=\"next\"",
-                )
-                .with_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
-            })
-        });
+        let first = r#"[{"id":"v1","image_digest":"sha256:a","cve":"CVE-1","package":"openssl",
+                         "severity":"HIGH","status":"fixed","fixed":"3.0.2"},{"id":7}]"#;
+        let mut http = Routes::new()
+            .on(VULNS_PATH, &[("page", "2")], Response::new(200, "[]"))
+            .on(
+                VULNS_PATH,
+                &[("updated_since", "2026-01-01T00:00:00Z")],
+                Response::new(200, first)
+                    .with_header(
+                        "link",
+                        "<http://127.0.0.1:9/v1/projects/p1/vulnerabilities?limit=100&page=2>; rel=\"next\"",
+                    )
+                    .with_header("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            );
         let mut c = configured();
         let query = FindingQuery {
             cursor: None,
@@ -422,18 +373,21 @@ mod tests {
         let page = c.list_findings(&mut http, query).ok().unwrap();
         assert_eq!(
             http.requests[0].url,
-            "http://127.0.0.1:9/v1/projects/p1/vulnerabilities?limit=100&updated_since=2026-01-01T00:00:00Z"
+            "http://127.0.0.1:9/v1/projects/p1/vulnerabilities?limit=100&updated_since=2026-01-01T00%3A00%3A00Z"
         );
         assert_eq!(page.items.len(), 1);
-        assert_eq!(page.skipped.len(), 1);
+        assert_eq!(
+            page.skipped[0].reason.split(':').next(),
+            Some("vulnerabilities[1] (record 7)")
+        );
         assert_eq!(page.items[0].state, State::Closed);
+        assert_eq!(page.items[0].id.len(), 36, "a UUID");
         assert_eq!(
             page.query_started_at.as_deref(),
             Some("1994-11-06T08:49:37Z")
         );
-        let next = page.next_cursor.unwrap();
         let query = FindingQuery {
-            cursor: Some(next),
+            cursor: page.next_cursor,
             updated_since: None,
         };
         let last = c.list_findings(&mut http, query).ok().unwrap();
@@ -446,15 +400,40 @@ mod tests {
     }
 
     #[test]
+    fn a_next_link_to_another_origin_is_not_followed() {
+        let mut c = configured();
+        let query = FindingQuery {
+            cursor: Some(cursor::encode(VULNS, "http://127.0.0.1:10/v1/steal")),
+            updated_since: None,
+        };
+        let mut http = Routes::new();
+        assert!(matches!(
+            c.list_findings(&mut http, query),
+            Err(ConnectorError::InvalidCursor(_))
+        ));
+        assert!(http.requests.is_empty());
+    }
+
+    #[test]
     fn images_page_by_offset_until_the_total() {
-        let mut http = Scripted::new(|r: &Request| {
-            let body = if r.url.contains("offset=0") {
-                r#"{"images":[{"digest":"sha256:a","repository":"library/nginx","tag":"1.25"}],"total":2}"#
-            } else {
-                r#"{"images":[{"digest":"sha256:b","repository":"library/redis"}],"total":2}"#
-            };
-            Ok(Response::new(200, body))
-        });
+        let images = "/v1/projects/p1/images";
+        let mut http = Routes::new()
+            .on(
+                images,
+                &[("offset", "0")],
+                Response::new(
+                    200,
+                    r#"{"images":[{"digest":"sha256:a","repository":"library/nginx","tag":"1.25"}],"total":2}"#,
+                ),
+            )
+            .on(
+                images,
+                &[("offset", "1")],
+                Response::new(
+                    200,
+                    r#"{"images":[{"digest":"sha256:b","repository":"library/redis"}],"total":2}"#,
+                ),
+            );
         let mut c = configured();
         let first = c.list_resources(&mut http, None).ok().unwrap();
         assert_eq!(first.items[0].name, "library/nginx:1.25");
