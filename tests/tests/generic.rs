@@ -207,15 +207,16 @@ async fn the_embedding_example_runs_two_connectors_in_one_process() {
 
 /// A replay answers as the live run was answered: the cassette keeps the headers connectors
 /// read (here `Date`, the Imagescan connector's high-water mark), so the replayed summary's mark
-/// and its source are the live run's, not this host's clock.
+/// and its source are the live run's, not this host's clock. A `check` recorded into the same
+/// cassette adds to it: both replay afterwards.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_keeps_the_servers_clock() {
     let sim = ImagescanSim::start(project(), KEY).await;
     let dir = scratch("imagescan-replay");
     let cassette = dir.join("cassette");
-    let sync = |extra: Vec<String>| {
+    let run = |command: &str, extra: Vec<String>| {
         let mut args = vec![
-            "sync".to_string(),
+            command.to_string(),
             wasm(),
             "-s".into(),
             "project=p1".into(),
@@ -230,9 +231,14 @@ async fn a_replay_keeps_the_servers_clock() {
             run_host(&args, &[]).await
         }
     };
-    let live = sync(vec!["--record".into(), cassette.display().to_string()]).await;
+    let record = || vec!["--record".to_string(), cassette.display().to_string()];
+    let replay = || vec!["--fixtures".to_string(), cassette.display().to_string()];
+    let live = run("sync", record()).await;
     assert_eq!(live.code, 0, "{}", live.stderr);
-    let replay = sync(vec!["--fixtures".into(), cassette.display().to_string()]).await;
+    let checked = run("check", record()).await;
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert_eq!(run("check", replay()).await.code, 0);
+    let replay = run("sync", replay()).await;
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     let (live, replay) = (
         records(&live.stdout).pop().unwrap(),

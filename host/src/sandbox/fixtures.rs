@@ -84,18 +84,22 @@ pub struct Replay {
     responses: HashMap<Key, Interaction>,
 }
 
+/// The index of the cassette in `dir`.
+fn read_index(dir: &Path) -> Result<Index, String> {
+    let index_path = dir.join(INDEX);
+    let text = std::fs::read_to_string(&index_path)
+        .map_err(|e| format!("fixtures: cannot read {}: {e}", index_path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "fixtures: {} is not a cassette index: {e}",
+            index_path.display()
+        )
+    })
+}
+
 impl Replay {
     pub fn open(dir: &Path) -> Result<Replay, String> {
-        let index_path = dir.join(INDEX);
-        let text = std::fs::read_to_string(&index_path)
-            .map_err(|e| format!("fixtures: cannot read {}: {e}", index_path.display()))?;
-        let index: Index = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "fixtures: {} is not a cassette index: {e}",
-                index_path.display()
-            )
-        })?;
-        let responses = index
+        let responses = read_index(dir)?
             .interactions
             .into_iter()
             .map(|i| (Key::new(&i.method, &i.path, &i.query), i))
@@ -151,13 +155,21 @@ impl Upstream for Replay {
     }
 }
 
-/// Passes requests to `inner` and writes what came back into a cassette as it goes.
+/// Passes requests to `inner` and writes what came back into a cassette as it goes. Recording
+/// into a cassette that exists adds to it: a request recorded again replaces its earlier answer,
+/// and every other recording stays (so `check --record DIR` beside a sync's recording keeps it).
 pub struct Recorder {
     inner: Arc<dyn Upstream>,
     dir: PathBuf,
     /// The secrets in every form a server might reflect them, kept out of the cassette.
     secrets: Secrets,
-    index: Mutex<Vec<Interaction>>,
+    index: Mutex<Recorded>,
+}
+
+struct Recorded {
+    interactions: Vec<Interaction>,
+    /// The number of the next body file: past every one the cassette already has.
+    next_body: usize,
 }
 
 impl Recorder {
@@ -168,19 +180,41 @@ impl Recorder {
     ) -> Result<Recorder, String> {
         std::fs::create_dir_all(dir.join("bodies"))
             .map_err(|e| format!("record: cannot create {}: {e}", dir.display()))?;
+        let interactions = if dir.join(INDEX).exists() {
+            read_index(dir)
+                .map_err(|e| format!("record: {e} (move it away to record afresh)"))?
+                .interactions
+        } else {
+            Vec::new()
+        };
+        let next_body = interactions
+            .iter()
+            .filter_map(|i| {
+                i.body_file
+                    .strip_prefix("bodies/")?
+                    .strip_suffix(".json")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0)
+            + 1;
         Ok(Recorder {
             inner,
             dir: dir.to_path_buf(),
             secrets,
-            index: Mutex::new(Vec::new()),
+            index: Mutex::new(Recorded {
+                interactions,
+                next_body,
+            }),
         })
     }
 
     fn store(&self, req: &Outgoing, resp: &Incoming) -> std::io::Result<()> {
-        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recorded = self.index.lock().unwrap_or_else(|e| e.into_inner());
         let key = Key::of(req);
-        index.retain(|i| Key::new(&i.method, &i.path, &i.query) != key);
-        let body_file = format!("bodies/{:04}.json", index.len() + 1);
+        let body_file = format!("bodies/{:04}.json", recorded.next_body);
+        recorded.next_body += 1;
         let body = match self.secrets.redact_bytes(&resp.body) {
             Some(scrubbed) => Bytes::from(scrubbed),
             None => resp.body.clone(),
@@ -196,6 +230,8 @@ impl Recorder {
                 ))
             })
             .collect();
+        let index = &mut recorded.interactions;
+        index.retain(|i| Key::new(&i.method, &i.path, &i.query) != key);
         index.push(Interaction {
             method: req.method.to_string(),
             path: req.uri.path().to_string(),
