@@ -81,11 +81,14 @@ fn key(method: &str, url: &str) -> Key {
     (method.to_ascii_uppercase(), path_of(url).to_string(), pairs)
 }
 
+/// A recorded answer: status, headers, and the body's file in the cassette.
+type Recorded = (u16, Vec<(String, String)>, String);
+
 /// A recorded cassette (`cassette.json` and `bodies/`), replayed natively. A request it holds
 /// no recording of fails as a transport error that says so.
 pub struct Cassette {
     dir: PathBuf,
-    answers: HashMap<Key, (u16, Vec<(String, String)>, String)>,
+    answers: HashMap<Key, Recorded>,
     /// Every request sent, in order.
     pub requests: Vec<Request>,
 }
