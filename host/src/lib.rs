@@ -26,6 +26,7 @@ pub mod error;
 pub mod job;
 pub mod jobs;
 pub mod lock;
+pub(crate) mod mutants;
 pub mod output;
 pub mod sandbox;
 pub mod secrets;

@@ -9,6 +9,7 @@
 //! A secret's value goes only into its credential: it is never passed to `configure`, and every
 //! error raised while settings are resolved has the run's secrets removed before anyone sees it.
 
+use crate::mutants::{Duty, skips};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -389,6 +390,9 @@ fn plain_settings(raw: &RawSettings, spec: &ConnectorSpec) -> Result<Vec<Setting
 /// A value of the shape its setting's type says: a boolean (`true`/`false`, or `yes`/`no`,
 /// `on`/`off`, `1`/`0`), a whole number, an absolute http(s) URL. Text and lists take anything.
 fn check_value(def: &SettingSpec, value: &str) -> Result<(), Failure> {
+    if skips(Duty::SettingShapes) {
+        return Ok(());
+    }
     let v = value.trim();
     let (ok, expected) = match def.value_type {
         SettingType::Text | SettingType::List => (true, ""),

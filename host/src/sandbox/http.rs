@@ -22,6 +22,7 @@ use super::limits::HostWork;
 use super::policy::{Origin, Policy};
 use super::redact::Secrets;
 use super::transport::{Incoming, Offline, Outgoing, TransportError, Upstream};
+use crate::mutants::{Duty, skips};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 
 /// Removes every secret from a response before the guest sees it: a server that reflects
@@ -132,7 +133,10 @@ impl SandboxHttp {
                 self.max_requests
             )));
         }
-        self.policy.check(&origin).map_err(&deny)?;
+        if !skips(Duty::AllowList) {
+            self.policy.check(&origin).map_err(&deny)?;
+        }
+        let calls_at_start = self.host_work.calls_ended();
         self.host_work.check().map_err(&deny)?;
         // Requests past the limit wait here; they hold nothing but their handles meanwhile.
         let _in_flight = self
@@ -162,7 +166,14 @@ impl SandboxHttp {
             host_work: self.host_work.clone(),
         };
         let mut incoming = self.upstream.send(outgoing).await;
-        if let Ok(incoming) = &mut incoming {
+        if skips(Duty::HeldRequests) && self.host_work.calls_ended() != calls_at_start {
+            return Err(deny(format!(
+                "{origin}: the call that sent this request has returned"
+            )));
+        }
+        if skips(Duty::Scrub) {
+            // Nothing is removed.
+        } else if let Ok(incoming) = &mut incoming {
             self.host_work
                 .charge(|| scrub(&self.secrets, incoming))
                 .map_err(|e| deny(format!("response from {origin}: {e}")))?;
@@ -205,20 +216,31 @@ impl SandboxHttp {
     /// The guest's headers as they leave: its credentials and content negotiation removed, the
     /// host's credentials for `origin` added.
     fn outgoing_headers(&self, mut headers: http::HeaderMap, origin: &Origin) -> http::HeaderMap {
+        if skips(Duty::CredentialHeaders) {
+            for c in self.credentials.iter() {
+                c.attach(origin, &mut headers);
+            }
+            return headers;
+        }
         headers.remove(http::header::AUTHORIZATION);
         headers.remove(http::header::PROXY_AUTHORIZATION);
         headers.remove(http::header::COOKIE);
         // Content negotiation is the host's (see the live transport): a component that asks for
         // a compressed, transcoded or partial body must not get a secret past the scrub in a
         // form (or in pieces) the scrub does not recognise.
-        for negotiated in [
-            http::header::ACCEPT_ENCODING,
-            http::header::TE,
-            http::header::ACCEPT_CHARSET,
-            http::header::RANGE,
-            http::header::IF_RANGE,
-        ] {
-            headers.remove(negotiated);
+        let negotiated: &[http::HeaderName] = if skips(Duty::Negotiation) {
+            &[]
+        } else {
+            &[
+                http::header::ACCEPT_ENCODING,
+                http::header::TE,
+                http::header::ACCEPT_CHARSET,
+                http::header::RANGE,
+                http::header::IF_RANGE,
+            ]
+        };
+        for name in negotiated {
+            headers.remove(name);
         }
         for c in self.credentials.iter() {
             headers.remove(c.header_name());

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, Result};
 
+use crate::mutants::{Duty, skips};
+
 pub const TICK: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,8 @@ pub struct HostWork {
     /// a page) counts toward the next call, so no work goes uncharged.
     total: AtomicU64,
     call_start: AtomicU64,
+    /// Calls into the instance that have returned.
+    calls_ended: AtomicU64,
 }
 
 impl HostWork {
@@ -125,6 +129,7 @@ impl HostWork {
             budget,
             total: AtomicU64::new(0),
             call_start: AtomicU64::new(0),
+            calls_ended: AtomicU64::new(0),
         }
     }
 
@@ -146,6 +151,12 @@ impl HostWork {
     fn next_call(&self) {
         self.call_start
             .store(self.total.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.calls_ended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many calls into the instance have returned so far.
+    pub fn calls_ended(&self) -> u64 {
+        self.calls_ended.load(Ordering::Relaxed)
     }
 
     /// `Err` (the reason) once host work alone has spent this call's CPU budget.
@@ -195,7 +206,7 @@ impl Meter {
 
     /// `Err` once the process holds more than the cap (when watched); remembers the hit.
     pub fn check_host_memory(&mut self) -> Result<()> {
-        let Some(cap) = self.resident_cap else {
+        let Some(cap) = self.resident_cap.filter(|_| !skips(Duty::MemoryLimit)) else {
             return Ok(());
         };
         match resident_bytes() {
@@ -259,7 +270,7 @@ impl ResourceLimiter for Meter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool> {
-        if desired > self.limits.memory_bytes {
+        if desired > self.limits.memory_bytes && !skips(Duty::MemoryLimit) {
             let hit = LimitHit::Memory {
                 desired,
                 cap: self.limits.memory_bytes,

@@ -6,6 +6,7 @@
 //! Every byte buffered is charged, as it arrives, to the instance's [`Budget`]: a component
 //! cannot make the host hold more for it than that, however many requests it has in flight.
 
+use crate::mutants::{Duty, skips};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -450,13 +451,17 @@ impl Upstream for Retrying {
             let mut retries = 0;
             loop {
                 let result = self.inner.send(req.clone()).await;
+                if skips(Duty::Retries) {
+                    return result.map(retry_after_in_seconds);
+                }
                 let outcome = match &result {
                     Ok(r) => Outcome::Status {
                         status: r.status.as_u16(),
                         retry_after: r
                             .headers
                             .get(http::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok()),
+                            .and_then(|v| v.to_str().ok())
+                            .filter(|_| !skips(Duty::RetryAfter)),
                     },
                     Err(e) if e.is_retryable() => Outcome::TransportError,
                     Err(_) => Outcome::Refused,
