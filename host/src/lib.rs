@@ -18,6 +18,7 @@
 
 pub mod atomic_file;
 pub mod cache;
+pub mod checkup;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod contract;

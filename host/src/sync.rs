@@ -36,7 +36,10 @@ use crate::text::{MAX_MESSAGE_CHARS, printable};
 use crate::time;
 
 pub(crate) mod admit;
+pub(crate) mod paging;
 mod writer;
+pub use paging::MAX_CURSOR_BYTES;
+use paging::{CursorTrail, PageLimits};
 use writer::{Page, PageWriter, Pipeline, Progress, Records, Saved};
 pub use writer::{PageProgress, ProgressSink};
 
@@ -870,67 +873,6 @@ fn load_state(
         state.checkpoint = None;
     }
     Ok(Some(state))
-}
-
-/// Longest cursor a component may hand back: it is stored in the state file and sent back on
-/// every call, so it must stay small.
-pub const MAX_CURSOR_BYTES: usize = 4096;
-
-/// The paging contract a component must keep.
-struct PageLimits {
-    max_pages: u64,
-    max_records: u64,
-}
-
-/// The cursors one listing has handed out, as digests: one handed out again is a cycle.
-#[derive(Default)]
-struct CursorTrail(HashSet<u128>);
-
-impl PageLimits {
-    fn check_page(
-        &self,
-        call: &str,
-        pages: u64,
-        records: usize,
-        sent: Option<&str>,
-        next: Option<&str>,
-        trail: &mut CursorTrail,
-    ) -> Result<(), Failure> {
-        if records as u64 > self.max_records {
-            return Err(Failure::Guest(format!(
-                "contract violation: `{call}` returned a page of {records} records; the limit is {} (max-page-records)",
-                self.max_records
-            )));
-        }
-        let shown = |c: &str| printable(c, 80);
-        if skips(Duty::Cursors) {
-            return Ok(());
-        }
-        if let Some(c) = next.filter(|c| c.len() > MAX_CURSOR_BYTES) {
-            return Err(Failure::Guest(format!(
-                "contract violation: `{call}` returned a cursor of {} bytes; the limit is {MAX_CURSOR_BYTES}",
-                c.len()
-            )));
-        }
-        if let Some(c) = next.filter(|_| next == sent) {
-            return Err(Failure::Guest(format!(
-                "contract violation: `{call}` returned the cursor it was given ({:?}); it would never end",
-                shown(c)
-            )));
-        }
-        if let Some(c) = next.filter(|c| !trail.0.insert(id_key(c))) {
-            return Err(Failure::Guest(format!(
-                "contract violation: `{call}` returned a cursor it had returned before in this listing ({:?}, page {pages}); the listing cycles",
-                shown(c)
-            )));
-        }
-        if next.is_some() && pages >= self.max_pages {
-            return Err(Failure::Guest(format!(
-                "contract violation: `{call}` did not end after {pages} pages (max-pages)"
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// Whether a checkpoint may be resumed into `output`: a file must be the one it was written

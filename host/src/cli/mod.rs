@@ -16,6 +16,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::checkup;
 use crate::contract::describe;
 use crate::engine::{Connector, Runtime, default_cache_dir};
 use crate::error::Failure;
@@ -68,6 +69,14 @@ pub enum Command {
         after_help = "Example:\n  connector-host check vendor.wasm -s account=acme --secret api-token=file:/run/secrets/vendor"
     )]
     Check(CheckArgs),
+    /// For connector authors: replay a recorded cassette through the component several ways
+    /// and report what a runtime will hold against it, one line per rule.
+    #[command(
+        after_help = "Example:\n  connector-host sync vendor.wasm -s account=acme --secret api-token=env:TOKEN --record cassette\n  \
+        connector-host checkup vendor.wasm -s account=acme -s api-token=x --fixtures cassette\n\n\
+        Exit 0 when every rule holds, 5 when one does not."
+    )]
+    Checkup(CheckArgs),
     /// Print the connector's settings (a table, or JSON with --json).
     #[command(after_help = "Example:\n  connector-host describe vendor.wasm --json")]
     Describe(DescribeArgs),
@@ -258,6 +267,7 @@ pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Sync(a) => sync_cmd(a, cli.quiet).await,
         Command::Check(a) => check_cmd(a).await,
+        Command::Checkup(a) => checkup_cmd(a).await,
         Command::Describe(a) => describe_cmd(a).await,
         Command::Trust(a) => trust_cmd(a).await,
         Command::Run(a) => run::jobs_cmd(a).await,
@@ -388,6 +398,47 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
         );
     }
     Ok(0)
+}
+
+async fn checkup_cmd(a: CheckArgs) -> Result<i32, Failure> {
+    let Some(cassette) = a.settings.fixtures.clone() else {
+        return Err(Failure::Config(
+            "checkup replays a recorded cassette: pass --fixtures DIR (record one with `sync --record DIR`)"
+                .to_string(),
+        ));
+    };
+    let config = config(
+        a.settings.config.as_deref(),
+        &a.settings.set,
+        &a.settings.secret,
+    )?;
+    let verdicts = match load(&a.component) {
+        Err(f @ Failure::Guest(_)) => vec![checkup::verdict_of_failure("imports", &f)],
+        Err(f) => return Err(f),
+        Ok(connector) => {
+            let trust = trust_store()?;
+            let sources = SecretSources {
+                trust: trust.as_ref(),
+                ..SecretSources::process_env()
+            };
+            match job::prepare(&connector, &config, sources, true).await {
+                Err(f @ Failure::Guest(_)) => vec![checkup::verdict_of_failure("spec", &f)],
+                Err(f) => return Err(f),
+                Ok((spec, resolved)) => checkup::run(&connector, &spec, &resolved, cassette).await,
+            }
+        }
+    };
+    let mut failed = false;
+    for v in &verdicts {
+        match &v.outcome {
+            Ok(seen) => println!("PASS {:<14}{seen}", v.rule),
+            Err(why) => {
+                failed = true;
+                println!("FAIL {:<14}{why}", v.rule);
+            }
+        }
+    }
+    Ok(if failed { 5 } else { 0 })
 }
 
 async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {

@@ -155,6 +155,7 @@ impl Guest for Impostor {
     }
 
     fn list_resources(_: Option<String>) -> Result<AssetPage, ConnectorError> {
+        RESOURCES_LISTED.set(true);
         let items = list(&spec(), "resources")
             .iter()
             .filter_map(Value::as_str)
@@ -185,8 +186,20 @@ impl Guest for Impostor {
     fn list_findings(_: FindingQuery) -> Result<FindingPage, ConnectorError> {
         let items: Vec<Finding> = list(&spec(), "findings")
             .iter()
+            // A finding can claim an id of `id_bytes` bytes, a random id (`"random_id": true`),
+            // or to exist only after this instance listed resources (`"after_resources": true`).
+            .filter(|f| {
+                f.get("after_resources") != Some(&Value::Bool(true)) || RESOURCES_LISTED.get()
+            })
             .map(|f| match f.get("id_bytes").and_then(Value::as_u64) {
                 Some(n) => "x".repeat(n as usize),
+                None if f.get("random_id") == Some(&Value::Bool(true)) => {
+                    use std::hash::BuildHasher;
+                    format!(
+                        "{:016x}",
+                        std::collections::hash_map::RandomState::new().hash_one(0u8)
+                    )
+                }
                 None => text(f, "id").unwrap_or_default(),
             })
             .map(finding)
@@ -199,6 +212,11 @@ impl Guest for Impostor {
             skipped: vec![],
         })
     }
+}
+
+thread_local! {
+    /// This instance has listed its resources.
+    static RESOURCES_LISTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[cfg(target_arch = "wasm32")]
