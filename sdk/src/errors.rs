@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crate::http::Response;
+use crate::http::{Response, SendError};
 use crate::retry::parse_retry_after;
 use crate::wit::{ConnectorError, Malformed, RateLimit, UpstreamFailure};
 
@@ -65,6 +65,31 @@ pub fn from_status(
             message: or("no error message"),
         }),
     }
+}
+
+/// The response to a request sent for `endpoint` when it succeeded (2xx); otherwise the error it
+/// means: a transport failure, or [`from_status`] with the body's first words as the vendor's
+/// message. `not_found` is what a 404 means for this connector.
+pub fn success(
+    endpoint: &str,
+    sent: Result<Response, SendError>,
+    not_found: &str,
+) -> Result<Response, ConnectorError> {
+    let response = sent.map_err(|e| transport(endpoint, &e))?;
+    if response.is_success() {
+        return Ok(response);
+    }
+    let message = body_message(&response.body);
+    Err(from_status(endpoint, &response, &message, not_found))
+}
+
+/// The body of `response` read as `T`, or `malformed-response` saying where it was wrong.
+pub fn json<T: serde::de::DeserializeOwned>(
+    endpoint: &str,
+    response: &Response,
+) -> Result<T, ConnectorError> {
+    serde_json::from_slice(&response.body)
+        .map_err(|e| malformed(endpoint, format!("not the documented JSON: {e}")))
 }
 
 /// A body that is not the vendor's error JSON, as a short printable message: empty for an empty

@@ -2,6 +2,7 @@
 //! `connector-host` binary, a Socket-shaped and an Imagescan-shaped loopback server, and helpers
 //! to run a sync.
 
+pub mod github;
 pub mod imagescan;
 pub mod ocsf;
 pub mod oracle;
@@ -36,6 +37,7 @@ pub fn component(name: &str) -> PathBuf {
             "describe-rogue-connector",
             "impostor-connector",
             "imagescan-connector",
+            "dependabot-connector",
         ];
         xtask::build_components(&root(), &root().join("target/components"), &packages)
             .unwrap_or_else(|e| panic!("{e}"))

@@ -125,8 +125,7 @@ impl Connector for Imagescan {
             &[("offset", offset), ("limit", IMAGES_PER_PAGE)].map(|(k, v)| (k, v.to_string())),
         );
         let (endpoint, resp) = self.get(http, "/images", &url)?;
-        let page: ImagePage = serde_json::from_slice(&resp.body)
-            .map_err(|e| errors::malformed(&endpoint, format!("not the documented JSON: {e}")))?;
+        let page: ImagePage = errors::json(&endpoint, &resp)?;
         let read_page = read_each(
             "images",
             &page.images,
@@ -161,8 +160,7 @@ impl Connector for Imagescan {
             }
         };
         let (endpoint, resp) = self.get(http, "/vulnerabilities", &url)?;
-        let records: Vec<serde_json::Value> = serde_json::from_slice(&resp.body)
-            .map_err(|e| errors::malformed(&endpoint, format!("not a JSON array: {e}")))?;
+        let records: Vec<serde_json::Value> = errors::json(&endpoint, &resp)?;
         let read_page = read_each(
             "vulnerabilities",
             &records,
@@ -213,19 +211,9 @@ impl Imagescan {
         url: &str,
     ) -> Result<(String, Response), ConnectorError> {
         let endpoint = format!("GET /v1/projects/{}{path}", self.project);
-        let resp = http
-            .send(&Request::get_json(url))
-            .map_err(|e| errors::transport(&endpoint, &e))?;
-        if !resp.is_success() {
-            let message = errors::body_message(&resp.body);
-            return Err(errors::from_status(
-                &endpoint,
-                &resp,
-                &message,
-                "the project is unknown or the key cannot see it",
-            ));
-        }
-        Ok((endpoint, resp))
+        let sent = http.send(&Request::get_json(url));
+        let unknown = "the project is unknown or the key cannot see it";
+        Ok((endpoint.clone(), errors::success(&endpoint, sent, unknown)?))
     }
 
     fn asset(&self, image: Image, raw: &serde_json::Value) -> Asset {
