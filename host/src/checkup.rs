@@ -258,55 +258,35 @@ impl Checkup<'_> {
         Ok(listed)
     }
 
-    fn limits(&self) -> PageLimits {
-        PageLimits {
-            max_pages: self.resolved.host.max_pages,
-            max_records: self.resolved.host.max_page_records,
-        }
-    }
-
     async fn resources(&self, session: &mut Session, listed: &mut Listed) -> Result<(), String> {
-        let (limits, mut trail, mut cursor, mut pages) =
-            (self.limits(), CursorTrail::default(), None::<String>, 0);
-        loop {
+        let page = async |cursor: Option<String>| {
             let mut page = session
                 .list_resources(cursor.as_deref())
                 .await
                 .map_err(|f| f.message().to_string())?
                 .map_err(|e| self.failure(e, session))?;
-            pages += 1;
-            let call = "list-resources";
-            let (sent, next) = (cursor.as_deref(), page.next_cursor.as_deref());
-            limits
-                .check_page(call, pages, page.items.len(), sent, next, &mut trail)
-                .map_err(|f| f.message().to_string())?;
-            listed.component_skipped += page.skipped.len();
-            let before = page.skipped.len();
+            let own = page.skipped.len();
             admit::assets(
                 &mut page.items,
                 &mut page.skipped,
                 &self.spec.resource_types,
             );
-            listed
-                .refused
-                .extend(page.skipped.drain(before..).map(|s| s.reason));
-            listed
-                .resources
-                .extend(page.items.into_iter().map(|a| a.id));
-            listed.pages += 1;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
-            }
-        }
+            Ok(Paged {
+                ids: page.items.into_iter().map(|a| a.id).collect(),
+                component_skipped: own,
+                refused: page.skipped.drain(own..).map(|s| s.reason).collect(),
+                next: page.next_cursor,
+            })
+        };
+        let ids = self.walk("list-resources", page, listed).await?;
+        listed.resources.extend(ids);
+        Ok(())
     }
 
     async fn findings(&self, session: &mut Session, listed: &mut Listed) -> Result<(), String> {
-        let (limits, mut trail, mut cursor, mut pages) =
-            (self.limits(), CursorTrail::default(), None::<String>, 0);
-        loop {
+        let page = async |cursor: Option<String>| {
             let query = FindingQuery {
-                cursor: cursor.clone(),
+                cursor,
                 updated_since: None,
             };
             let mut page = session
@@ -314,26 +294,65 @@ impl Checkup<'_> {
                 .await
                 .map_err(|f| f.message().to_string())?
                 .map_err(|e| self.failure(e, session))?;
-            pages += 1;
-            let call = "list-findings";
-            let (sent, next) = (cursor.as_deref(), page.next_cursor.as_deref());
-            limits
-                .check_page(call, pages, page.items.len(), sent, next, &mut trail)
-                .map_err(|f| f.message().to_string())?;
-            listed.component_skipped += page.skipped.len();
-            let before = page.skipped.len();
+            let own = page.skipped.len();
             admit::findings(&mut page.items, &mut page.skipped);
-            listed
-                .refused
-                .extend(page.skipped.drain(before..).map(|s| s.reason));
-            listed.findings.extend(page.items.into_iter().map(|f| f.id));
+            Ok(Paged {
+                ids: page.items.into_iter().map(|f| f.id).collect(),
+                component_skipped: own,
+                refused: page.skipped.drain(own..).map(|s| s.reason).collect(),
+                next: page.next_cursor,
+            })
+        };
+        let ids = self.walk("list-findings", page, listed).await?;
+        listed.findings.extend(ids);
+        Ok(())
+    }
+
+    /// One listing to its end, every page held to the paging contract; the admitted ids.
+    async fn walk(
+        &self,
+        call: &str,
+        mut page: impl AsyncFnMut(Option<String>) -> Result<Paged, String>,
+        listed: &mut Listed,
+    ) -> Result<Vec<String>, String> {
+        let limits = PageLimits {
+            max_pages: self.resolved.host.max_pages,
+            max_records: self.resolved.host.max_page_records,
+        };
+        let (mut trail, mut cursor, mut pages, mut ids) =
+            (CursorTrail::default(), None::<String>, 0, Vec::new());
+        loop {
+            let p = page(cursor.clone()).await?;
+            pages += 1;
+            let records = p.ids.len() + p.refused.len();
+            limits
+                .check_page(
+                    call,
+                    pages,
+                    records,
+                    cursor.as_deref(),
+                    p.next.as_deref(),
+                    &mut trail,
+                )
+                .map_err(|f| f.message().to_string())?;
             listed.pages += 1;
-            match page.next_cursor {
+            listed.component_skipped += p.component_skipped;
+            listed.refused.extend(p.refused);
+            ids.extend(p.ids);
+            match p.next {
                 Some(next) => cursor = Some(next),
-                None => return Ok(()),
+                None => return Ok(ids),
             }
         }
     }
+}
+
+/// One page, admitted: the ids kept, what the component and the host left out, the next cursor.
+struct Paged {
+    ids: Vec<String>,
+    component_skipped: usize,
+    refused: Vec<String>,
+    next: Option<String>,
 }
 
 /// The check-up failed to start: the component or its settings are not usable at all.

@@ -1,17 +1,31 @@
 //! The contract's timestamps (RFC 3339 UTC, `Z` suffix, fractional seconds allowed), read and
-//! written in one place.
+//! written in one place, on the same RFC 3339 code the connectors use (`connector_sdk::time`).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-/// An RFC 3339 UTC instant (`...Z`); anything else is `None`.
+use connector_sdk::time::{self as rfc3339, Instant};
+
+/// An RFC 3339 UTC instant (`YYYY-MM-DDTHH:MM:SS[.frac]Z`); anything else is `None`.
 pub fn parse(s: &str) -> Option<SystemTime> {
-    let body = s.strip_suffix('Z')?;
-    humantime::parse_rfc3339_weak(body).ok()
+    let strict = s.len() >= 20 && s.as_bytes()[10] == b'T' && s.ends_with('Z');
+    let t = rfc3339::parse(s).filter(|_| strict)?;
+    let since_epoch = Duration::new(t.secs.unsigned_abs(), 0);
+    let whole = if t.secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(since_epoch)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(since_epoch)
+    };
+    whole?.checked_add(Duration::from_nanos(u64::from(t.nanos)))
 }
 
 /// Whole seconds, `Z` suffix.
 pub fn format_seconds(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs_f64().ceil() as u64).unwrap_or(i64::MAX),
+    };
+    let secs = secs.clamp(Instant::FIRST_SECOND, Instant::LAST_SECOND);
+    rfc3339::format_rfc3339(Instant::new(secs, 0).expect("clamped to what RFC 3339 writes"))
 }
 
 /// Milliseconds since the Unix epoch (OCSF's timestamps); `None` before 1970 or unreadable.
@@ -33,6 +47,8 @@ mod tests {
         );
         for bad in [
             "2026-08-11T09:20:02+02:00",
+            "2026-08-11 09:20:02Z",
+            "2026-08-11T10:15:60Z",
             "2026-08-11",
             "last tuesday",
             "",

@@ -12,6 +12,7 @@
 //!   defaults applied, errors naming the setting);
 //! - [`ids`], [`time`], [`url`] and [`page`]: deterministic UUIDs, RFC 3339 and HTTP dates,
 //!   queries and `Link` paging, and a page read record by record with the unreadable skipped;
+//! - [`records`]: a finding or a resource with only what each has, for struct update syntax;
 //! - `testing` (feature `testing`, native only): test doubles that route by path and query
 //!   and replay a recorded cassette.
 //!
@@ -39,6 +40,8 @@ pub mod http;
 pub mod ids;
 #[cfg(feature = "guest")]
 pub mod page;
+#[cfg(feature = "guest")]
+pub mod records;
 #[cfg(feature = "guest")]
 pub mod settings;
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]

@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-use crate::server::{Head, parse_query, read_head, write_response};
+use crate::server::{Head, parse_query, serve_simple};
 
 /// `repos` repositories and `alerts` alerts; alert `i` was updated on day `i` of 2026.
 #[derive(Debug, Clone)]
@@ -80,26 +79,8 @@ const PER_PAGE: usize = 100;
 
 impl GithubSim {
     pub async fn start(org: GithubOrg, token: &str) -> GithubSim {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let ctx = Arc::new((org, format!("Bearer {token}"), log.clone(), addr));
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let Ok(Some(head)) = read_head(&mut stream).await else {
-                        return;
-                    };
-                    let (org, bearer, log, addr) = &*ctx;
-                    let (status, headers, body) = answer(org, bearer, *addr, &head);
-                    log.lock().unwrap().push(head);
-                    let _ = write_response(&mut stream, status, headers, body, false).await;
-                });
-            }
-        });
+        let bearer = format!("Bearer {token}");
+        let (addr, log) = serve_simple(move |addr, head| answer(&org, &bearer, addr, head)).await;
         GithubSim { addr, log }
     }
 

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tokio::net::TcpListener;
 
-use crate::server::{Head, parse_query, read_head, write_response};
+use crate::server::{Head, parse_query, serve_simple};
 
 /// The data served: `images` images, `vulns` reports spread over them.
 #[derive(Debug, Clone)]
@@ -53,26 +52,8 @@ pub struct ImagescanSim {
 
 impl ImagescanSim {
     pub async fn start(project: Project, api_key: &str) -> ImagescanSim {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let ctx = Arc::new((project, api_key.to_string(), log.clone(), addr));
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let Ok(Some(head)) = read_head(&mut stream).await else {
-                        return;
-                    };
-                    let (project, key, log, addr) = &*ctx;
-                    let (status, headers, body) = answer(project, key, *addr, &head);
-                    log.lock().unwrap().push(head);
-                    let _ = write_response(&mut stream, status, headers, body, false).await;
-                });
-            }
-        });
+        let key = api_key.to_string();
+        let (addr, log) = serve_simple(move |addr, head| answer(&project, &key, addr, head)).await;
         ImagescanSim { addr, log }
     }
 

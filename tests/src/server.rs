@@ -600,6 +600,35 @@ pub fn encode_response(
     Ok(response)
 }
 
+/// A loopback server of one request per connection: `answer` gives each request's status,
+/// headers and body (and sees the server's own address, for links); every request's head is
+/// kept, in order, in the log returned.
+pub async fn serve_simple<F>(answer: F) -> (SocketAddr, Arc<Mutex<Vec<Head>>>)
+where
+    F: Fn(SocketAddr, &Head) -> (u16, Vec<(String, String)>, String) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (kept, answer) = (log.clone(), Arc::new(answer));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (log, answer) = (kept.clone(), answer.clone());
+            tokio::spawn(async move {
+                let Ok(Some(head)) = read_head(&mut stream).await else {
+                    return;
+                };
+                let (status, headers, body) = answer(addr, &head);
+                log.lock().unwrap().push(head);
+                let _ = write_response(&mut stream, status, headers, body, false).await;
+            });
+        }
+    });
+    (addr, log)
+}
+
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())

@@ -8,7 +8,7 @@ use connector_sdk::http::{Http, Method, Request, Response, SendError, WasiHttp};
 use connector_sdk::ids::Ids;
 use connector_sdk::settings::{self, SettingSpecExt, SpecBuilder};
 use connector_sdk::wit::*;
-use connector_sdk::{Connector, cursor};
+use connector_sdk::{Connector, cursor, records};
 use serde_json::json;
 
 /// The bearer token and API key the kit grants (the probe never sees them).
@@ -144,22 +144,12 @@ impl Connector for Probe {
 
 impl Probe {
     fn asset(&self, name: &str) -> Asset {
-        Asset {
-            id: self.ids.id(&[Some("asset"), Some(name)]),
-            resource_type: "probe".to_string(),
-            vendor_id: name.to_string(),
-            name: name.to_string(),
-            slug: None,
-            full_name: None,
-            workspace: None,
-            url: None,
-            default_branch: None,
-            visibility: None,
-            archived: false,
-            created_at: None,
-            updated_at: None,
-            vendor_data: "{}".to_string(),
-        }
+        records::asset(
+            self.ids.id(&[Some("asset"), Some(name)]),
+            "probe",
+            name,
+            name,
+        )
     }
 
     fn get(&self, http: &mut WasiHttp, url: String) -> Result<Response, SendError> {
@@ -294,36 +284,10 @@ impl Probe {
     }
 
     fn finding(&self, vendor_id: &str) -> Finding {
+        let id = self.ids.id(&[Some("finding"), Some(vendor_id)]);
         Finding {
-            id: self.ids.id(&[Some("finding"), Some(vendor_id)]),
-            vendor_id: vendor_id.to_string(),
-            title: vendor_id.to_string(),
-            description: None,
-            issue_type: IssueType::Vulnerability,
-            finding_type: FindingType::Dependency,
             severity: Severity::Low,
-            vendor_severity: None,
-            state: State::Open,
-            first_seen: None,
-            last_seen: None,
-            state_updated_at: None,
-            resource_id: None,
-            code_repo: None,
-            branch: None,
-            affected_package: None,
-            affected_code: None,
-            has_fix: false,
-            remediation: None,
-            cvss_score: None,
-            vulnerability_identifiers: Vec::new(),
-            vulnerabilities: Vec::new(),
-            analytic: Analytic {
-                uid: vendor_id.to_string(),
-                name: vendor_id.to_string(),
-                url: None,
-            },
-            kb_url: None,
-            vendor_data: "{}".to_string(),
+            ..records::finding(id, vendor_id, vendor_id)
         }
     }
 }

@@ -105,10 +105,11 @@ impl SandboxHttp {
             0,
         )
     }
-
+    /// `calls_at_start`: calls into the instance that had returned when the guest sent this.
     async fn handle(
         self,
         request: http::Request<WasiBody>,
+        calls_at_start: u64,
     ) -> Result<http::Response<WasiBody>, HttpError> {
         // Every attempt counts toward the cap, refused or not: refusals are not free.
         let n = self.stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
@@ -136,7 +137,6 @@ impl SandboxHttp {
         if !skips(Duty::AllowList) {
             self.policy.check(&origin).map_err(&deny)?;
         }
-        let calls_at_start = self.host_work.calls_ended();
         self.host_work.check().map_err(&deny)?;
         // Requests past the limit wait here; they hold nothing but their handles meanwhile.
         let _in_flight = self
@@ -265,8 +265,10 @@ impl WasiHttpHooks for SandboxHttp {
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>
     {
         let this = self.clone();
+        // Read now, while the guest's call is running: the request's task may start later.
+        let calls_at_start = self.host_work.calls_ended();
         Box::new(async move {
-            let response = this.handle(request).await?;
+            let response = this.handle(request, calls_at_start).await?;
             let io: IoFuture = Box::new(async { Ok(()) });
             Ok((response, io))
         })

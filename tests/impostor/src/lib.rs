@@ -89,36 +89,18 @@ fn configured() -> String {
 }
 
 fn finding(id: String) -> Finding {
+    let vendor_id: String = id.chars().take(64).collect();
     Finding {
-        id: id.clone(),
-        vendor_id: id.chars().take(64).collect(),
         title: "impostor finding".into(),
-        description: None,
-        issue_type: IssueType::Vulnerability,
         finding_type: FindingType::Dependency,
         severity: Severity::High,
-        vendor_severity: None,
-        state: State::Open,
-        first_seen: None,
-        last_seen: None,
-        state_updated_at: None,
-        resource_id: None,
-        code_repo: None,
-        branch: None,
-        affected_package: None,
-        affected_code: None,
-        has_fix: false,
-        remediation: None,
-        cvss_score: None,
-        vulnerability_identifiers: vec![],
-        vulnerabilities: vec![],
         analytic: Analytic {
             uid: "impostor".into(),
             name: "impostor".into(),
             url: None,
         },
-        kb_url: None,
         vendor_data: configured(),
+        ..connector_sdk::records::finding(id, vendor_id, "")
     }
 }
 

@@ -273,35 +273,15 @@ fn escapes() -> String {
 
 fn finding(id: &str, description: &str) -> Finding {
     Finding {
-        id: id.into(),
-        vendor_id: id.into(),
-        title: "rogue".into(),
         description: Some(description.into()),
         issue_type: IssueType::Custom,
-        finding_type: FindingType::Unknown,
         severity: Severity::Info,
-        vendor_severity: None,
-        state: State::Open,
-        first_seen: None,
-        last_seen: None,
-        state_updated_at: None,
-        resource_id: None,
-        code_repo: None,
-        branch: None,
-        affected_package: None,
-        affected_code: None,
-        has_fix: false,
-        remediation: None,
-        cvss_score: None,
-        vulnerability_identifiers: vec![],
-        vulnerabilities: vec![],
         analytic: Analytic {
             uid: "rogue".into(),
             name: "rogue".into(),
             url: None,
         },
-        kb_url: None,
-        vendor_data: "{}".into(),
+        ..connector_sdk::records::finding(id, id, "rogue")
     }
 }
 
