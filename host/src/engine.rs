@@ -22,6 +22,7 @@ use crate::error::Failure;
 use crate::sandbox::budget::{FIELDS_BYTES, HOST_OBJECTS, HOST_OBJECTS_BUDGET};
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::{Limits, Meter, TICK};
+use crate::text::printable;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -35,9 +36,17 @@ use wit::{
     Setting,
 };
 
-/// Interfaces a connector may import. Everything else (`wasi:filesystem`, `wasi:sockets`, ...)
-/// is refused at load time, by name.
+/// Interfaces a connector may import. Everything else (`wasi:sockets`, ...) is refused at load
+/// time, by name.
+///
+/// `wasi:filesystem` is met inertly: the embedded interpreters of other languages' toolchains
+/// (CPython in componentize-py, SpiderMonkey in ComponentizeJS) import it whether or not the
+/// connector uses it, and the instance is given no preopened directory. Every filesystem
+/// operation needs a descriptor, and `preopens.get-directories` is the only source of one, so
+/// nothing can be opened, listed or written (`tests/fs-rogue` tries).
 const ALLOWED_IMPORTS: &[&str] = &[
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
     "wasi:http/types",
     "wasi:http/outgoing-handler",
     "wasi:io/poll",
@@ -481,17 +490,23 @@ async fn timed<T>(limit: Duration, fut: impl Future<Output = T>) -> Result<T, Du
 }
 
 fn check_imports(engine: &Engine, component: &Component, wasm: &Path) -> Result<(), Failure> {
-    for (name, _) in component.component_type().imports(engine) {
-        let interface = name.split('@').next().unwrap_or(name);
-        if !ALLOWED_IMPORTS.contains(&interface) {
-            return Err(Failure::Guest(format!(
-                "{}: the component imports `{name}`, which a connector is not given; \
-                 it may import only wasi:http and the inert WASI interfaces Rust's std needs",
-                wasm.display()
-            )));
-        }
+    let refused: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name)
+        .filter(|name| !ALLOWED_IMPORTS.contains(&name.split('@').next().unwrap_or(name)))
+        .map(|name| format!("`{}`", printable(name, 100)))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(Failure::Guest(format!(
+        "{}: the component imports {}, which a connector is not given; it may import only \
+         wasi:http and the inert WASI interfaces (clocks, random, stdio, a filesystem with \
+         nothing in it)",
+        wasm.display(),
+        refused.join(", ")
+    )))
 }
 
 /// Default directory for precompiled components.

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod polyglot;
+
 /// The components' target, pinned (with the toolchain) in `rust-toolchain.toml`.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 

@@ -76,7 +76,7 @@ impl std::fmt::Display for LimitHit {
         match self {
             LimitHit::Memory { desired, cap } => write!(
                 f,
-                "memory limit: the component tried to grow its memory to {:.1} MiB; the cap is {} MiB",
+                "memory limit: the component tried to grow its memory to {:.1} MiB in all; the cap is {} MiB",
                 *desired as f64 / (1 << 20) as f64,
                 cap >> 20
             ),
@@ -182,8 +182,11 @@ pub struct Meter {
     pub host_work: std::sync::Arc<HostWork>,
     /// Resident bytes the process may reach, when watched: the baseline at instantiation plus
     /// the component's memory limit plus the host's budget for it.
-    resident_cap: Option<u64>,
-    pub hit: Option<LimitHit>,
+    resident_cap: Option<u64>,    pub hit: Option<LimitHit>,
+    /// Bytes of all the instance's linear memories together: a component composed of several
+    /// modules (CPython's interpreter, an adapter, a composed stub) has several memories, and
+    /// the cap is on their sum.
+    memory_in_use: usize,
 }
 
 impl Meter {
@@ -199,8 +202,8 @@ impl Meter {
             limits,
             ticks_this_call: 0,
             host_work,
-            resident_cap,
-            hit: None,
+            resident_cap,            hit: None,
+            memory_in_use: 0,
         }
     }
 
@@ -265,19 +268,20 @@ pub fn resident_bytes() -> Option<u64> {
 
 impl ResourceLimiter for Meter {
     fn memory_growing(
-        &mut self,
-        _current: usize,
+        &mut self,        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool> {
-        if desired > self.limits.memory_bytes && !skips(Duty::MemoryLimit) {
+        let total = (self.memory_in_use - current.min(self.memory_in_use)).saturating_add(desired);
+        if total > self.limits.memory_bytes && !skips(Duty::MemoryLimit) {
             let hit = LimitHit::Memory {
-                desired,
+                desired: total,
                 cap: self.limits.memory_bytes,
             };
             self.hit = Some(hit.clone());
             return Err(wasmtime::Error::new(hit));
         }
+        self.memory_in_use = total;
         Ok(true)
     }
 
@@ -288,10 +292,10 @@ impl ResourceLimiter for Meter {
         _maximum: Option<usize>,
     ) -> Result<bool> {
         Ok(desired <= 1_000_000)
-    }
-
+    }    /// Core instances of one component: a Rust connector has a handful; CPython with its
+    /// adapters and a composed stub about twenty.
     fn instances(&self) -> usize {
-        16
+        64
     }
 
     fn memories(&self) -> usize {
@@ -317,7 +321,30 @@ mod tests {
             0,
         );
         assert!(m.memory_growing(0, 32 << 20, None).unwrap());
-        assert!(m.memory_growing(0, 65 << 20, None).is_err());
+        assert!(m.memory_growing(32 << 20, 65 << 20, None).is_err());
+        assert_eq!(
+            m.hit,
+            Some(LimitHit::Memory {
+                desired: 65 << 20,
+                cap: 64 << 20
+            })
+        );        assert!(m.hit.unwrap().to_string().contains("cap is 64 MiB"));
+    }
+
+    /// Several memories share one cap: two of 40 MiB do not fit in 64.
+    #[test]
+    fn the_cap_is_on_all_memories_together() {
+        let mut m = Meter::new(
+            Limits {
+                memory_bytes: 64 << 20,
+                ..Limits::default()
+            },
+            0,
+        );
+        assert!(m.memory_growing(0, 40 << 20, None).unwrap());
+        assert!(m.memory_growing(0, 20 << 20, None).unwrap());
+        assert!(m.memory_growing(20 << 20, 24 << 20, None).unwrap());
+        assert!(m.memory_growing(0, 1 << 20, None).is_err());
         assert_eq!(
             m.hit,
             Some(LimitHit::Memory {
@@ -325,10 +352,8 @@ mod tests {
                 cap: 64 << 20
             })
         );
-        assert!(m.hit.unwrap().to_string().contains("cap is 64 MiB"));
     }
-
-    #[test]
+#[test]
     fn cpu_budget_counts_ticks_per_call() {
         let mut m = Meter::new(
             Limits {
