@@ -45,6 +45,14 @@ pub fn component(name: &str) -> PathBuf {
     dir.join(format!("{name}.wasm"))
 }
 
+/// The Python and JavaScript ports of the Imagescan connector, built once per test process from
+/// the pinned toolchains (`xtask::polyglot`; the first build installs them under
+/// `target/polyglot`).
+pub fn ports() -> &'static xtask::polyglot::Ports {
+    static BUILT: OnceLock<xtask::polyglot::Ports> = OnceLock::new();
+    BUILT.get_or_init(|| xtask::polyglot::build_ports(&root()).unwrap_or_else(|e| panic!("{e}")))
+}
+
 /// A build of the impostor component (`tests/impostor`) that claims `spec` about itself: the
 /// built component with the JSON in its spec static rewritten, so each spec is a component of
 /// its own, with its own SHA-256, as a hostile build would be.

@@ -5,7 +5,7 @@ import json as _json
 
 from componentize_py_types import Err
 
-from .http import retry_after
+from .http import SendError, retry_after
 from .wit import types as t
 
 MAX_VENDOR_MESSAGE = 200
@@ -55,8 +55,6 @@ def body_message(body):
 
 def success(endpoint, http, request, not_found):
     """The response to `request` when it succeeded (2xx); otherwise raises the error it means."""
-    from .http import SendError
-
     try:
         response = http.send(request)
     except SendError as e:

@@ -7,6 +7,10 @@ import time as _time
 from dataclasses import dataclass, field
 
 from componentize_py_types import Err
+from wit_world.imports import outgoing_handler, streams
+from wit_world.imports import wasi_http_types as h
+
+from . import time as _time_mod
 
 RETRYABLE = (408, 429, 500, 502, 503, 504)
 
@@ -53,60 +57,58 @@ class SendError(Exception):
 
 
 class WasiHttp:
-    def send(self, request):
-        from wit_world.imports import outgoing_handler, streams, wasi_http_types as h
+    """Requests through `wasi:http/outgoing-handler`. Every WASI resource is dropped, child
+    before parent, as soon as it is done with (`with`): the runtime refuses to drop a resource
+    that still has children, and Python's garbage collector keeps no such order."""
 
+    def send(self, request):
         scheme, _, rest = request.url.partition("://")
         cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
         authority, path = rest[:cut], rest[cut:] or "/"
         if path.startswith("?"):
             path = "/" + path
         try:
-            fields = h.Fields.from_list([(n, v.encode()) for n, v in request.headers])
-            outgoing = h.OutgoingRequest(fields)
+            outgoing = h.OutgoingRequest(h.Fields.from_list([(n, v.encode()) for n, v in request.headers]))
             outgoing.set_method(h.Method_Get() if request.method == "GET" else h.Method_Post())
             outgoing.set_scheme(h.Scheme_Https() if scheme == "https" else h.Scheme_Http())
             outgoing.set_authority(authority)
             outgoing.set_path_with_query(path)
             body = outgoing.body()
             future = outgoing_handler.handle(outgoing, None)
-            stream = body.write()
-            for i in range(0, len(request.body), 4096):
-                stream.blocking_write_and_flush(request.body[i : i + 4096])
-            del stream
+            with body.write() as stream:
+                for i in range(0, len(request.body), 4096):
+                    stream.blocking_write_and_flush(request.body[i : i + 4096])
             h.OutgoingBody.finish(body, None)
-            while (answer := future.get()) is None:
-                future.subscribe().block()
         except Err as e:
             raise _failure(request, e.value) from None
+        with future:
+            while (answer := future.get()) is None:
+                with future.subscribe() as ready:
+                    ready.block()
         if isinstance(answer, Err):
             raise SendError(f"{request.url}: the response was already taken")
         if isinstance(answer.value, Err):
             raise _failure(request, answer.value.value)
-        response = answer.value.value
-        return _read(response, streams)
+        with answer.value.value as response:
+            return _read(response)
 
 
 def _failure(request, error):
-    from wit_world.imports import wasi_http_types as h
-
     refused = isinstance(error, h.ErrorCode_HttpRequestDenied)
     return SendError(f"{request.url}: {type(error).__name__.removeprefix('ErrorCode_')}", refused)
 
 
-def _read(response, streams):
+def _read(response):
     headers = [(n.lower(), v.decode("utf-8", "replace")) for n, v in response.headers().entries()]
-    incoming = response.consume()
-    stream = incoming.stream()
     chunks = []
-    while True:
-        try:
-            chunks.append(stream.blocking_read(1 << 20))
-        except Err as e:
-            if isinstance(e.value, streams.StreamError_Closed):
-                break
-            raise SendError("reading the body failed") from None
-    del stream
+    with response.consume() as body, body.stream() as stream:
+        while True:
+            try:
+                chunks.append(stream.blocking_read(1 << 20))
+            except Err as e:
+                if isinstance(e.value, streams.StreamError_Closed):
+                    break
+                raise SendError("reading the body failed") from None
     return Response(response.status(), headers, b"".join(chunks))
 
 
@@ -147,7 +149,5 @@ def retry_after(value):
     value = value.strip()
     if value.isdigit():
         return float(value)
-    from .time import http_date_seconds
-
-    at = http_date_seconds(value)
+    at = _time_mod.http_date_seconds(value)
     return None if at is None else max(0.0, at - _time.time())

@@ -1,6 +1,8 @@
 """A page of vendor records read one by one: an unreadable record is skipped with a reason
 naming where it was, and the rest of the page stands."""
 
+import json
+
 from .wit import types as t
 
 
@@ -27,6 +29,4 @@ def json_field(raw, name):
 
 def vendor_data(raw):
     """The vendor's record as compact JSON with sorted keys: the same text as the Rust SDK's."""
-    import json
-
     return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
