@@ -257,7 +257,7 @@ impl Connector {
         hooks: SandboxHttp,
         limits: Limits,
     ) -> Result<Session, Failure> {
-        let wasi = WasiCtx::builder().max_random_size(MAX_RANDOM_BYTES).inherit_stderr().build();
+        let wasi = WasiCtx::builder().max_random_size(MAX_RANDOM_BYTES).build();
         // What the component can make the host hold: handles by count, header maps by size,
         // response bodies by the hook's byte budget (see `sandbox::budget`).
         let mut table = ResourceTable::new();

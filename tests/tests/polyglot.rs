@@ -68,7 +68,9 @@ async fn the_rust_python_and_javascript_ports_sync_identically() {
         assert!(!text.contains(KEY), "{name}: the key reached the output");
         // The key went in its declared header, on every request, and nowhere else.
         for headers in sim.requests() {
-            let key = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-api-key"));
+            let key = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-api-key"));
             assert_eq!(key.map(|(_, v)| v.as_str()), Some(KEY), "{name}");
         }
         outputs.push((name, comparable(&out)));
@@ -81,7 +83,56 @@ async fn the_rust_python_and_javascript_ports_sync_identically() {
         assert_eq!(summary, rust_summary, "{name}: summary");
         assert_eq!(recs.len(), rust_records.len(), "{name}: record count");
         for (theirs, ours) in recs.iter().zip(rust_records) {
-            assert_eq!(theirs, ours, "{name}: a record differs from the Rust port's");
+            assert_eq!(
+                theirs, ours,
+                "{name}: a record differs from the Rust port's"
+            );
         }
+    }
+}
+
+/// The sandbox holds for the interpreted ports as for Rust: their memory under
+/// `memory-limit-mb` (all of a component's memories together), requests only to the allow-list,
+/// and sockets refused: componentize-py's own output, before the socket stub is plugged in, is
+/// refused at load, naming the imports.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_holds_for_python_and_javascript() {
+    let ports = ports();
+    let unplugged = ports.python_unplugged.display().to_string();
+    let run = run_host(&["describe", &unplugged], &[]).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("`wasi:sockets/tcp@"), "{}", run.stderr);
+    assert!(!run.stderr.contains("wasi:filesystem"), "{}", run.stderr);
+
+    let dir = scratch("polyglot-sandbox");
+    for (name, wasm) in [("python", &ports.python), ("javascript", &ports.javascript)] {
+        let wasm = wasm.display().to_string();
+        let sim = ImagescanSim::start(project(), KEY).await;
+        let out = dir.join(format!("{name}.ndjson"));
+        let small = sync(&wasm, &sim, &out, &["-s", "memory-limit-mb=4"]).await;
+        assert_eq!(small.code, 5, "{name}: {}", small.stderr);
+        assert!(
+            small.stderr.contains("memory limit"),
+            "{name}: {}",
+            small.stderr
+        );
+
+        let elsewhere = sync(
+            &wasm,
+            &sim,
+            &out,
+            &["-s", "allowed-hosts=http://127.0.0.1:1"],
+        )
+        .await;
+        assert_ne!(elsewhere.code, 0, "{name}");
+        assert!(
+            elsewhere.stderr.contains("is not on the allow-list"),
+            "{name}: {}",
+            elsewhere.stderr
+        );
+        assert!(
+            sim.requests().is_empty(),
+            "{name}: a request left the allow-list"
+        );
     }
 }

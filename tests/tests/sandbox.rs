@@ -8,7 +8,7 @@ use base64::Engine;
 
 use connector_tests::org::Org;
 use connector_tests::server::{Behaviour, Fault, SocketSim};
-use connector_tests::{HostRun, component, records, run_host};
+use connector_tests::{HostRun, component, records, root, run_host};
 
 const TOKEN: &str = "rogue_secret_token_9f8e7d";
 
@@ -171,17 +171,23 @@ async fn an_oversized_page_is_refused() {
     assert_guest_fault(&run, "memory limit");
 }
 
+/// `wasi:filesystem` is met inertly (interpreters in other languages' toolchains import it):
+/// with no preopened directory nothing can be read, listed or written, by any path.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_component_importing_the_filesystem_is_refused_at_load() {
+async fn a_component_using_the_filesystem_finds_nothing_in_it() {
+    let marker = std::path::Path::new("/tmp/fs-rogue-was-here");
+    let _ = std::fs::remove_file(marker);
     let wasm = component("fs_rogue_connector").display().to_string();
-    let run = run_host(&["describe", &wasm], &[]).await;
-    assert_eq!(run.code, 5, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("imports `wasi:filesystem/"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stdout.is_empty());
+    let run = run_host(&["describe", &wasm, "--json"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let spec: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let attempts: Vec<&str> = spec["description"].as_str().unwrap().split("; ").collect();
+    assert_eq!(attempts.len(), 7, "{attempts:?}");
+    for attempt in &attempts[..6] {
+        assert!(attempt.contains(": refused: "), "{attempt}");
+    }
+    assert!(!marker.exists(), "the component wrote to the host's /tmp");
+    assert!(!root().join("fs-rogue-was-here").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -115,7 +115,10 @@ fn python_toolchain(root: &Path, dir: &Path) -> Result<PathBuf, String> {
     let stamp = dir.join("venv.stamp");
     let pins = digest(root, &["polyglot/requirements.txt"], "");
     unless_current(&stamp, &pins, &[&tool], || {
-        eprintln!("installing componentize-py {COMPONENTIZE_PY} into {}", venv.display());
+        eprintln!(
+            "installing componentize-py {COMPONENTIZE_PY} into {}",
+            venv.display()
+        );
         run(
             Command::new("python3").args(["-m", "venv"]).arg(&venv),
             "python3 -m venv",
@@ -141,7 +144,8 @@ fn stub_and_composer(root: &Path, dir: &Path) -> Result<(PathBuf, PathBuf), Stri
             .args(["build", "--quiet", "-p", "polyglot-compose", "--target-dir"])
             .arg(&tools),
         "building polyglot-compose",
-    )?;Ok((stub, tools.join("debug/polyglot-compose")))
+    )?;
+    Ok((stub, tools.join("debug/polyglot-compose")))
 }
 
 fn build_python(root: &Path, dir: &Path) -> Result<PathBuf, String> {
@@ -158,7 +162,9 @@ fn build_python(root: &Path, dir: &Path) -> Result<PathBuf, String> {
             "wit",
             "polyglot/requirements.txt",
         ],
-        &std::fs::read(&stub).map(|b| b.len().to_string()).unwrap_or_default(),
+        &std::fs::read(&stub)
+            .map(|b| b.len().to_string())
+            .unwrap_or_default(),
     );
     unless_current(&dir.join("py.stamp"), &inputs, &[&out, &unplugged], || {
         let bindings = py.join("bindings");
@@ -214,9 +220,12 @@ fn node_toolchain(root: &Path, dir: &Path) -> Result<PathBuf, String> {
                     .map_err(|e| format!("polyglot/js/{f}: {e}"))?;
             }
             run(
-                Command::new("npm")
-                    .current_dir(&js)
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
+                Command::new("npm").current_dir(&js).args([
+                    "ci",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                ]),
                 "npm ci (ComponentizeJS)",
             )
         },
@@ -231,7 +240,11 @@ const WASI_MODULES: &str =
 fn build_javascript(root: &Path, dir: &Path) -> Result<PathBuf, String> {
     let js = node_toolchain(root, dir)?;
     let out = dir.join("imagescan_js.wasm");
-    let inputs = digest(root, &["sdk/js", "tests/imagescan-js", "wit", "polyglot/js"], "");
+    let inputs = digest(
+        root,
+        &["sdk/js", "tests/imagescan-js", "wit", "polyglot/js"],
+        "",
+    );
     unless_current(&dir.join("js-build.stamp"), &inputs, &[&out], || {
         // The SDK as the package `connector-sdk`, and the connector beside node_modules, so the
         // bundler resolves one from the other.
@@ -248,7 +261,8 @@ fn build_javascript(root: &Path, dir: &Path) -> Result<PathBuf, String> {
         run(
             Command::new(bin.join("rolldown"))
                 .current_dir(&js)
-                .args(["imagescan.js", "-o", "imagescan.bundle.js", "-f", "esm"])                .args(["-e", WASI_MODULES]),
+                .args(["imagescan.js", "-o", "imagescan.bundle.js", "-f", "esm"])
+                .args(["-e", WASI_MODULES]),
             "rolldown (bundling the JavaScript connector)",
         )?;
         run(
@@ -258,7 +272,15 @@ fn build_javascript(root: &Path, dir: &Path) -> Result<PathBuf, String> {
                 .arg("--wit")
                 .arg(root.join("wit/guest"))
                 .args(["--world-name", "connector-guest"])
-                .args(["-d", "stdio", "random", "clocks", "http", "fetch-event", "-o"])
+                .args([
+                    "-d",
+                    "stdio",
+                    "random",
+                    "clocks",
+                    "http",
+                    "fetch-event",
+                    "-o",
+                ])
                 .arg(&out),
             "componentize-js",
         )

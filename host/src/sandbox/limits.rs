@@ -182,7 +182,8 @@ pub struct Meter {
     pub host_work: std::sync::Arc<HostWork>,
     /// Resident bytes the process may reach, when watched: the baseline at instantiation plus
     /// the component's memory limit plus the host's budget for it.
-    resident_cap: Option<u64>,    pub hit: Option<LimitHit>,
+    resident_cap: Option<u64>,
+    pub hit: Option<LimitHit>,
     /// Bytes of all the instance's linear memories together: a component composed of several
     /// modules (CPython's interpreter, an adapter, a composed stub) has several memories, and
     /// the cap is on their sum.
@@ -202,7 +203,8 @@ impl Meter {
             limits,
             ticks_this_call: 0,
             host_work,
-            resident_cap,            hit: None,
+            resident_cap,
+            hit: None,
             memory_in_use: 0,
         }
     }
@@ -268,7 +270,8 @@ pub fn resident_bytes() -> Option<u64> {
 
 impl ResourceLimiter for Meter {
     fn memory_growing(
-        &mut self,        current: usize,
+        &mut self,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool> {
@@ -292,7 +295,8 @@ impl ResourceLimiter for Meter {
         _maximum: Option<usize>,
     ) -> Result<bool> {
         Ok(desired <= 1_000_000)
-    }    /// Core instances of one component: a Rust connector has a handful; CPython with its
+    }
+    /// Core instances of one component: a Rust connector has a handful; CPython with its
     /// adapters and a composed stub about twenty.
     fn instances(&self) -> usize {
         64
@@ -328,7 +332,8 @@ mod tests {
                 desired: 65 << 20,
                 cap: 64 << 20
             })
-        );        assert!(m.hit.unwrap().to_string().contains("cap is 64 MiB"));
+        );
+        assert!(m.hit.unwrap().to_string().contains("cap is 64 MiB"));
     }
 
     /// Several memories share one cap: two of 40 MiB do not fit in 64.
@@ -353,7 +358,7 @@ mod tests {
             })
         );
     }
-#[test]
+    #[test]
     fn cpu_budget_counts_ticks_per_call() {
         let mut m = Meter::new(
             Limits {

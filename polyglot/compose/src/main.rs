@@ -14,7 +14,8 @@ fn main() -> Result<()> {
         bail!("usage: polyglot-compose SOCKET.wasm PLUG.wasm OUT.wasm");
     };
     let mut graph = CompositionGraph::new();
-    let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     let socket_pkg = Package::from_bytes("socket", None, read(socket)?, graph.types_mut())
         .with_context(|| format!("{} is not a component", socket.display()))?;
     let socket_id = graph.register_package(socket_pkg)?;
