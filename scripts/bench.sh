@@ -24,3 +24,4 @@ bench=target/release/bench
 "$bench" jobs "$@"
 "$bench" fair --alerts 60000 "$@"
 "$bench" net --alerts 100000 "$@"
+"$bench" polyglot "$@"

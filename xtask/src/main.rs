@@ -1,11 +1,30 @@
-//! `cargo demo`: builds the Socket component and the host, then syncs the bundled demo
-//! organisation from its recorded cassette (no account, no network). Extra arguments go to
-//! `connector-host sync`, e.g. `cargo demo -- --out demo.ndjson`.
+//! Developer entry points: `cargo demo` builds the Socket component and the host, then syncs the
+//! bundled demo organisation from its recorded cassette (no account, no network; extra arguments
+//! go to `connector-host sync`, e.g. `cargo demo -- --out demo.ndjson`); `cargo python-connector`
+//! and `cargo js-connector` build a connector written in Python or JavaScript (`xtask::polyglot`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use xtask::{build_components, cargo};
+use xtask::{build_components, cargo, polyglot};
+
+/// `path` from where the command was run (cargo runs xtask in the workspace root).
+fn absolute(path: &str) -> PathBuf {
+    std::env::current_dir().map_or_else(|_| PathBuf::from(path), |d| d.join(path))
+}
+
+fn built(result: Result<(), String>, out: &str) -> ExitCode {
+    match result {
+        Ok(()) => {
+            eprintln!("wrote {out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,8 +34,20 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("demo") => demo(&root, &args[1..]),
+        Some("python-connector") if args.len() == 4 => built(
+            polyglot::python_component(&root, &absolute(&args[1]), &args[2], &absolute(&args[3])),
+            &args[3],
+        ),
+        Some("js-connector") if args.len() == 3 => built(
+            polyglot::javascript_component(&root, &absolute(&args[1]), &absolute(&args[2])),
+            &args[2],
+        ),
         _ => {
-            eprintln!("usage: cargo demo [-- SYNC-ARGS...]");
+            eprintln!(
+                "usage: cargo demo [-- SYNC-ARGS...]\n       \
+                 cargo python-connector APP-DIR MODULE OUT.wasm\n       \
+                 cargo js-connector ENTRY.js OUT.wasm"
+            );
             ExitCode::from(2)
         }
     }

@@ -44,7 +44,7 @@ pub fn build_ports(root: &Path) -> Result<Ports, String> {
     let python = build_python(root, &dir)?;
     let javascript = build_javascript(root, &dir)?;
     Ok(Ports {
-        python_unplugged: dir.join("py/imagescan.unplugged.wasm"),
+        python_unplugged: python.with_extension("unplugged.wasm"),
         python,
         javascript,
     })
@@ -149,27 +149,38 @@ fn stub_and_composer(root: &Path, dir: &Path) -> Result<(PathBuf, PathBuf), Stri
 }
 
 fn build_python(root: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let tool = python_toolchain(root, dir)?;
-    let (stub, composer) = stub_and_composer(root, dir)?;
-    let py = dir.join("py");
-    let unplugged = py.join("imagescan.unplugged.wasm");
     let out = dir.join("imagescan_py.wasm");
-    let inputs = digest(
+    let app = root.join("tests/imagescan-py");
+    python_component(root, &app, "imagescan", &out)?;
+    Ok(out)
+}
+
+/// Builds the Python connector module `module` (a file `module.py` in `app`) on the Python SDK
+/// into the component `out`; `out` with `.unplugged.wasm` is componentize-py's own output,
+/// before the socket stub is plugged in. Skipped when nothing it reads changed.
+pub fn python_component(root: &Path, app: &Path, module: &str, out: &Path) -> Result<(), String> {
+    let dir = root.join("target/polyglot");
+    let tool = python_toolchain(root, &dir)?;
+    let (stub, composer) = stub_and_composer(root, &dir)?;
+    let work = dir.join("py").join(module);
+    let unplugged = out.with_extension("unplugged.wasm");
+    let mut inputs = digest(
         root,
-        &[
-            "sdk/python",
-            "tests/imagescan-py",
-            "wit",
-            "polyglot/requirements.txt",
-        ],
-        &std::fs::read(&stub)
-            .map(|b| b.len().to_string())
-            .unwrap_or_default(),
+        &["sdk/python", "wit", "polyglot/requirements.txt"],
+        module,
     );
-    unless_current(&dir.join("py.stamp"), &inputs, &[&out, &unplugged], || {
-        let bindings = py.join("bindings");
+    inputs.push_str(&digest(
+        app,
+        &[""],
+        &std::fs::metadata(&stub)
+            .map(|m| m.len().to_string())
+            .unwrap_or_default(),
+    ));
+    let stamp = out.with_extension("stamp");
+    unless_current(&stamp, &inputs, &[out, &unplugged], || {
+        let bindings = work.join("bindings");
         let _ = std::fs::remove_dir_all(&bindings);
-        std::fs::create_dir_all(&py).map_err(|e| format!("{}: {e}", py.display()))?;
+        std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
         let wit = root.join("wit/guest");
         run(
             Command::new(&tool)
@@ -184,21 +195,20 @@ fn build_python(root: &Path, dir: &Path) -> Result<PathBuf, String> {
                 .arg("-d")
                 .arg(&wit)
                 .args(["-w", "connector-guest", "componentize", "-p"])
-                .arg(root.join("tests/imagescan-py"))
+                .arg(app)
                 .arg("-p")
                 .arg(root.join("sdk/python"))
                 .arg("-p")
                 .arg(&bindings)
-                .args(["imagescan", "-o"])
+                .args([module, "-o"])
                 .arg(&unplugged),
             "componentize-py componentize",
         )?;
         run(
-            Command::new(&composer).arg(&unplugged).arg(&stub).arg(&out),
+            Command::new(&composer).arg(&unplugged).arg(&stub).arg(out),
             "plugging the socket stub into the Python component",
         )
-    })?;
-    Ok(out)
+    })
 }
 
 fn node_toolchain(root: &Path, dir: &Path) -> Result<PathBuf, String> {
@@ -233,57 +243,82 @@ fn node_toolchain(root: &Path, dir: &Path) -> Result<PathBuf, String> {
     Ok(js)
 }
 
+/// ComponentizeJS features the connectors do without: the SDK calls `wasi:http` itself.
+/// Clocks and randomness stay on: off, the engine is snapshotted at build time and
+/// `Date.now()` and `Math.random()` would return the build's values on every run.
+const JS_FEATURES_OFF: [&str; 3] = ["stdio", "http", "fetch-event"];
+
 /// The `wasi:` modules the JavaScript SDK imports: left to ComponentizeJS, not bundled.
 const WASI_MODULES: &str =
     "wasi:clocks/monotonic-clock@0.2.12,wasi:http/outgoing-handler@0.2.12,wasi:http/types@0.2.12";
 
 fn build_javascript(root: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let js = node_toolchain(root, dir)?;
     let out = dir.join("imagescan_js.wasm");
-    let inputs = digest(
-        root,
-        &["sdk/js", "tests/imagescan-js", "wit", "polyglot/js"],
-        "",
-    );
-    unless_current(&dir.join("js-build.stamp"), &inputs, &[&out], || {
-        // The SDK as the package `connector-sdk`, and the connector beside node_modules, so the
-        // bundler resolves one from the other.
+    javascript_component(root, &root.join("tests/imagescan-js/imagescan.js"), &out)?;
+    Ok(out)
+}
+
+/// Builds the JavaScript connector module `entry` (which imports `connector-sdk`) into the
+/// component `out`. Skipped when nothing it reads changed.
+pub fn javascript_component(root: &Path, entry: &Path, out: &Path) -> Result<(), String> {
+    let dir = root.join("target/polyglot");
+    let js = node_toolchain(root, &dir)?;
+    let app = entry.parent().ok_or("the entry module has no directory")?;
+    let how = format!("{} {WASI_MODULES} {JS_FEATURES_OFF:?}", entry.display());
+    let mut inputs = digest(root, &["sdk/js", "wit", "polyglot/js"], &how);
+    inputs.push_str(&digest(app, &[""], ""));
+    unless_current(&out.with_extension("stamp"), &inputs, &[out], || {
+        // The SDK as the package `connector-sdk`, and the connector's directory copied beside
+        // node_modules, so the bundler resolves one from the other.
         let link = js.join("node_modules/connector-sdk");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(root.join("sdk/js"), &link)
             .map_err(|e| format!("{}: {e}", link.display()))?;
-        std::fs::copy(
-            root.join("tests/imagescan-js/imagescan.js"),
-            js.join("imagescan.js"),
-        )
-        .map_err(|e| format!("tests/imagescan-js/imagescan.js: {e}"))?;
+        let staged = js.join("app");
+        let _ = std::fs::remove_dir_all(&staged);
+        copy_dir(app, &staged)?;
+        let entry_name = entry.file_name().ok_or("the entry module has no name")?;
+        let bundle = js.join("bundle.js");
         let bin = js.join("node_modules/.bin");
         run(
             Command::new(bin.join("rolldown"))
                 .current_dir(&js)
-                .args(["imagescan.js", "-o", "imagescan.bundle.js", "-f", "esm"])
-                .args(["-e", WASI_MODULES]),
+                .arg(staged.join(entry_name))
+                .arg("-o")
+                .arg(&bundle)
+                .args(["-f", "esm", "-e", WASI_MODULES]),
             "rolldown (bundling the JavaScript connector)",
         )?;
         run(
             Command::new(bin.join("componentize-js"))
                 .current_dir(&js)
-                .arg("imagescan.bundle.js")
+                .arg(&bundle)
                 .arg("--wit")
                 .arg(root.join("wit/guest"))
                 .args(["--world-name", "connector-guest"])
-                .args([
-                    "-d",
-                    "stdio",
-                    "random",
-                    "clocks",
-                    "http",
-                    "fetch-event",
-                    "-o",
-                ])
-                .arg(&out),
+                .arg("-d")
+                .args(JS_FEATURES_OFF)
+                .arg("-o")
+                .arg(out),
             "componentize-js",
         )
-    })?;
-    Ok(out)
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    for e in entries.flatten() {
+        let target = to.join(e.file_name());
+        if e.file_name() == "node_modules" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target)
+                .map_err(|err| format!("{}: {err}", e.path().display()))?;
+        }
+    }
+    Ok(())
 }

@@ -55,8 +55,8 @@ async fn main() {
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
         Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
-        Some("fair") => fair(opt("--alerts", 20_000), runs).await,
-        Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
+        Some("fair") => fair(opt("--alerts", 20_000), runs).await,        Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
+        Some("polyglot") => polyglot(opt("--images", 2000), opt("--vulns", 20_000), runs).await,
         Some("net") => {
             let shape = Shape {
                 delay_ms: opt("--delay-ms", 300) as u64,
@@ -929,6 +929,82 @@ async fn fair(alerts: usize, runs: usize) {
         println!(
             "fair: the honest job ({alerts} alerts) alone {alone:.2} s, {label} {beside:.2} s ({:.2}x)",
             beside / alone
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Imagescan connector in Rust, Python and JavaScript on the same host: component size,
+/// cold compile and cached start (`describe`, a process each), and a full sync of the same
+/// project (seconds, per record, peak RSS of the host process).
+async fn polyglot(images: usize, vulns: usize, runs: usize) {
+    use connector_tests::imagescan::{ImagescanSim, Project};
+    let host = bench_host();
+    let ports = connector_tests::ports();
+    let rust = connector_tests::component("imagescan_connector");
+    let project = Project {
+        id: "p1".into(),
+        images,
+        vulns,
+    };
+    let sim = ImagescanSim::start(project, "isk_bench").await;
+    let base = format!("base-url={}", sim.base_url());
+    let dir = std::env::temp_dir().join(format!("bench-polyglot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!(
+        "polyglot: Imagescan, {images} images + {vulns} vulnerability reports, median of {runs} runs"
+    );
+    println!(
+        "  port         size MB  cold compile s  cached start ms  sync s  us/record  peak RSS MB"
+    );
+    for (name, wasm) in [
+        ("rust", rust),
+        ("python", ports.python.clone()),
+        ("javascript", ports.javascript.clone()),
+    ] {
+        let cache = dir.join(format!("cache-{name}"));
+        let describe = |cache: Option<&Path>| {
+            let t0 = Instant::now();
+            let mut c = Command::new(&host);
+            c.arg("describe").arg(&wasm).stdout(std::process::Stdio::null());
+            match cache {
+                Some(dir) => c.arg("--cache-dir").arg(dir),
+                None => c.arg("--no-cache"),
+            };
+            assert!(c.status().unwrap().success(), "{name}: describe failed");
+            t0.elapsed().as_secs_f64()
+        };
+        let cold = median((0..runs).map(|_| describe(None)).collect());
+        describe(Some(&cache));
+        let cached = median((0..runs).map(|_| describe(Some(&cache))).collect());
+        let mut syncs = Vec::new();
+        let mut peaks = Vec::new();
+        for _ in 0..runs {
+            let out = dir.join(format!("{name}.ndjson"));
+            let t0 = Instant::now();
+            let mut child = Command::new(&host)
+                .arg("sync")
+                .arg(&wasm)
+                .args(["-s", "project=p1", "-s", &base, "--secret", "api-key=env:BENCH_KEY"])
+                .arg("--out")
+                .arg(&out)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .env("BENCH_KEY", "isk_bench")
+                .spawn()
+                .unwrap();
+            let peak = PeakRss::watch(child.id());
+            assert!(child.wait().unwrap().success(), "{name}: sync failed");
+            syncs.push(t0.elapsed().as_secs_f64());
+            peaks.push(peak.finish() as f64);
+        }
+        let sync = median(syncs);
+        let size = std::fs::metadata(&wasm).unwrap().len() as f64 / 1e6;
+        println!(
+            "  {name:<11}  {size:7.1}  {cold:14.2}  {:15.1}  {sync:6.2}  {:9.1}  {:11.1}",
+            cached * 1e3,
+            sync / (images + vulns) as f64 * 1e6,
+            median(peaks) / (1 << 20) as f64
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
