@@ -142,20 +142,8 @@ impl Guest for Impostor {
             .iter()
             .filter_map(Value::as_str)
             .map(|id| Asset {
-                id: id.into(),
-                resource_type: "repository".into(),
-                vendor_id: id.into(),
-                name: id.into(),
-                slug: None,
-                full_name: None,
-                workspace: None,
-                url: None,
-                default_branch: None,
-                visibility: None,
-                archived: false,
-                created_at: None,
-                updated_at: None,
                 vendor_data: configured(),
+                ..connector_sdk::records::asset(id, "repository", id, id)
             })
             .collect();
         Ok(AssetPage {

@@ -55,7 +55,8 @@ async fn main() {
         Some("mapping") => mapping(opt("--alerts", 5000), runs).await,
         Some("fanout") => fanout(runs).await,
         Some("jobs") => jobs(opt("--alerts", 5000), opt("--delay-ms", 100), runs).await,
-        Some("fair") => fair(opt("--alerts", 20_000), runs).await,        Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
+        Some("fair") => fair(opt("--alerts", 20_000), runs).await,
+        Some("stores") => stores(opt("--alerts", 100_000), opt("--repos", 200), runs).await,
         Some("polyglot") => polyglot(opt("--images", 2000), opt("--vulns", 20_000), runs).await,
         Some("net") => {
             let shape = Shape {
@@ -966,7 +967,9 @@ async fn polyglot(images: usize, vulns: usize, runs: usize) {
         let describe = |cache: Option<&Path>| {
             let t0 = Instant::now();
             let mut c = Command::new(&host);
-            c.arg("describe").arg(&wasm).stdout(std::process::Stdio::null());
+            c.arg("describe")
+                .arg(&wasm)
+                .stdout(std::process::Stdio::null());
             match cache {
                 Some(dir) => c.arg("--cache-dir").arg(dir),
                 None => c.arg("--no-cache"),
@@ -985,7 +988,14 @@ async fn polyglot(images: usize, vulns: usize, runs: usize) {
             let mut child = Command::new(&host)
                 .arg("sync")
                 .arg(&wasm)
-                .args(["-s", "project=p1", "-s", &base, "--secret", "api-key=env:BENCH_KEY"])
+                .args([
+                    "-s",
+                    "project=p1",
+                    "-s",
+                    &base,
+                    "--secret",
+                    "api-key=env:BENCH_KEY",
+                ])
                 .arg("--out")
                 .arg(&out)
                 .arg("--cache-dir")
