@@ -146,17 +146,35 @@ export class WasiHttp {
       future = handle(outgoing, undefined);
       const stream = body.write();
       for (let i = 0; i < request.body.length; i += 4096) stream.blockingWriteAndFlush(request.body.subarray(i, i + 4096));
-      stream[Symbol.dispose]?.();
+      dispose(stream);
       OutgoingBody.finish(body, undefined);
     } catch (e) {
       throw failure(request, e.payload ?? e);
     }
     let answer;
-    while ((answer = future.get()) === undefined) future.subscribe().block();
+    while ((answer = future.get()) === undefined) {
+      const ready = future.subscribe();
+      ready.block();
+      dispose(ready);
+    }
+    dispose(future);
     if (answer.tag === "err") throw new SendError(`${request.url}: the response was already taken`);
     if (answer.val.tag === "err") throw failure(request, answer.val.val);
-    return read(answer.val.val);
+    const response = answer.val.val;
+    try {
+      return read(response);
+    } finally {
+      dispose(response);
+    }
   }
+}
+
+// Drops a WASI resource now. The garbage collector would drop it some time later, and a
+// runtime bounds the handles an instance may hold at once (the reference host: 1,024), so a
+// listing of many pages must not wait for it. Children before parents: a runtime refuses to
+// drop a resource that still has children.
+function dispose(resource) {
+  resource?.[Symbol.dispose]?.();
 }
 
 function splitUrl(url) {
@@ -175,7 +193,9 @@ function failure(request, code) {
 
 function read(response) {
   const decoder = new TextDecoder();
-  const headers = response.headers().entries().map(([n, v]) => [n.toLowerCase(), decoder.decode(v)]);
+  const fields = response.headers();
+  const headers = fields.entries().map(([n, v]) => [n.toLowerCase(), decoder.decode(v)]);
+  dispose(fields);
   const incoming = response.consume();
   const stream = incoming.stream();
   const chunks = [];
@@ -191,6 +211,8 @@ function read(response) {
     chunks.push(chunk);
     size += chunk.length;
   }
+  dispose(stream);
+  dispose(incoming);
   const body = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {
