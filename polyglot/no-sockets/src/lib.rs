@@ -152,3 +152,32 @@ impl udp::GuestOutgoingDatagramStream for Never {
 }
 
 bindings::export!(Denied with_types_in bindings);
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// `bindings.rs` names the digest of the WIT it was generated from.
+    #[test]
+    fn the_checked_in_bindings_are_generated_from_the_current_wit() {
+        let wit = concat!(
+            include_str!("../wit/world.wit"),
+            include_str!("../wit/deps/clocks.wit"),
+            include_str!("../wit/deps/io.wit"),
+            include_str!("../wit/deps/sockets.wit"),
+        );
+        let digest: String = Sha256::digest(wit.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let stated = include_str!("bindings.rs")
+            .lines()
+            .nth(1)
+            .unwrap_or_default();
+        assert_eq!(
+            stated,
+            format!("// sha256 {digest}. Do not edit."),
+            "polyglot/no-sockets/wit changed since its bindings were generated: run scripts/gen-bindings.sh"
+        );
+    }
+}
