@@ -2,6 +2,9 @@
 
 use crate::wit::{FindingType, IssueType, Severity, State};
 
+/// The resource type of every Socket resource.
+pub const REPOSITORY: &str = "repository";
+
 /// `critical`/`high`/`medium`/`middle`/`low`/`info` (any case) to the unified severity; a
 /// missing or empty one is Unknown and any other label Other (both render as Info in V1 / V2).
 /// `/alerts` says `medium`; older Socket data says `middle`.

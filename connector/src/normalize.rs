@@ -24,9 +24,6 @@ pub type ItemError = String;
 /// Fixed per-finding cost beside its text: ids, enums, timestamps, small fields.
 const FINDING_OVERHEAD: usize = 512;
 
-/// The resource type of every Socket resource.
-pub const REPOSITORY: &str = "repository";
-
 /// Repository list item to a Resource.
 pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
     let repo: Repo = serde_json::from_str(raw.get()).map_err(|_| explain::<Repo>(raw.get()))?;
@@ -39,7 +36,7 @@ pub fn repo_to_asset(org: &str, raw: &RawValue) -> Result<Asset, ItemError> {
     });
     Ok(Asset {
         id: ids::resource_id(org, &vendor_id),
-        resource_type: REPOSITORY.to_string(),
+        resource_type: mapping::REPOSITORY.to_string(),
         name: text(&repo.name)
             .or_else(|| slug.clone())
             .unwrap_or_else(|| vendor_id.clone()),

@@ -165,7 +165,7 @@ pub fn spec() -> ConnectorSpec {
         )
         .narrows(),
     )
-    .resource_type(crate::normalize::REPOSITORY)
+    .resource_type(mapping::REPOSITORY)
     .build()
 }
 

@@ -16,11 +16,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use connector_host::engine::Runtime;
-use connector_host::job::{self, Job, SecretSources};
-use connector_host::output::{Format, Models};
-use connector_host::settings::Config;
-use connector_host::sync::{Network, Output, PageProgress, ProgressSink, SyncOptions};
+use connector_host::{
+    Config, Job, Network, Output, PageProgress, ProgressSink, Runtime, SecretSources, SyncOptions,
+    run_job,
+};
 
 /// Counts the pages a job committed: the embedder's own view of progress.
 #[derive(Default)]
@@ -46,29 +45,19 @@ fn job(
             "{arg:?}: expected NAME=COMPONENT,CONFIG[,CASSETTE]"
         ));
     };
-    let connector = runtime
+    let component = runtime
         .load(Path::new(component))
         .map_err(|f| f.to_string())?;
     let config = Config::from_toml_file(Path::new(config)).map_err(|f| f.to_string())?;
     let pages = Arc::new(PageCounter::default());
-    let options = SyncOptions {
-        models: Models::parse("resources,issues,findings")?,
-        format: Format::Ndjson,
-        output: Output::File(out_dir.join(format!("{name}.ndjson"))),
-        state: None,
-        full: true,
-        stale: Default::default(),
-        adopt: false,
-        write: connector_host::output::WriteMode::Snapshot,
-        overlap: std::time::Duration::ZERO,
-        network: parts
-            .next()
-            .map_or(Network::Live, |c| Network::Replay(PathBuf::from(c))),
-        progress: Some(pages.clone()),
-        stop: None,
-    };
+    let mut options = SyncOptions::new(Output::File(out_dir.join(format!("{name}.ndjson"))));
+    options.full = true;
+    if let Some(cassette) = parts.next() {
+        options.network = Network::Replay(PathBuf::from(cassette));
+    }
+    options.progress = Some(pages.clone());
     let job = Job {
-        connector,
+        component,
         config,
         options,
         // Other jobs share this process: no process-wide memory backstop.
@@ -94,7 +83,7 @@ async fn main() -> ExitCode {
     };
     // Components compiled once are kept where `connector-host` keeps them, so a second start
     // loads them in about a millisecond instead of compiling them again.
-    let cache = connector_host::engine::default_cache_dir();
+    let cache = connector_host::default_cache_dir();
     let runtime = match Runtime::with_engine(engine, cache) {
         Ok(r) => r,
         Err(f) => {
@@ -117,7 +106,7 @@ async fn main() -> ExitCode {
         .into_iter()
         .map(|(name, job, pages)| {
             let task =
-                tokio::spawn(async move { job::run(&job, SecretSources::process_env()).await });
+                tokio::spawn(async move { run_job(&job, SecretSources::process_env()).await });
             (name, pages, task)
         })
         .collect();

@@ -13,8 +13,11 @@ use crate::error::Failure;
 /// How the component was obtained, for start-up diagnostics and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadPath {
+    /// Compiled from its bytes (no cache directory).
     Compiled,
+    /// Compiled, and written to the cache for the next start.
     CachedCompiled,
+    /// Loaded precompiled from the cache.
     FromCache,
     /// Loaded before by the same runtime.
     InMemory,

@@ -14,14 +14,14 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::wit::{ConnectorSpec, FindingQuery};
-use crate::engine::{Connector, Session};
+use crate::engine::{Component, Session};
 use crate::error::Failure;
 use crate::sandbox::Stats;
 use crate::settings::Resolved;
 use crate::sync::paging::{CursorTrail, PageLimits};
 use crate::sync::{Network, admit, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
+use crate::wit::{ConnectorSpec, FindingQuery};
 
 /// One rule's verdict: `Ok` with what was seen, or `Err` with what a runtime will refuse.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ enum Order {
 /// The check-up of `connector` against the cassette in `cassette`, with its settings
 /// `resolved`.
 pub async fn run(
-    connector: &Connector,
+    connector: &Component,
     spec: &ConnectorSpec,
     resolved: &Resolved,
     cassette: PathBuf,
@@ -204,7 +204,7 @@ fn compare(
 }
 
 struct Checkup<'a> {
-    connector: &'a Connector,
+    connector: &'a Component,
     spec: &'a ConnectorSpec,
     resolved: &'a Resolved,
     network: Network,
@@ -228,7 +228,7 @@ impl Checkup<'_> {
         Ok(session)
     }
 
-    fn failure(&self, e: crate::engine::wit::ConnectorError, session: &Session) -> String {
+    fn failure(&self, e: crate::wit::ConnectorError, session: &Session) -> String {
         let message = connector_failure(e, session, self.spec)
             .message()
             .to_string();

@@ -8,17 +8,17 @@
 //! `configure`), and no setting may take a host setting's name (it would capture the operator's
 //! `-s max-requests=...` and leave the run without its limit). Both are refused at load.
 
-use crate::engine::Connector;
-use crate::engine::wit::{ConnectorSpec, CredentialScheme, SettingSpec};
+use crate::engine::Component;
 use crate::error::Failure;
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
 use crate::secrets::is_env_name;
 use crate::settings::{HOST_PREFIX, is_host_setting};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
+use crate::wit::{ConnectorSpec, CredentialScheme, SettingSpec};
 
 /// The connector's spec, from an instance that has no network, under the run's `limits`.
-pub async fn describe(connector: &Connector, limits: Limits) -> Result<ConnectorSpec, Failure> {
+pub async fn describe(connector: &Component, limits: Limits) -> Result<ConnectorSpec, Failure> {
     let spec = connector
         .instantiate(SandboxHttp::offline(), limits)
         .await?
@@ -185,7 +185,7 @@ fn is_setting_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::wit::{Credential, SettingType};
+    use crate::wit::{Credential, SettingType};
 
     fn spec(name: &str, env: &[&str]) -> ConnectorSpec {
         ConnectorSpec {

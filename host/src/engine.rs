@@ -1,7 +1,7 @@
 //! Loading a connector component and calling it under the sandbox's limits.
 //!
 //! One [`Runtime`] per wasmtime engine (the engine, its epoch ticker, the linker and the cache of
-//! compiled components), shared by every job of a process; one [`Connector`] per component
+//! compiled components), shared by every job of a process; one [`Component`] per component
 //! file, loaded once; one [`Session`] per run, with a fresh store so nothing survives between
 //! runs or tenants.
 
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component as Compiled, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -24,17 +24,11 @@ use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::{Limits, Meter, TICK};
 use crate::text::printable;
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "security-connector",
-    exports: { default: async },
-});
-
-pub use unified_security::connector::types as wit;
-use wit::{
+use crate::wit::{
     AssetPage, CheckReport, ConnectorError, ConnectorSpec, FindingPage, FindingQuery, RuntimeInfo,
     Setting,
 };
+use crate::wit::{SecurityConnector, SecurityConnectorPre};
 
 /// Interfaces a connector may import. Everything else (`wasi:sockets`, ...) is refused at load
 /// time, by name.
@@ -115,7 +109,7 @@ struct Shared {
     engine: Engine,
     linker: Linker<GuestState>,
     cache_dir: Option<PathBuf>,
-    loaded: Mutex<HashMap<String, Connector>>,
+    loaded: Mutex<HashMap<String, Component>>,
     ticker: Arc<Ticker>,
 }
 
@@ -184,13 +178,14 @@ impl Runtime {
         })
     }
 
+    /// The wasmtime engine components are compiled for.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
 
     /// Loads and links `wasm`: from memory when this runtime loaded the same bytes before, else
     /// through the on-disk cache, else by compiling it.
-    pub fn load(&self, wasm: &Path) -> Result<Connector, Failure> {
+    pub fn load(&self, wasm: &Path) -> Result<Component, Failure> {
         let started = Instant::now();
         let shared = &self.inner;
         let bytes = cache::read(wasm)?;
@@ -201,7 +196,7 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .get(&sha256)
         {
-            return Ok(Connector {
+            return Ok(Component {
                 load_path: LoadPath::InMemory,
                 load_time: started.elapsed(),
                 ..c.clone()
@@ -220,7 +215,7 @@ impl Runtime {
                     wasm.display()
                 ))
             })?;
-        let connector = Connector {
+        let connector = Component {
             engine: shared.engine.clone(),
             _ticker: shared.ticker.clone(),
             pre,
@@ -237,20 +232,22 @@ impl Runtime {
     }
 }
 
-/// A linked connector component, ready to instantiate. Cheap to clone.
+/// A connector component, compiled and linked, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
-pub struct Connector {
+pub struct Component {
     engine: Engine,
     /// Keeps the engine's epoch advancing while this connector may run.
     _ticker: Arc<Ticker>,
     pre: SecurityConnectorPre<GuestState>,
+    /// How it was obtained (compiled, from the cache, already loaded).
     pub load_path: LoadPath,
+    /// How long loading took.
     pub load_time: Duration,
     /// SHA-256 of the component's bytes, hex.
     pub sha256: String,
 }
 
-impl Connector {
+impl Component {
     /// A fresh instance with its own store, limits and HTTP hook.
     pub async fn instantiate(
         &self,
@@ -308,6 +305,7 @@ pub struct Session {
 pub type Guarded<T> = Result<T, Failure>;
 
 impl Session {
+    /// Calls `describe`: the component's spec, not yet checked (see [`crate::describe`]).
     pub async fn describe(&mut self) -> Guarded<ConnectorSpec> {
         self.enter()?;
         let r = timed(
@@ -338,6 +336,7 @@ impl Session {
         self.settle("configure", r)
     }
 
+    /// Calls `check`, after `configure`: does the vendor accept the settings.
     pub async fn check(&mut self) -> Guarded<Result<CheckReport, ConnectorError>> {
         self.enter()?;
         let r = timed(
@@ -350,6 +349,7 @@ impl Session {
         self.settle("check", r)
     }
 
+    /// Calls `list-resources` for the page after `cursor`.
     pub async fn list_resources(
         &mut self,
         cursor: Option<&str>,
@@ -365,6 +365,7 @@ impl Session {
         self.settle("list-resources", r)
     }
 
+    /// Calls `list-findings` for the page `query` names.
     pub async fn list_findings(
         &mut self,
         query: &FindingQuery,
@@ -489,7 +490,7 @@ async fn timed<T>(limit: Duration, fut: impl Future<Output = T>) -> Result<T, Du
     tokio::time::timeout(limit, fut).await.map_err(|_| limit)
 }
 
-fn check_imports(engine: &Engine, component: &Component, wasm: &Path) -> Result<(), Failure> {
+fn check_imports(engine: &Engine, component: &Compiled, wasm: &Path) -> Result<(), Failure> {
     let refused: Vec<String> = component
         .component_type()
         .imports(engine)

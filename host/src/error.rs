@@ -24,6 +24,7 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The process exit code of this family (see the CLI's help).
     pub fn exit_code(&self) -> i32 {
         match self {
             Failure::Host(_) => 1,
@@ -36,6 +37,7 @@ impl Failure {
         }
     }
 
+    /// What went wrong, without the family.
     pub fn message(&self) -> &str {
         match self {
             Failure::Config(m)
@@ -70,6 +72,7 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// A result whose error is a [`Failure`].
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// An error and its causes, `: `-separated, each said once (reqwest repeats its inner errors;

@@ -29,7 +29,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -38,13 +37,14 @@ use tracing::Instrument;
 use crate::engine::Runtime;
 use crate::error::Failure;
 use crate::job::{self, Job, JobReport, SecretSources};
+use crate::output::{Database, Output};
 use crate::output::{Format, Models, WriteMode};
 use crate::sandbox::fair::JobThreads;
 use crate::secrets::{Grants, TrustStore};
 use crate::settings::{Config, RawSettings};
 use crate::state::{StateFile, StateStore};
 use crate::store::Stale;
-use crate::sync::{Database, Network, Output, SyncOptions};
+use crate::sync::{Network, SyncOptions};
 
 /// One `[[job]]` entry, as written.
 #[derive(Debug, Deserialize)]
@@ -84,9 +84,13 @@ struct File {
 
 /// A job as read from a jobs file, before its component is loaded.
 pub struct JobSpec {
+    /// The job's name in the jobs file (and its log span).
     pub name: String,
+    /// The component, resolved against the jobs file's folder.
     pub component: PathBuf,
+    /// Its settings and secret grants.
     pub config: Config,
+    /// How it syncs and where its records go.
     pub options: SyncOptions,
 }
 
@@ -147,25 +151,27 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
         }
         other => other,
     };
-    let options = SyncOptions {
-        models: Models::parse(e.models.as_deref().unwrap_or("resources,issues,findings"))?,
-        format: Format::parse(e.format.as_deref().unwrap_or("ndjson"))?,
-        output,
-        write: WriteMode::parse(e.write.as_deref().unwrap_or("snapshot"))?,
-        state: e
-            .state
-            .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>),
-        stale: Stale::parse(e.stale.as_deref().unwrap_or("close"))?,
-        full: e.full,
-        adopt: e.adopt,
-        overlap: Duration::from_secs(3600),
-        network: match e.fixtures {
-            Some(d) => Network::Replay(dir.join(d)),
-            None => Network::Live,
-        },
-        progress: None,
-        stop: None,
-    };
+    let mut options = SyncOptions::new(output);
+    if let Some(models) = &e.models {
+        options.models = Models::parse(models)?;
+    }
+    if let Some(format) = &e.format {
+        options.format = Format::parse(format)?;
+    }
+    if let Some(write) = &e.write {
+        options.write = WriteMode::parse(write)?;
+    }
+    if let Some(stale) = &e.stale {
+        options.stale = Stale::parse(stale)?;
+    }
+    options.state = e
+        .state
+        .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>);
+    options.full = e.full;
+    options.adopt = e.adopt;
+    if let Some(cassette) = e.fixtures {
+        options.network = Network::Replay(dir.join(cassette));
+    }
     Ok(JobSpec {
         name: e.name,
         component: dir.join(e.component),
@@ -177,7 +183,9 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
 /// How one job of a run ended.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The job's name.
     pub name: String,
+    /// How it ended.
     pub report: JobReport,
 }
 
@@ -286,7 +294,7 @@ async fn run_one(
         }
     };
     let job = Job {
-        connector,
+        component: connector,
         config: spec.config,
         // Many instances share this process, so its resident memory is no one job's: each is
         // held by its own memory limit and host budget instead of the process-wide backstop.

@@ -29,6 +29,7 @@ pub fn beside(path: &Path) -> PathBuf {
 }
 
 /// The lock file guarding one (connector, tenant) of the SQLite database at `db`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub fn for_namespace(db: &Path, connector: &str, tenant: &str) -> PathBuf {
     use sha2::{Digest, Sha256};
     let mut dir = db.file_name().unwrap_or_default().to_os_string();

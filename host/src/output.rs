@@ -1,26 +1,30 @@
 //! NDJSON out: rendering the unified model as `resource` / `issue` / `finding` / `summary` lines
 //! (docs/reference.md, "Output records"), and sinks that make written pages durable.
 
-use std::io::{self, Write};
-
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::engine::wit::{Asset, Finding, FindingType, IssueType, Severity, State as FindingState};
-use crate::state::Counts;
+use crate::wit::{Asset, Finding, FindingType, IssueType, Severity, State as FindingState};
 
+mod destination;
 mod file;
 mod ocsf;
+mod sink;
 
+pub use destination::{Database, Destination, Output};
 pub(crate) use file::continues;
-pub use file::{FileSink, OutputMark, WriteMode, id_key, partial_path, written_finding_ids};
+pub use file::{FileSink, OutputMark, WriteMode, id_key, partial_path};
+pub use sink::{Batch, Columns, Kind, Record, Sink, StreamSink};
 
 /// Which record kinds to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Models {
+    /// `resource` lines.
     pub resources: bool,
+    /// AppSec Issues (V1), `issue` lines.
     pub issues: bool,
+    /// Vulnerability Findings (V2), `finding` lines.
     pub findings: bool,
 }
 
@@ -65,8 +69,36 @@ impl Models {
     }
 }
 
+/// How many records of each kind a run wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
+pub struct Counts {
+    /// `resource` records.
+    pub resources: u64,
+    /// `issue` records.
+    pub issues: u64,
+    /// `finding` records.
+    pub findings: u64,
+    /// Vendor records the findings came from.
+    pub vendor_records: u64,
+    /// Vendor records (or parts of one, such as one location of a vendor record) the component could not
+    /// read and left out; the rest of their page was written.
+    #[serde(default)]
+    pub skipped_records: u64,
+}
+
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
+        self.resources += other.resources;
+        self.issues += other.issues;
+        self.findings += other.findings;
+        self.vendor_records += other.vendor_records;
+        self.skipped_records += other.skipped_records;
+    }
+}
+
 /// Renders records for one connector (its vendor names come from `describe`).
-pub struct Renderer {
+pub(crate) struct Renderer {
     pub vendor: String,
     pub vendor_name: String,
     pub models: Models,
@@ -83,6 +115,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// `ndjson` or `ocsf`.
     pub fn parse(s: &str) -> Result<Format, String> {
         match s {
             "ndjson" => Ok(Format::Ndjson),
@@ -93,10 +126,17 @@ impl Format {
 }
 
 impl Renderer {
-    pub fn resource(&self, a: &Asset, out: &mut Vec<u8>) {
+    /// The asset's `resource` line (none in OCSF, whose events carry their resources).
+    pub fn resource<'a>(&self, a: &'a Asset, out: &mut Batch<'a>) {
         if self.format == Format::Ocsf {
             return;
         }
+        let columns = Columns {
+            id: &a.id,
+            type_: Some(&a.resource_type),
+            name: Some(&a.name),
+            ..Columns::default()
+        };
         let vendor_data = Raw::of(&a.vendor_data);
         let line = ResourceLine {
             kind: "resource",
@@ -116,21 +156,43 @@ impl Renderer {
             updated_at: a.updated_at.as_deref(),
             vendor_data: vendor_data.as_raw(),
         };
-        write_line(out, &line);
+        out.push(Kind::Resource, columns, &line);
     }
 
     /// The finding's V1 issue and/or V2 finding line, per [`Models`].
-    pub fn finding(&self, f: &Finding, out: &mut Vec<u8>) {
+    pub fn finding<'a>(&self, f: &'a Finding, out: &mut Batch<'a>) {
+        let package = f.affected_package.as_ref().map(|p| p.name.as_str());
+        let columns = Columns {
+            id: &f.id,
+            resource_id: f.resource_id.as_deref(),
+            package,
+            first_seen: f.first_seen.as_deref(),
+            last_seen: f.last_seen.as_deref(),
+            ..Columns::default()
+        };
         if self.format == Format::Ocsf {
-            write_line(out, &ocsf::event(f, &self.vendor_name));
+            out.push(Kind::Event, columns, &ocsf::event(f, &self.vendor_name));
             return;
         }
         let vendor_data = Raw::of(&f.vendor_data);
         if self.models.issues {
-            write_line(out, &self.issue_line(f, &vendor_data));
+            let columns = Columns {
+                type_: Some(issue_type(f.issue_type)),
+                severity: Some(severity_v1(f.severity)),
+                state: Some(state_v1(f.state)),
+                state_updated_at: f.state_updated_at.as_deref(),
+                ..columns
+            };
+            out.push(Kind::Issue, columns, &self.issue_line(f, &vendor_data));
         }
         if self.models.findings {
-            write_line(out, &self.finding_line(f, &vendor_data));
+            let columns = Columns {
+                type_: Some(finding_type(f.finding_type)),
+                severity: Some(severity_v2(f.severity)),
+                state: Some(state_v2(f.state)),
+                ..columns
+            };
+            out.push(Kind::Finding, columns, &self.finding_line(f, &vendor_data));
         }
     }
 
@@ -174,8 +236,8 @@ impl Renderer {
             title: &f.title,
             description: f.description.as_deref(),
             type_: finding_type(f.finding_type),
-            severity: severity_v1(f.severity).to_ascii_uppercase(),
-            state: state_v1(f.state).to_ascii_uppercase(),
+            severity: severity_v2(f.severity),
+            state: state_v2(f.state),
             first_seen: f.first_seen.as_deref(),
             last_seen: f.last_seen.as_deref(),
             has_fix: f.has_fix,
@@ -226,14 +288,23 @@ impl Renderer {
 /// The last line of every run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Summary {
+    /// Always `summary`.
     pub kind: &'static str,
+    /// Whether the run wrote everything it listed.
     pub complete: bool,
+    /// `full` or `incremental`.
     pub mode: &'static str,
+    /// What is durable in the output.
     pub counts: Counts,
+    /// HTTP requests the component made (retries not counted).
     pub requests: u64,
+    /// Retries the host made on the component's behalf.
     pub retries: u64,
+    /// Requests the sandbox refused.
     pub denied_requests: u64,
+    /// How long the run took.
     pub elapsed_seconds: f64,
+    /// Where the next incremental run starts from (RFC 3339).
     pub high_water_mark: Option<String>,
     /// Where the high-water mark came from: `server` (the vendor's clock, as reported by the
     /// component) or `host-clock` (the vendor did not say; the host's clock at the start of the
@@ -244,20 +315,17 @@ pub struct Summary {
     /// Records of the tenant a complete full sync into a database did not see, and so closed
     /// (or deleted, with `--stale delete`); `null` when the run settled nothing.
     pub stale_records: Option<u64>,
+    /// Whether the run took up an interrupted run's checkpoint.
     pub resumed: bool,
+    /// Why the run failed, when it did.
     pub error: Option<String>,
 }
 
+/// The summary as its NDJSON line.
 pub fn summary_line(s: &Summary) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_line(&mut out, s);
-    out
-}
-
-fn write_line<T: Serialize>(out: &mut Vec<u8>, record: &T) {
-    serde_json::to_writer(&mut *out, record)
-        .expect("records of strings and numbers always serialize");
+    let mut out = serde_json::to_vec(s).expect("a summary always serializes");
     out.push(b'\n');
+    out
 }
 
 /// JSON Schemas of the NDJSON record kinds, generated from the types that write them.
@@ -319,6 +387,26 @@ fn severity_v1(s: Severity) -> &'static str {
         Severity::Low => "Low",
         // V1 / V2 end at Info: what the vendor did not say, or said otherwise, is Info there.
         Severity::Info | Severity::Unknown | Severity::Other => "Info",
+    }
+}
+
+/// V2 spells severities in capitals, and ends at `INFO` as V1 does.
+fn severity_v2(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "CRITICAL",
+        Severity::High => "HIGH",
+        Severity::Medium => "MEDIUM",
+        Severity::Low => "LOW",
+        Severity::Info | Severity::Unknown | Severity::Other => "INFO",
+    }
+}
+
+/// V2 spells states in capitals.
+fn state_v2(s: FindingState) -> &'static str {
+    match s {
+        FindingState::Open => "OPEN",
+        FindingState::Closed => "CLOSED",
+        FindingState::Ignored => "IGNORED",
     }
 }
 
@@ -410,8 +498,8 @@ struct FindingLine<'a> {
     description: Option<&'a str>,
     #[serde(rename = "type")]
     type_: &'static str,
-    severity: String,
-    state: String,
+    severity: &'static str,
+    state: &'static str,
     first_seen: Option<&'a str>,
     last_seen: Option<&'a str>,
     has_fix: bool,
@@ -472,38 +560,6 @@ struct VulnerabilityLine<'a> {
     is_kev: Option<bool>,
     cwe_ids: &'a [String],
     fixed_version: Option<&'a str>,
-}
-
-/// Where NDJSON goes. A page is written in pieces of whole lines, then committed: after `commit`
-/// returns, the page survives a crash.
-pub trait Sink {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
-    /// Makes everything written so far durable; returns the output length, when it has one.
-    fn commit(&mut self) -> io::Result<Option<u64>>;
-    /// What a checkpoint should record to tell, on resume, that the output is still the one
-    /// it covers (a file's path and the digest of its last bytes); `None` when nothing.
-    fn mark(&self) -> Option<OutputMark> {
-        None
-    }
-    /// The run has ended, its summary committed; `complete` when it wrote everything (a
-    /// snapshot file replaces the output then).
-    fn finish(&mut self, _complete: bool) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Standard output (or any writer), flushed per page.
-pub struct StreamSink<W: Write>(pub W);
-
-impl<W: Write> Sink for StreamSink<W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
-    }
-
-    fn commit(&mut self) -> io::Result<Option<u64>> {
-        self.0.flush()?;
-        Ok(None)
-    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::wit::ConnectorSpec;
 use crate::error::Failure;
+use crate::wit::ConnectorSpec;
 
 /// Largest secret file the host reads (a token, a key; not a keyring).
 const MAX_SECRET_FILE: u64 = 64 << 10;
@@ -21,7 +21,9 @@ const MAX_SECRET_FILE: u64 = 64 << 10;
 /// Where one secret's value is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// An environment variable.
     Env(String),
+    /// A file, its content trimmed (a mounted Secret).
     File(PathBuf),
     /// The component's own suggestions, for a component the operator trusted: the first of
     /// these variables that is set.
@@ -122,6 +124,7 @@ impl Grants {
         Ok(())
     }
 
+    /// The source granted for the secret setting `name`.
     pub fn get(&self, name: &str) -> Option<&Source> {
         self.0.get(name)
     }
@@ -251,6 +254,7 @@ impl TrustStore {
         &self.components.last().expect("just pushed").env
     }
 
+    /// Writes the trust store to `path`, atomically.
     pub fn save(&self, path: &Path) -> Result<(), Failure> {
         let cannot = |e: String| Failure::Config(format!("cannot write {}: {e}", path.display()));
         let text = toml::to_string_pretty(self).map_err(|e| cannot(e.to_string()))?;

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::wit::{ConnectorSpec, CredentialScheme, Setting, SettingSpec, SettingType};
 use crate::error::Failure;
 use crate::sandbox::credential::{Credential, Scheme};
 use crate::sandbox::limits::Limits;
@@ -23,64 +22,119 @@ use crate::sandbox::redact::Secrets;
 use crate::sandbox::retry::RetryPolicy;
 use crate::sandbox::transport::Timeouts;
 use crate::secrets::{Grants, how_to_grant};
+use crate::wit::{ConnectorSpec, CredentialScheme, Setting, SettingSpec, SettingType};
 
-/// Settings the host itself understands (the sandbox), with their descriptions.
-pub const HOST_SETTINGS: &[(&str, &str)] = &[
-    (
-        "allowed-hosts",
-        "Comma-separated origins (scheme://host[:port]) the component may call; default: the base URL's",
-    ),
-    (
-        "ca-file",
-        "PEM file of extra trusted CA certificates (corporate proxies, self-hosted gateways)",
-    ),
-    (
+/// One setting the host itself reads (the sandbox's): the one place its name, help and default
+/// are written. The help text, the `describe` listing and the code that reads it all use this.
+#[derive(Debug, Clone, Copy)]
+pub struct HostSetting {
+    /// `max-requests`.
+    pub name: &'static str,
+    /// What it does; [`HostSetting::description`] adds the default.
+    pub help: &'static str,
+    /// Its value unless set, as a whole number in its unit (a count, seconds, MiB); `None` for
+    /// a setting that is not a number.
+    pub default: Option<u64>,
+}
+
+impl HostSetting {
+    /// The help with the default, as `describe` and the docs show it.
+    pub fn description(&self) -> String {
+        match self.default {
+            Some(d) => format!("{} (default {d})", self.help),
+            None => self.help.to_string(),
+        }
+    }
+}
+
+const fn number(name: &'static str, help: &'static str, default: u64) -> HostSetting {
+    HostSetting {
+        name,
+        help,
+        default: Some(default),
+    }
+}
+
+/// Most HTTP requests one run may make, unless set.
+pub const DEFAULT_MAX_REQUESTS: u64 = 10_000;
+/// Most pages one listing may return, unless set.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+/// Most records one page may carry, unless set.
+pub const DEFAULT_MAX_PAGE_RECORDS: u64 = 200_000;
+/// Response bodies held for the component at once, in MiB, unless set.
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 48;
+
+/// Every setting the host itself understands (the sandbox).
+pub const HOST_SETTINGS: &[HostSetting] = &[
+    HostSetting {
+        name: "allowed-hosts",
+        help: "Comma-separated origins (scheme://host[:port]) the component may call; default: the base URL's",
+        default: None,
+    },
+    HostSetting {
+        name: "ca-file",
+        help: "PEM file of extra trusted CA certificates (corporate proxies, self-hosted gateways)",
+        default: None,
+    },
+    number(
         "max-requests",
-        "Most HTTP requests one run may make (default 10000)",
+        "Most HTTP requests one run may make",
+        DEFAULT_MAX_REQUESTS,
     ),
-    (
+    number(
         "max-pages",
-        "Most pages one listing may return before the run stops (default 100000)",
+        "Most pages one listing may return before the run stops",
+        DEFAULT_MAX_PAGES,
     ),
-    (
+    number(
         "max-page-records",
-        "Most records one page may carry (default 200000)",
+        "Most records one page may carry",
+        DEFAULT_MAX_PAGE_RECORDS,
     ),
-    (
+    number(
         "max-response-mb",
-        "Response bodies the host holds for the component at once, in MiB (default 48); one response may be at most this",
+        "Response bodies the host holds for the component at once, in MiB; one response may be at most this",
+        DEFAULT_MAX_RESPONSE_MB,
     ),
-    (
+    number(
         "connect-timeout-secs",
-        "Connect timeout per request (default 10)",
+        "Connect timeout per request",
+        Timeouts::DEFAULT.connect.as_secs(),
     ),
-    (
+    number(
         "first-byte-timeout-secs",
-        "Time to the response head per request (default 60)",
+        "Time to the response head per request",
+        Timeouts::DEFAULT.first_byte.as_secs(),
     ),
-    (
+    number(
         "between-bytes-timeout-secs",
-        "Longest stall while reading a body (default 30)",
+        "Longest stall while reading a body",
+        Timeouts::DEFAULT.between_bytes.as_secs(),
     ),
-    (
+    number(
         "max-retries",
-        "Retries per request for 408/429/5xx and transport errors (default 5)",
+        "Retries per request for 408/429/5xx and transport errors",
+        RetryPolicy::DEFAULT.max_retries as u64,
     ),
-    (
+    number(
         "max-retry-wait-secs",
-        "Longest Retry-After worth waiting; longer fails fast (default 120)",
+        "Longest Retry-After worth waiting; longer fails fast",
+        RetryPolicy::DEFAULT.max_retry_after.as_secs(),
     ),
-    (
+    number(
         "memory-limit-mb",
-        "Largest memory the component may use, in MiB (default 512)",
+        "Largest memory the component may use, in MiB",
+        (Limits::DEFAULT.memory_bytes >> 20) as u64,
     ),
-    (
+    number(
         "cpu-limit-secs",
-        "CPU time the component may use per call (default 60)",
+        "CPU time the component may use per call",
+        Limits::DEFAULT.cpu_per_call.as_secs(),
     ),
-    (
+    number(
         "call-timeout-secs",
-        "Wall-clock time per call, HTTP included (default 900)",
+        "Wall-clock time per call, HTTP included",
+        Limits::DEFAULT.wall_per_call.as_secs(),
     ),
 ];
 
@@ -94,11 +148,14 @@ pub struct RawSettings(pub BTreeMap<String, String>);
 /// A config file: the `[settings]` and `[host]` tables and the operator's `[secrets]` grants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
+    /// Connector and host settings (`host.NAME`).
     pub settings: RawSettings,
+    /// Where each secret comes from.
     pub grants: Grants,
 }
 
 impl Config {
+    /// Reads a config file; errors name the file.
     pub fn from_toml_file(path: &Path) -> Result<Config, Failure> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::Config(format!("cannot read config {}: {e}", path.display())))?;
@@ -196,14 +253,19 @@ fn toml_to_text(key: &str, value: &toml::Value) -> Result<String, String> {
     })
 }
 
+/// The host setting called `name`.
+pub fn host_setting(name: &str) -> Option<&'static HostSetting> {
+    HOST_SETTINGS.iter().find(|h| h.name == name)
+}
+
 pub(crate) fn is_host_setting(name: &str) -> bool {
-    HOST_SETTINGS.iter().any(|(h, _)| *h == name)
+    host_setting(name).is_some()
 }
 
 fn host_setting_names() -> String {
     HOST_SETTINGS
         .iter()
-        .map(|(n, _)| *n)
+        .map(|h| h.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -211,14 +273,23 @@ fn host_setting_names() -> String {
 /// The host's own knobs for one run.
 #[derive(Debug, Clone)]
 pub struct HostSettings {
+    /// The allow-list.
     pub policy: Policy,
+    /// Extra CA certificates to trust, PEM.
     pub ca_file: Option<PathBuf>,
+    /// Most HTTP requests one run may make.
     pub max_requests: u64,
+    /// Most pages one listing may return.
     pub max_pages: u64,
+    /// Most records one page may carry.
     pub max_page_records: u64,
+    /// Response bodies held for the component at once, in bytes.
     pub max_response_bytes: u64,
+    /// Per-request timeouts.
     pub timeouts: Timeouts,
+    /// When the host retries, for a component that lets it.
     pub retry: RetryPolicy,
+    /// What the component may use.
     pub limits: Limits,
 }
 
@@ -234,6 +305,7 @@ pub struct Resolved {
     /// Where each secret came from (`api-token` from `env:VAR`), for a rejected credential's
     /// message.
     pub sources: Vec<(String, String)>,
+    /// The host's own settings.
     pub host: HostSettings,
 }
 
@@ -546,7 +618,9 @@ fn missing_secret(def: &SettingSpec, env: &dyn Fn(&str) -> Option<String>) -> Fa
 /// The component's limits alone, from the host settings in `raw` (the rest is ignored): every
 /// call, `describe` included, runs under them, and `describe` comes before the connector's own
 /// settings can be checked (so here a plain name counts as the host's; `host.NAME` wins).
-pub fn limits(raw: &RawSettings) -> Result<Limits, Failure> {
+/// `sole_instance`: the process runs this one instance at a time, so its resident memory may
+/// serve as a backstop (see [`Limits::watch_host_memory`]).
+pub fn limits(raw: &RawSettings, sole_instance: bool) -> Result<Limits, Failure> {
     let mut values: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in &raw.0 {
         match k.strip_prefix(HOST_PREFIX) {
@@ -559,23 +633,28 @@ pub fn limits(raw: &RawSettings) -> Result<Limits, Failure> {
             _ => {}
         }
     }
-    read_limits(&values)
-}
-
-fn read_limits(values: &BTreeMap<&str, &str>) -> Result<Limits, Failure> {
     Ok(Limits {
-        memory_bytes: (number(values, "memory-limit-mb", 512)? as usize) << 20,
-        cpu_per_call: Duration::from_secs(number(values, "cpu-limit-secs", 60)?),
-        wall_per_call: Duration::from_secs(number(values, "call-timeout-secs", 900)?),
-        // The CLI runs one instance per process at a time, so the process's memory is its.
-        watch_host_memory: true,
+        watch_host_memory: sole_instance,
+        ..read_limits(&values)?
     })
 }
 
-/// The whole number under `name`, else `default`.
-fn number(values: &BTreeMap<&str, &str>, name: &str, default: u64) -> Result<u64, Failure> {
+/// The limits in `values`; the process's memory is not watched (see [`limits`]).
+fn read_limits(values: &BTreeMap<&str, &str>) -> Result<Limits, Failure> {
+    Ok(Limits {
+        memory_bytes: (whole_number(values, "memory-limit-mb")? as usize) << 20,
+        cpu_per_call: Duration::from_secs(whole_number(values, "cpu-limit-secs")?),
+        wall_per_call: Duration::from_secs(whole_number(values, "call-timeout-secs")?),
+        watch_host_memory: false,
+    })
+}
+
+/// The whole number under `name`, else its default from [`HOST_SETTINGS`].
+fn whole_number(values: &BTreeMap<&str, &str>, name: &str) -> Result<u64, Failure> {
     match values.get(name) {
-        None => Ok(default),
+        None => Ok(host_setting(name)
+            .and_then(|h| h.default)
+            .expect("a number setting has its default in HOST_SETTINGS")),
         Some(v) => v
             .trim()
             .parse::<u64>()
@@ -589,8 +668,8 @@ fn host_settings(
     values: &BTreeMap<&str, &str>,
     base_url: Option<(&str, String)>,
 ) -> Result<HostSettings, Failure> {
-    let num = |name: &str, default: u64| number(values, name, default);
-    let secs = |name: &str, default: u64| num(name, default).map(Duration::from_secs);
+    let num = |name: &str| whole_number(values, name);
+    let secs = |name: &str| num(name).map(Duration::from_secs);
     let allowed = match values.get("allowed-hosts") {
         Some(list) => list
             .split(',')
@@ -612,21 +691,21 @@ fn host_settings(
     let policy = Policy::new(allowed)
         .map_err(|e| Failure::Config(format!("setting `allowed-hosts`: {e}")))?;
     let retry = RetryPolicy {
-        max_retries: num("max-retries", 5)? as u32,
-        max_retry_after: secs("max-retry-wait-secs", 120)?,
-        ..RetryPolicy::default()
+        max_retries: u32::try_from(num("max-retries")?).unwrap_or(u32::MAX),
+        max_retry_after: secs("max-retry-wait-secs")?,
+        ..RetryPolicy::DEFAULT
     };
     Ok(HostSettings {
         policy,
         ca_file: values.get("ca-file").map(PathBuf::from),
-        max_requests: num("max-requests", 10_000)?,
-        max_pages: num("max-pages", 100_000)?,
-        max_page_records: num("max-page-records", 200_000)?,
-        max_response_bytes: num("max-response-mb", 48)? << 20,
+        max_requests: num("max-requests")?,
+        max_pages: num("max-pages")?,
+        max_page_records: num("max-page-records")?,
+        max_response_bytes: num("max-response-mb")? << 20,
         timeouts: Timeouts {
-            connect: secs("connect-timeout-secs", 10)?,
-            first_byte: secs("first-byte-timeout-secs", 60)?,
-            between_bytes: secs("between-bytes-timeout-secs", 30)?,
+            connect: secs("connect-timeout-secs")?,
+            first_byte: secs("first-byte-timeout-secs")?,
+            between_bytes: secs("between-bytes-timeout-secs")?,
         },
         retry,
         limits: read_limits(values)?,

@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Failure;
+use crate::output::{Counts, OutputMark};
 
 const VERSION: u32 = 1;
 
+/// What a run keeps between runs: the high-water mark, and the checkpoint of an unfinished run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The state format's version.
     pub version: u32,
     /// Digest of the non-secret settings the state belongs to.
     pub fingerprint: String,
@@ -21,16 +24,20 @@ pub struct State {
     pub checkpoint: Option<Checkpoint>,
 }
 
+/// Which listing a checkpoint is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
+    /// The resources listing.
     Resources,
+    /// The findings listing.
     Findings,
 }
 
 /// Where an unfinished run stands: everything before `cursor` is in the output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// Which listing the run was in.
     pub phase: Phase,
     /// The cursor to ask for next; `None` starts the phase.
     pub cursor: Option<String>,
@@ -43,7 +50,8 @@ pub struct Checkpoint {
     /// Which file that offset is in, and the digest of its bytes before it: a run resumes only
     /// the file the checkpoint was written against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<crate::output::OutputMark>,
+    pub output: Option<OutputMark>,
+    /// What is durable in the output up to this checkpoint.
     pub counts: Counts,
     /// `query_started_at` is the host's clock: the component did not report the server's.
     #[serde(default)]
@@ -55,30 +63,6 @@ pub struct Checkpoint {
 
 /// Skip reasons a run keeps for its summary; the count goes on past them.
 pub const MAX_SKIP_REASONS: usize = 10;
-
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-pub struct Counts {
-    pub resources: u64,
-    pub issues: u64,
-    pub findings: u64,
-    pub vendor_records: u64,
-    /// Vendor records (or parts of one, such as one location of a vendor record) the component could not
-    /// read and left out; the rest of their page was written.
-    #[serde(default)]
-    pub skipped_records: u64,
-}
-
-impl Counts {
-    pub fn add(&mut self, other: &Counts) {
-        self.resources += other.resources;
-        self.issues += other.issues;
-        self.findings += other.findings;
-        self.vendor_records += other.vendor_records;
-        self.skipped_records += other.skipped_records;
-    }
-}
 
 /// Where a run's state lives between runs: its high-water mark and its checkpoint. A file by
 /// default ([`StateFile`]); an embedder may keep it anywhere durable (a database row).
@@ -124,6 +108,7 @@ impl StateStore for StateFile {
 }
 
 impl State {
+    /// A state for the settings `fingerprint` names, with no mark or checkpoint.
     pub fn new(fingerprint: String) -> State {
         State {
             version: VERSION,
@@ -161,6 +146,7 @@ impl State {
         Ok(Some(state))
     }
 
+    /// Writes the state to `path`, atomically and durably.
     pub fn save(&self, path: &Path) -> Result<(), Failure> {
         let fail = |e: std::io::Error| {
             Failure::Host(format!("cannot write state {}: {e}", path.display()))

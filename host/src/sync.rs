@@ -5,203 +5,55 @@
 //! checkpoint that covers them is saved, and a resumed run truncates the output back to the last
 //! checkpoint. So a page is in the output once, or not at all.
 
-use crate::mutants::{Duty, skips};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use crate::engine::wit::{
-    ConnectorError, ConnectorSpec, FindingPage, FindingQuery, Malformed, RateLimit, SkippedRecord,
-    UpstreamFailure,
-};
-use crate::engine::{Connector, Guarded, Session};
+use crate::engine::{Component, Guarded, Session};
 use crate::error::Failure;
-use crate::lock::{self, RunLock};
-use crate::output::{
-    FileSink, Format, Models, Renderer, Sink, StreamSink, Summary, WriteMode, id_key, partial_path,
-    written_finding_ids,
-};
+use crate::lock::RunLock;
+use crate::mutants::{Duty, skips};
+use crate::output::Counts;
+use crate::output::{Models, Renderer, Sink, Summary, id_key};
 use crate::sandbox::Stats;
-use crate::sandbox::fixtures::{Recorder, Replay};
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::limits::Limits;
-use crate::sandbox::transport::tls_client_config;
-use crate::sandbox::transport::{Live, Retrying, Upstream};
-use crate::settings::{HostSettings, Resolved};
-use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, Phase, State, StateStore};
-use crate::store::{self, DbStore, Key, Owner, RunScope, Stale};
+use crate::settings::Resolved;
+use crate::state::{Checkpoint, MAX_SKIP_REASONS, Phase};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
-use crate::time;
+use crate::wit::{ConnectorError, ConnectorSpec, FindingPage, FindingQuery, SkippedRecord};
 
 pub(crate) mod admit;
+mod bind;
+mod failure;
+mod options;
 pub(crate) mod paging;
 mod writer;
+
+use bind::partial_note;
+pub use bind::{MAX_TENANT_BYTES, sandbox_http};
+pub use failure::connector_failure;
+pub use options::{
+    DEFAULT_FORMAT, DEFAULT_MODELS, DEFAULT_OVERLAP_SECS, DEFAULT_STALE, DEFAULT_WRITE, Network,
+    SyncOptions,
+};
 pub use paging::MAX_CURSOR_BYTES;
-use paging::{CursorTrail, PageLimits};
+use paging::{CursorTrail, PageLimits, high_water_mark, minus};
 use writer::{Page, PageWriter, Pipeline, Progress, Records, Saved};
 pub use writer::{PageProgress, ProgressSink};
 
-/// Where the component's requests go.
-#[derive(Debug, Clone)]
-pub enum Network {
-    Live,
-    /// Replay a cassette; a request with nothing recorded fails (see `TransportError::Fixture`).
-    Replay(PathBuf),
-    /// Live, and write what came back into a cassette.
-    Record(PathBuf),
-}
-
-/// Where records go.
-#[derive(Clone)]
-pub enum Output {
-    Stdout,
-    File(PathBuf),
-    /// The embedder's own destination.
-    Custom(Arc<dyn Destination>),
-    /// A database, which also keeps the run's state (see [`crate::store`]).
-    Database(Database),
-}
-
-/// Where `Output::Database` points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// `sqlite:PATH`.
-    Sqlite(PathBuf),
-    /// `postgres://...` or `postgresql://...`.
-    Postgres(String),
-}
-
-impl Output {
-    /// [`Output::parse`] of the text itself, or of what it points at: `env:VARIABLE` (a
-    /// database URL from the environment) or `file:PATH` (from a file, e.g. a mounted Secret),
-    /// so that a password never has to be on a command line. Errors name the source, never its
-    /// value.
-    pub fn from_arg(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Output, Failure> {
-        let indirect = match text.split_once(':') {
-            Some(("env", var)) if crate::secrets::is_env_name(var) => env(var)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("the environment variable {var} is not set or is empty")),
-            Some(("file", path)) if !path.is_empty() => std::fs::read_to_string(path)
-                .map(|v| v.trim().to_string())
-                .map_err(|e| format!("cannot read {path}: {e}")),
-            _ => return Ok(Output::parse(text)),
-        };
-        indirect
-            .map(|target| Output::parse(&target))
-            .map_err(|why| Failure::Config(format!("--out {text}: {why}")))
-    }
-
-    /// `-` (stdout), `sqlite:PATH`, `postgres://...`, or a file path.
-    pub fn parse(text: &str) -> Output {
-        if text == "-" {
-            Output::Stdout
-        } else if let Some(path) = text.strip_prefix("sqlite:") {
-            Output::Database(Database::Sqlite(PathBuf::from(path)))
-        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Output::Database(Database::Postgres(text.to_string()))
-        } else {
-            Output::File(PathBuf::from(text))
-        }
-    }
-}
-
-/// A destination an embedder supplies: each run opens one [`Sink`] on it.
-pub trait Destination: Send + Sync {
-    /// `resume_at`: for a resumed run, the output length its checkpoint covers (what
-    /// [`Sink::commit`] last returned); the sink continues from there, dropping anything
-    /// written after it.
-    fn open(&self, resume_at: Option<u64>) -> std::io::Result<Box<dyn Sink + Send>>;
-}
-
-#[derive(Clone)]
-pub struct SyncOptions {
-    pub models: Models,
-    pub format: Format,
-    pub output: Output,
-    /// How a file output is written: a snapshot replaced when the run is complete, or appended
-    /// to (see [`crate::output::WriteMode`]).
-    pub write: WriteMode,
-    /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]); a
-    /// database output keeps them itself.
-    pub state: Option<Arc<dyn StateStore>>,
-    /// What a database output does with records a complete full sync did not see.
-    pub stale: Stale,
-    pub full: bool,
-    /// With a database output: hand the rows of this connector and tenant to this component
-    /// build, though another build wrote them (after an upgrade). See [`crate::store`].
-    pub adopt: bool,
-    /// Subtracted from the high-water mark, to catch updates that raced the last run.
-    pub overlap: Duration,
-    pub network: Network,
-    /// Told about every committed page (the CLI redraws a status line on a terminal).
-    pub progress: Option<Arc<dyn ProgressSink>>,
-    /// Once set, the run stops at the next page boundary, its checkpoint saved, and fails with
-    /// [`Failure::Interrupted`] (SIGINT / SIGTERM in the CLI).
-    pub stop: Option<Arc<AtomicBool>>,
-}
-
 /// How a run ended.
 pub struct SyncReport {
+    /// The run's summary, as its last line says it.
     pub summary: Summary,
+    /// Why the run did not complete, when it did not.
     pub failure: Option<Failure>,
-}
-
-/// The extra CA certificates of the `ca-file` host setting, when given.
-fn ca_pem(host: &HostSettings) -> Result<Option<Vec<u8>>, Failure> {
-    host.ca_file
-        .as_ref()
-        .map(|p| {
-            std::fs::read(p).map_err(|e| {
-                Failure::Config(format!(
-                    "setting `ca-file`: cannot read {}: {e}",
-                    p.display()
-                ))
-            })
-        })
-        .transpose()
-}
-
-/// Builds the request path for a run: transport, retries, recording, then the sandbox hook.
-pub fn sandbox_http(
-    resolved: &Resolved,
-    network: &Network,
-    stats: Arc<Stats>,
-) -> Result<SandboxHttp, Failure> {
-    let host = &resolved.host;
-    let live = || -> Result<Arc<dyn Upstream>, Failure> {
-        let ca = ca_pem(host)?;
-        let live = Live::new(host.timeouts, host.max_response_bytes, ca.as_deref())
-            .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
-        Ok(Arc::new(Retrying {
-            inner: Arc::new(live),
-            policy: host.retry,
-            stats: stats.clone(),
-        }))
-    };
-    let upstream: Arc<dyn Upstream> = match network {
-        Network::Live => live()?,
-        Network::Replay(dir) => Arc::new(Replay::open(dir).map_err(Failure::Config)?),
-        Network::Record(dir) => Arc::new(
-            Recorder::create(dir, live()?, resolved.secrets.clone()).map_err(Failure::Config)?,
-        ),
-    };
-    Ok(SandboxHttp::new(
-        host.policy.clone(),
-        upstream,
-        resolved.credentials.clone(),
-        resolved.secrets.clone(),
-        stats,
-        host.max_requests,
-        host.max_response_bytes,
-    ))
 }
 
 /// Runs one sync to completion or to its first failure. Never panics on guest or network input.
 pub async fn run(
-    connector: &Connector,
+    connector: &Component,
     spec: &ConnectorSpec,
     resolved: &Resolved,
     opts: &SyncOptions,
@@ -310,7 +162,7 @@ struct Run<'a> {
 
 /// A configured instance of `connector` (described by `spec`), its requests through `hooks`.
 async fn configured(
-    connector: &Connector,
+    connector: &Component,
     spec: &ConnectorSpec,
     hooks: SandboxHttp,
     limits: Limits,
@@ -333,28 +185,21 @@ const MAX_SKIP_LOGS: usize = 20;
 impl Run<'_> {
     async fn execute(
         &mut self,
-        connector: &Connector,
+        connector: &Component,
         resolved: &Resolved,
         opts: &SyncOptions,
         stats: Arc<Stats>,
         writer: impl FnOnce(Box<dyn Sink + Send>, Option<Saved>, Counts) -> PageWriter,
     ) -> Result<(), Failure> {
-        self.locks = file_locks(opts)?;
-        let (output, store) = bind_output(opts, connector, self.spec, resolved, &mut self.locks)?;
-        let mut state = load_state(store.as_ref(), opts.full, &resolved.fingerprint())?;
-        if let Some(s) = state.as_mut() {
-            s.checkpoint = s
-                .checkpoint
-                .take()
-                .filter(|cp| output_continues(&output, opts.write, cp));
-        }
-        let checkpoint = state.as_ref().and_then(|s| s.checkpoint.clone());
-        self.high_water_mark = state.as_ref().and_then(|s| s.high_water_mark.clone());
+        let bound = bind::bind(opts, connector, self.spec, resolved)?;
+        self.locks = bound.locks;
+        let state = bound.state;
+        let checkpoint = state.as_ref().and_then(|(_, s)| s.checkpoint.clone());
+        self.high_water_mark = state.as_ref().and_then(|(_, s)| s.high_water_mark.clone());
         let updated_since = self.plan(checkpoint.as_ref(), opts)?;
-        let sink = open_sink(&output, opts.write, checkpoint.as_ref())?;
+        let sink = bind::open_sink(&bound.output, opts.write, checkpoint.as_ref())?;
         let counts = checkpoint.as_ref().map(|c| c.counts).unwrap_or_default();
-        let saved = store.zip(state);
-        let mut writer = writer(sink, saved, counts);
+        let mut writer = writer(sink, state, counts);
         writer.skipped = checkpoint
             .as_ref()
             .map(|c| c.skipped.clone())
@@ -374,33 +219,15 @@ impl Run<'_> {
         };
         self.listings(session, ahead, checkpoint, updated_since)
             .await
-            .map_err(|f| self.explain_replay(f, &opts.network, &stats))?;
+            .map_err(|f| {
+                failure::explain_replay(f, self.mode == "incremental", &opts.network, &stats)
+            })?;
         self.pipeline.settle().await?;
-        refusals(&stats)?;
+        failure::refusals(&stats)?;
         if let Some(writer) = self.pipeline.writer() {
             writer.complete(self.high_water_mark.clone())?;
         }
         Ok(())
-    }
-
-    /// A replay that failed on a request with nothing recorded, in an incremental run: the
-    /// cassette was most likely recorded by a full sync, and an earlier run left a high-water
-    /// mark (a second replay into the same database or state). Says what to do.
-    fn explain_replay(&self, failure: Failure, network: &Network, stats: &Stats) -> Failure {
-        let unrecorded = stats
-            .last_unrecorded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        if !(unrecorded && self.mode == "incremental" && matches!(network, Network::Replay(_))) {
-            return failure;
-        }
-        failure.map_message(|m| {
-            format!(
-                "{m}. This run is incremental (an earlier run left a high-water mark), and the \
-                 cassette holds what its recording asked for: replay it with --full"
-            )
-        })
     }
 
     /// Whether the findings listing starts beside the resources listing, on an instance of its
@@ -504,10 +331,9 @@ impl Run<'_> {
         if self.models.issues || self.models.findings {
             // A resumed run whose listing must restart writes none of these again.
             let written = match resumed_findings {
-                Some((mark, offset)) => written_finding_ids(&mark.path, mark.start, offset)
-                    .map_err(|e| {
-                        Failure::Host(format!("reading output {}: {e}", mark.path.display()))
-                    })?,
+                Some((mark, offset)) => mark.finding_ids(offset).map_err(|e| {
+                    Failure::Host(format!("reading output {}: {e}", mark.path.display()))
+                })?,
                 None => HashSet::new(),
             };
             self.findings(&mut session, &mut cp, written, first_findings)
@@ -706,398 +532,5 @@ impl Run<'_> {
             }
         }
         reasons
-    }
-}
-
-/// The high-water mark a listing leaves, and whether it is the host's clock: the server time the
-/// component reported, if it is a plausible RFC 3339 instant (after 2000, at most a day ahead of
-/// this host), else this host's clock when the listing started. Either way the next run asks for
-/// what changed since then (less the overlap), and never stays a full sync by accident.
-fn high_water_mark(reported: Option<&str>, listing_started: SystemTime) -> (String, bool) {
-    let host_clock = || time::format_seconds(listing_started);
-    let Some(reported) = reported else {
-        tracing::warn!(
-            "the connector reported no server time for the findings listing; the next \
-             incremental sync starts from this host's clock at the listing's start ({})",
-            host_clock()
-        );
-        return (host_clock(), true);
-    };
-    let earliest = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
-    let latest = listing_started + Duration::from_secs(86_400);
-    match time::parse(reported) {
-        Some(t) if (earliest..=latest).contains(&t) => (reported.to_string(), false),
-        _ => {
-            tracing::warn!(
-                "the connector reported an implausible server time {:?} for the findings \
-                 listing; using this host's clock at the listing's start ({})",
-                printable(reported, 64),
-                host_clock()
-            );
-            (host_clock(), true)
-        }
-    }
-}
-
-/// The output and state store a run writes to: a database output opened for this connector and
-/// tenant serves as both (so a page and its checkpoint commit together).
-///
-/// The rows a run may touch in a database are the operator's to choose: the tenant must be one
-/// the operator set (a component's default for it is a claim), and the (connector, tenant) must
-/// belong to this component build or be handed to it (`adopt`).
-fn bind_output(
-    opts: &SyncOptions,
-    connector: &Connector,
-    spec: &ConnectorSpec,
-    resolved: &Resolved,
-    locks: &mut Vec<RunLock>,
-) -> Result<(Output, Option<Arc<dyn StateStore>>), Failure> {
-    let Output::Database(database) = &opts.output else {
-        return Ok((opts.output.clone(), opts.state.clone()));
-    };
-    if opts.state.is_some() {
-        return Err(Failure::Config(
-            "a database output keeps the run's state itself: drop --state".to_string(),
-        ));
-    }
-    let scope = RunScope {
-        resources: opts.models.resources,
-        issues: opts.models.issues,
-        findings: opts.models.findings,
-        filtered: resolved.narrowed(spec),
-        stale: opts.stale,
-    };
-    let key = Key {
-        connector: spec.name.clone(),
-        tenant: operator_tenant(spec, resolved)?,
-    };
-    let owner = Owner {
-        sha256: connector.sha256.clone(),
-        component: format!("{} {}", spec.name, spec.version),
-        bound_at: String::new(),
-    };
-    Ok(match database {
-        Database::Sqlite(path) => {
-            let what = format!(
-                "{} / {} in sqlite:{}",
-                key.connector,
-                key.tenant,
-                path.display()
-            );
-            let lock = lock::for_namespace(path, &key.connector, &key.tenant);
-            locks.push(lock::take(&lock, &what)?);
-            let db = store::sqlite::open(path, key, scope)?;
-            db.bind(&owner, opts.adopt)?;
-            both(db)
-        }
-        Database::Postgres(url) => {
-            let tls = tls_client_config(ca_pem(&resolved.host)?.as_deref())
-                .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
-            let db = store::postgres::open(url, key, scope, tls)?;
-            db.bind(&owner, opts.adopt)?;
-            both(db)
-        }
-    })
-}
-
-/// The locks a run on files takes: its state file's and its output file's (a second run on
-/// either would resume the same checkpoint or write the same partial file).
-fn file_locks(opts: &SyncOptions) -> Result<Vec<RunLock>, Failure> {
-    let mut locks = Vec::new();
-    if let Some(state) = &opts.state {
-        locks.extend(state.lock()?);
-    }
-    if let Output::File(path) = &opts.output
-        && !is_stream(path)
-    {
-        let what = format!("the output {}", path.display());
-        locks.push(lock::take(&lock::beside(path), &what)?);
-    }
-    Ok(locks)
-}
-
-/// Longest tenant a database keys rows by, in bytes.
-pub const MAX_TENANT_BYTES: usize = 256;
-
-/// The tenant whose rows a database run writes: set by the operator, short and printable.
-fn operator_tenant(spec: &ConnectorSpec, resolved: &Resolved) -> Result<String, Failure> {
-    let setting = spec.tenant_setting.as_deref().unwrap_or_default();
-    let tenant = resolved.operator_tenant(spec).ok_or_else(|| {
-        Failure::Config(format!(
-            "a database output keys its rows by the tenant, and `{setting}` has only the \
-             component's default; name the tenant yourself: -s {setting}=..."
-        ))
-    })?;
-    if tenant.len() > MAX_TENANT_BYTES || tenant.chars().any(char::is_control) {
-        return Err(Failure::Config(format!(
-            "setting `{setting}`: a tenant is at most {MAX_TENANT_BYTES} bytes of printable text"
-        )));
-    }
-    if tenant.is_empty() && spec.tenant_setting.is_some() {
-        return Err(Failure::Config(format!(
-            "setting `{setting}` is empty: a database output keys its rows by the tenant"
-        )));
-    }
-    Ok(tenant)
-}
-
-/// A database store as the run's destination and its state store.
-fn both<B: store::Backend>(db: DbStore<B>) -> (Output, Option<Arc<dyn StateStore>>) {
-    (Output::Custom(Arc::new(db.clone())), Some(Arc::new(db)))
-}
-
-/// The saved state for this run's settings: another configuration's state is set aside (a
-/// full sync), and `--full` drops the checkpoint.
-fn load_state(
-    store: Option<&Arc<dyn StateStore>>,
-    full: bool,
-    fingerprint: &str,
-) -> Result<Option<State>, Failure> {
-    let Some(store) = store else {
-        return Ok(None);
-    };
-    let mut state = store
-        .load()?
-        .filter(|s| {
-            let same = s.fingerprint == fingerprint;
-            if !same {
-                tracing::warn!(
-                    "state {} belongs to other settings; starting a full sync",
-                    store.location()
-                );
-            }
-            same
-        })
-        .unwrap_or_else(|| State::new(fingerprint.to_string()));
-    if full {
-        state.checkpoint = None;
-    }
-    Ok(Some(state))
-}
-
-/// Whether a checkpoint may be resumed into `output`: a file must be the one it was written
-/// against (else the run starts over, and says why); other outputs keep their own counts.
-fn output_continues(output: &Output, mode: WriteMode, cp: &Checkpoint) -> bool {
-    let Output::File(path) = output else {
-        return true;
-    };
-    if is_stream(path) {
-        return true;
-    }
-    let offset = cp.output_offset.unwrap_or(0);
-    match crate::output::continues(path, mode, offset, cp.output.as_ref()) {
-        Ok(()) => true,
-        Err(why) => {
-            tracing::warn!(
-                "not resuming the unfinished run into {}: {why}; starting this run over",
-                path.display()
-            );
-            false
-        }
-    }
-}
-
-/// A device or pipe (`/dev/null`, a FIFO): streamed to, never fsynced, cut or renamed.
-fn is_stream(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
-}
-
-fn open_sink(
-    output: &Output,
-    mode: WriteMode,
-    checkpoint: Option<&Checkpoint>,
-) -> Result<Box<dyn Sink + Send>, Failure> {
-    let io = |p: &PathBuf, e: std::io::Error| {
-        Failure::Host(format!("cannot open output {}: {e}", p.display()))
-    };
-    Ok(match output {
-        Output::Database(_) => {
-            return Err(Failure::Host(
-                "a database output is opened by the run (bind_output)".to_string(),
-            ));
-        }
-        Output::Custom(destination) => destination
-            .open(checkpoint.map(|c| c.output_offset.unwrap_or(0)))
-            .map_err(|e| Failure::Host(format!("cannot open the output: {e}")))?,
-        Output::Stdout => Box::new(StreamSink(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ))),
-        Output::File(p) if is_stream(p) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(p)
-                .map_err(|e| io(p, e))?;
-            Box::new(StreamSink(std::io::BufWriter::with_capacity(1 << 16, file)))
-        }
-        Output::File(p) => match checkpoint {
-            // `output_continues` checked the file against the checkpoint.
-            Some(c) => {
-                let start = c.output.as_ref().map_or(0, |m| m.start);
-                let offset = c.output_offset.unwrap_or(start);
-                Box::new(FileSink::resume(p, mode, offset, start).map_err(|e| io(p, e))?)
-            }
-            None => Box::new(FileSink::create(p, mode).map_err(|e| io(p, e))?),
-        },
-    })
-}
-
-/// Where a failed run left a snapshot's records: the output itself is as it was.
-fn partial_note(opts: &SyncOptions) -> Option<String> {
-    match &opts.output {
-        Output::File(p) if opts.write == WriteMode::Snapshot && !is_stream(p) => Some(format!(
-            "{} is as it was; this run's records so far are in {} (a run with the same \
-             --state resumes them)",
-            p.display(),
-            partial_path(p).display()
-        )),
-        _ => None,
-    }
-}
-
-/// Maps the connector's error to the exit-code family it belongs to. Every text in it is the
-/// component's, so it is made printable and bounded before it reaches a terminal or a summary.
-/// A 404 points at the setting that names the tenant, when the connector declares one.
-pub fn connector_failure(e: ConnectorError, session: &Session, spec: &ConnectorSpec) -> Failure {
-    if let Some(why) = session.last_denial() {
-        return Failure::Guest(format!("the sandbox refused a request: {why}"));
-    }
-    if let Some(why) = session.last_unrecorded() {
-        return Failure::Upstream(format!(
-            "the cassette cannot answer a request the component made ({why}); a replay \
-             answers only what was recorded"
-        ));
-    }
-    let e = printable_error(e);
-    match e {
-        ConnectorError::InvalidConfig(m) => Failure::Config(m),
-        ConnectorError::Unauthorized(m) | ConnectorError::Forbidden(m) => Failure::Auth(m),
-        ConnectorError::NotFound(m) => Failure::Config(with_tenant_hint(m, spec)),
-        ConnectorError::RateLimited(r) => Failure::Upstream(match r.retry_after_seconds {
-            Some(s) => format!(
-                "{}: quota exhausted, resets in {s} s ({})",
-                r.endpoint, r.message
-            ),
-            None => format!(
-                "{}: rate limited and retries ran out ({})",
-                r.endpoint, r.message
-            ),
-        }),
-        ConnectorError::Upstream(u) => {
-            Failure::Upstream(format!("{}: HTTP {}: {}", u.endpoint, u.status, u.message))
-        }
-        ConnectorError::Transport(m) => Failure::Upstream(m),
-        ConnectorError::MalformedResponse(m) => {
-            Failure::Upstream(format!("{}: malformed response: {}", m.endpoint, m.detail))
-        }
-        ConnectorError::InvalidCursor(m) => Failure::Upstream(m),
-    }
-}
-
-/// A 404's message, pointing at the tenant setting unless the connector's message names it.
-fn with_tenant_hint(message: String, spec: &ConnectorSpec) -> String {
-    match &spec.tenant_setting {
-        Some(tenant) if !message.contains(&format!("`{tenant}`")) => {
-            format!("{message}; check the `{}` setting", printable(tenant, 64))
-        }
-        _ => message,
-    }
-}
-
-fn printable_error(e: ConnectorError) -> ConnectorError {
-    let p = |s: String| printable(&s, MAX_MESSAGE_CHARS);
-    match e {
-        ConnectorError::InvalidConfig(m) => ConnectorError::InvalidConfig(p(m)),
-        ConnectorError::Unauthorized(m) => ConnectorError::Unauthorized(p(m)),
-        ConnectorError::Forbidden(m) => ConnectorError::Forbidden(p(m)),
-        ConnectorError::NotFound(m) => ConnectorError::NotFound(p(m)),
-        ConnectorError::RateLimited(r) => ConnectorError::RateLimited(RateLimit {
-            endpoint: p(r.endpoint),
-            message: p(r.message),
-            ..r
-        }),
-        ConnectorError::Upstream(u) => ConnectorError::Upstream(UpstreamFailure {
-            endpoint: p(u.endpoint),
-            message: p(u.message),
-            ..u
-        }),
-        ConnectorError::Transport(m) => ConnectorError::Transport(p(m)),
-        ConnectorError::MalformedResponse(m) => ConnectorError::MalformedResponse(Malformed {
-            endpoint: p(m.endpoint),
-            detail: p(m.detail),
-        }),
-        ConnectorError::InvalidCursor(m) => ConnectorError::InvalidCursor(p(m)),
-    }
-}
-
-/// A run whose component had requests refused is not complete, even if the component carried
-/// on: what it meant to fetch is missing. Says how many, to where, and the last reason.
-fn refusals(stats: &Stats) -> Result<(), Failure> {
-    let denied = stats.denied.load(Ordering::Relaxed);
-    if denied == 0 {
-        return Ok(());
-    }
-    let by_origin = stats
-        .denied_by_origin
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(origin, n)| format!("{n} to {origin}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let last = stats
-        .last_denial
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default();
-    Err(Failure::Guest(format!(
-        "the sandbox refused {denied} of the component's requests ({by_origin}); last: {last}"
-    )))
-}
-
-/// `mark - overlap`, as RFC 3339 UTC.
-fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
-    let t = time::parse(mark).ok_or_else(|| {
-        Failure::Config(format!(
-            "state: high-water mark {:?} is not an RFC 3339 UTC time; pass --full",
-            printable(mark, 64)
-        ))
-    })?;
-    let since = t.checked_sub(overlap).unwrap_or(SystemTime::UNIX_EPOCH);
-    Ok(time::format_seconds(since))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_404_points_at_the_tenant_setting_once() {
-        let spec = ConnectorSpec {
-            name: "c".into(),
-            version: "0".into(),
-            vendor: "V".into(),
-            description: String::new(),
-            settings: vec![],
-            base_url_setting: None,
-            tenant_setting: Some("project".into()),
-            resource_types: vec![],
-        };
-        assert_eq!(
-            with_tenant_hint("GET /x: 404 Not Found".into(), &spec),
-            "GET /x: 404 Not Found; check the `project` setting"
-        );
-        let named = "GET /x: 404: no such project; check `project`".to_string();
-        assert_eq!(with_tenant_hint(named.clone(), &spec), named);
-    }
-
-    #[test]
-    fn overlap_is_subtracted_from_the_mark() {
-        assert_eq!(
-            minus("2026-08-11T09:20:02.113Z", Duration::from_secs(3600)).unwrap(),
-            "2026-08-11T08:20:02Z"
-        );
-        assert!(minus("last tuesday", Duration::ZERO).is_err());
     }
 }

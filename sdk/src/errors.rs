@@ -15,6 +15,7 @@ pub fn transport(endpoint: &str, failure: impl std::fmt::Display) -> ConnectorEr
     ConnectorError::Transport(format!("{endpoint}: {failure}"))
 }
 
+/// A response the connector could not read: `MalformedResponse` naming the endpoint.
 pub fn malformed(endpoint: &str, detail: impl Into<String>) -> ConnectorError {
     ConnectorError::MalformedResponse(Malformed {
         endpoint: endpoint.to_string(),

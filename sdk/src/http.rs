@@ -9,18 +9,25 @@ use std::time::{Duration, SystemTime};
 
 use crate::retry::{Decision, Outcome, RetryPolicy};
 
+/// The HTTP methods a connector uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `POST`.
     Post,
 }
 
 /// An outgoing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The method.
     pub method: Method,
+    /// The absolute URL.
     pub url: String,
+    /// The headers, in order.
     pub headers: Vec<(String, String)>,
+    /// The body (empty for a `GET`).
     pub body: Vec<u8>,
 }
 
@@ -56,13 +63,16 @@ impl Request {
 /// A response, its body read whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
     /// Names lower-cased.
     pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// A response of `status` with `body` and no headers.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
         Response {
             status,
@@ -71,6 +81,7 @@ impl Response {
         }
     }
 
+    /// This response with a header added (its name lower-cased).
     pub fn with_header(mut self, name: &str, value: &str) -> Response {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_string()));
@@ -85,6 +96,7 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -132,6 +144,7 @@ impl std::fmt::Display for SendError {
 
 /// Sends requests. `Err` is no response at all: a transport failure, or the runtime's refusal.
 pub trait Http {
+    /// Sends `request` and reads the whole response.
     fn send(&mut self, request: &Request) -> Result<Response, SendError>;
 
     /// Sends `request` ahead of need, so that its response travels while the connector maps
@@ -145,11 +158,14 @@ pub trait Http {
 /// request it was asked to prefetch (it answers those only when they are sent).
 pub struct Scripted<F> {
     answer: F,
+    /// Every request sent, in order.
     pub requests: Vec<Request>,
+    /// Every request it was asked to prefetch, in order.
     pub prefetched: Vec<Request>,
 }
 
 impl<F: FnMut(&Request) -> Result<Response, SendError>> Scripted<F> {
+    /// A double that answers with `answer`.
     pub fn new(answer: F) -> Scripted<F> {
         Scripted {
             answer,
@@ -196,6 +212,8 @@ impl<H: Http> Retrying<H> {
         )
     }
 
+    /// Retries `inner`'s requests under `policy`, sleeping with `sleep` (a test passes one that
+    /// does not).
     pub fn with_policy(inner: H, policy: RetryPolicy, sleep: fn(Duration)) -> Retrying<H> {
         Retrying {
             inner,
@@ -257,6 +275,7 @@ fn jitter() -> f64 {
 pub struct WasiHttp;
 
 impl WasiHttp {
+    /// The component's own WASI HTTP.
     pub fn new() -> WasiHttp {
         WasiHttp
     }

@@ -6,7 +6,9 @@ use crate::wit::SkippedRecord;
 /// What a page's records became: the ones read, and the ones left out with their reasons.
 #[derive(Debug)]
 pub struct Read<T> {
+    /// The records that were read.
     pub items: Vec<T>,
+    /// The records that were not, each with why.
     pub skipped: Vec<SkippedRecord>,
 }
 

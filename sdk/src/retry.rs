@@ -5,27 +5,36 @@
 
 use std::time::{Duration, SystemTime};
 
+/// When to retry a request, and how long to wait between attempts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: u32,
+    /// The first backoff; each retry doubles it, with jitter.
     pub base_delay: Duration,
+    /// The longest backoff.
     pub max_delay: Duration,
     /// The longest `Retry-After` worth waiting for; a longer one fails fast.
     pub max_retry_after: Duration,
 }
 
+impl RetryPolicy {
+    /// Five retries, backing off from half a second to 30 s, `Retry-After` heeded up to 2 min.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        max_retries: 5,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(30),
+        max_retry_after: Duration::from_secs(120),
+    };
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_retries: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
-        }
+        RetryPolicy::DEFAULT
     }
 }
 
+/// What to do after an attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Hand the outcome to the guest as it is.
@@ -36,10 +45,14 @@ pub enum Decision {
 
 /// What one attempt produced.
 pub enum Outcome<'a> {
+    /// An HTTP response.
     Status {
+        /// Its status code.
         status: u16,
+        /// Its `Retry-After` header, if any.
         retry_after: Option<&'a str>,
     },
+    /// No response: the connection failed or timed out.
     TransportError,
     /// The runtime refused the request (the contract's `HTTP-request-denied`: off the
     /// allow-list, past a cap, nothing recorded for it). Never retried: it would be refused

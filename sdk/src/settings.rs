@@ -49,6 +49,7 @@ impl SpecBuilder {
         })
     }
 
+    /// The connector's version.
     pub fn version(mut self, version: &str) -> SpecBuilder {
         self.0.version = version.to_string();
         self
@@ -67,16 +68,19 @@ impl SpecBuilder {
         self.setting(setting)
     }
 
+    /// A resource type the connector lists (`repository`).
     pub fn resource_type(mut self, resource_type: &str) -> SpecBuilder {
         self.0.resource_types.push(resource_type.to_string());
         self
     }
 
+    /// A setting; build one with [`text`], [`secret`] and the rest.
     pub fn setting(mut self, setting: SettingSpec) -> SpecBuilder {
         self.0.settings.push(setting);
         self
     }
 
+    /// The spec.
     pub fn build(self) -> ConnectorSpec {
         self.0
     }
@@ -140,7 +144,9 @@ pub fn secret(
 
 /// The optional parts of a [`SettingSpec`], chained: `text("org", "…").required()`.
 pub trait SettingSpecExt {
+    /// The setting must have a value.
     fn required(self) -> Self;
+    /// The setting's value when the operator gives none.
     fn default(self, value: &str) -> Self;
     /// A filter: set, a sync sees only part of the tenant.
     fn narrows(self) -> Self;
@@ -173,10 +179,15 @@ impl SettingSpecExt for SettingSpec {
 /// A setting's value, parsed by its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// Text, trimmed.
     Text(String),
+    /// A boolean.
     Flag(bool),
+    /// A comma-separated list, each item trimmed, empty items dropped.
     List(Vec<String>),
+    /// An absolute http(s) URL.
     Url(String),
+    /// A whole number.
     Integer(i64),
 }
 

@@ -35,6 +35,7 @@ pub struct Routes {
 }
 
 impl Routes {
+    /// No routes yet: every request is answered 404.
     pub fn new() -> Routes {
         Routes::default()
     }

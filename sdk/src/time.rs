@@ -9,7 +9,9 @@
 /// Seconds and nanoseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Instant {
+    /// Whole seconds.
     pub secs: i64,
+    /// Nanoseconds within the second.
     pub nanos: u32,
 }
 

@@ -3,9 +3,9 @@
 //! `connector-host` invocation, writes into the database, and takes its secrets from Secrets.
 
 use connector_host::cli::{Cli, Command};
+use connector_host::output::{Database, Output};
 use connector_host::secrets::Grants;
 use connector_host::settings::{HOST_PREFIX, HOST_SETTINGS};
-use connector_host::sync::{Database, Output};
 use connector_tests::root;
 use serde_yaml::Value;
 
@@ -136,7 +136,7 @@ fn the_manifests_run_command_lines_the_cli_accepts() {
             for set in &sync.settings.set {
                 let name = set.split_once('=').unwrap().0;
                 if let Some(host) = name.strip_prefix(HOST_PREFIX) {
-                    assert!(HOST_SETTINGS.iter().any(|(h, _)| *h == host), "{set}");
+                    assert!(HOST_SETTINGS.iter().any(|h| h.name == host), "{set}");
                 }
             }
             Grants::default()

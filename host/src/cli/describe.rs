@@ -1,7 +1,7 @@
 //! `describe`: a connector's settings as a table for people or JSON for programs.
 
-use crate::engine::wit::{ConnectorSpec, Credential, CredentialScheme, SettingType};
 use crate::settings::HOST_SETTINGS;
+use crate::wit::{ConnectorSpec, Credential, CredentialScheme, SettingType};
 
 pub fn spec_json(spec: &ConnectorSpec) -> serde_json::Value {
     serde_json::json!({
@@ -22,7 +22,7 @@ pub fn spec_json(spec: &ConnectorSpec) -> serde_json::Value {
             "suggested_env": s.suggested_env,
             "type": setting_type(s.value_type),
         })).collect::<Vec<_>>(),
-        "host_settings": HOST_SETTINGS.iter().map(|(n, d)| serde_json::json!({"name": n, "description": d})).collect::<Vec<_>>(),
+        "host_settings": HOST_SETTINGS.iter().map(|h| serde_json::json!({"name": h.name, "description": h.description()})).collect::<Vec<_>>(),
     })
 }
 
@@ -113,8 +113,8 @@ pub fn spec_table(spec: &ConnectorSpec, bold: bool) -> String {
         out.push('\n');
     }
     out.push_str(&format!("\n{}\n", b("Host settings (sandbox)")));
-    for (n, d) in HOST_SETTINGS {
-        out.push_str(&format!("  {n:<28}{d}\n"));
+    for h in HOST_SETTINGS {
+        out.push_str(&format!("  {:<28}{}\n", h.name, h.description()));
     }
     out
 }

@@ -18,18 +18,20 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::checkup;
 use crate::contract::describe;
-use crate::engine::{Connector, Runtime, default_cache_dir};
+use crate::engine::{Component, Runtime, default_cache_dir};
 use crate::error::Failure;
 use crate::job::{self, Job, SecretSources};
+use crate::output::Output;
 use crate::output::{Format, Models, WriteMode};
-use crate::sandbox::Stats;
 use crate::sandbox::limits::Limits;
 use crate::secrets::TrustStore;
 use crate::settings::{self, Config};
 use crate::state::StateFile;
 use crate::store::Stale;
-use crate::sync::{Network, Output, SyncOptions, connector_failure, sandbox_http};
-use crate::text::{MAX_MESSAGE_CHARS, printable};
+use crate::sync::{
+    DEFAULT_FORMAT, DEFAULT_MODELS, DEFAULT_OVERLAP_SECS, DEFAULT_STALE, DEFAULT_WRITE, Network,
+    SyncOptions,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,7 +43,9 @@ use crate::text::{MAX_MESSAGE_CHARS, printable};
                   after retries, 5 the component misbehaved, 75 another run holds this state, output or \
                   tenant (nothing written; run again later), 130 stopped by SIGINT / SIGTERM (checkpoint saved)."
 )]
+/// The command line, as clap parses it.
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -56,6 +60,7 @@ pub struct Cli {
     pub log_format: String,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pull every resource and finding and write them as NDJSON, a summary line last.
@@ -97,6 +102,7 @@ pub enum Command {
     Run(run::RunArgs),
 }
 
+/// Which component, and how to load it.
 #[derive(Debug, Args)]
 pub struct ComponentArgs {
     /// The connector component (.wasm).
@@ -109,6 +115,7 @@ pub struct ComponentArgs {
     pub no_cache: bool,
 }
 
+/// Settings, secrets and the network of a run.
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
     /// TOML file with [settings], [host] and [secrets] (sources) tables.
@@ -130,10 +137,13 @@ pub struct SettingsArgs {
     pub record: Option<PathBuf>,
 }
 
+/// `sync`: one sync into a file, stdout or a database.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
+    /// The component.
     #[command(flatten)]
     pub component: ComponentArgs,
+    /// Its settings, secrets and network.
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// Output file, - for stdout, or a database that also keeps the state: sqlite:PATH or
@@ -148,21 +158,21 @@ pub struct SyncArgs {
     /// How a file output is written: `snapshot` (to OUT.partial, renamed over OUT when the run
     /// is complete; a failed run leaves OUT as it was) or `append` (each run adds its records
     /// and summary to OUT).
-    #[arg(long, value_name = "MODE", default_value = "snapshot", value_parser = WriteMode::parse)]
+    #[arg(long, value_name = "MODE", default_value = DEFAULT_WRITE, value_parser = WriteMode::parse)]
     pub write: WriteMode,
     /// With a database output, what a complete full sync does to the tenant's records it did
     /// not see: close, delete or keep.
-    #[arg(long, value_name = "WHAT", default_value = "close", value_parser = Stale::parse)]
+    #[arg(long, value_name = "WHAT", default_value = DEFAULT_STALE, value_parser = Stale::parse)]
     pub stale: Stale,
     /// State file: high-water mark for incremental sync and the checkpoint to resume from.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Record kinds to write: any of resources, issues, findings.
-    #[arg(long, value_name = "LIST", default_value = "resources,issues,findings", value_parser = Models::parse)]
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_MODELS, value_parser = Models::parse)]
     pub models: Models,
     /// Record format: `ndjson` (resource / issue / finding lines) or `ocsf` (OCSF 1.x finding
     /// events: 2002 when the finding has a CVE, GHSA or CWE, else 2007).
-    #[arg(long, value_name = "FORMAT", default_value = "ndjson", value_parser = Format::parse)]
+    #[arg(long, value_name = "FORMAT", default_value = DEFAULT_FORMAT, value_parser = Format::parse)]
     pub format: Format,
     /// Ignore the high-water mark and any checkpoint: a full sync.
     #[arg(long)]
@@ -172,14 +182,17 @@ pub struct SyncArgs {
     #[arg(long)]
     pub adopt: bool,
     /// Seconds subtracted from the high-water mark on incremental runs.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_OVERLAP_SECS)]
     pub overlap_secs: u64,
 }
 
+/// `check` and `checkup`: a component and its settings.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The component.
     #[command(flatten)]
     pub component: ComponentArgs,
+    /// Its settings, secrets and network.
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
@@ -195,10 +208,13 @@ pub struct LimitArgs {
     pub set: Vec<String>,
 }
 
+/// `describe`: what a component says it is.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
+    /// The component.
     #[command(flatten)]
     pub component: ComponentArgs,
+    /// The limits it runs under.
     #[command(flatten)]
     pub limits: LimitArgs,
     /// JSON instead of a table.
@@ -206,10 +222,13 @@ pub struct DescribeArgs {
     pub json: bool,
 }
 
+/// `trust`: record a component's own suggestions as grants.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
+    /// The component.
     #[command(flatten)]
     pub component: ComponentArgs,
+    /// The limits it runs under.
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -290,24 +309,23 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
     )?;
     let stop = Arc::new(AtomicBool::new(false));
     run::stop_on_signals(stop.clone());
+    let mut options = SyncOptions::new(Output::from_arg(&a.out, &|v| std::env::var(v).ok())?);
+    options.models = a.models;
+    options.format = a.format;
+    options.write = a.write;
+    options.state = a.state.map(|p| Arc::new(StateFile(p)) as _);
+    options.stale = a.stale;
+    options.full = a.full;
+    options.adopt = a.adopt;
+    options.overlap = Duration::from_secs(a.overlap_secs);
+    options.network = network(&a.settings);
+    options.progress =
+        (std::io::stderr().is_terminal() && !quiet).then(|| Arc::new(progress::StatusLine) as _);
+    options.stop = Some(stop);
     let job = Job {
-        connector,
+        component: connector,
         config,
-        options: SyncOptions {
-            models: a.models,
-            format: a.format,
-            output: Output::from_arg(&a.out, &|v| std::env::var(v).ok())?,
-            write: a.write,
-            state: a.state.map(|p| Arc::new(StateFile(p)) as _),
-            stale: a.stale,
-            full: a.full,
-            adopt: a.adopt,
-            overlap: Duration::from_secs(a.overlap_secs),
-            network: network(&a.settings),
-            progress: (std::io::stderr().is_terminal() && !quiet)
-                .then(|| Arc::new(progress::StatusLine) as _),
-            stop: Some(stop),
-        },
+        options,
         sole_instance: true,
     };
     let trust = trust_store()?;
@@ -355,47 +373,9 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
         trust: trust.as_ref(),
         ..SecretSources::process_env()
     };
-    let (spec, resolved) = job::prepare(&connector, &config, sources, true).await?;
-    let hooks = sandbox_http(&resolved, &network(&a.settings), Arc::new(Stats::default()))?;
-    let mut session = connector.instantiate(hooks, resolved.host.limits).await?;
-    let redact = |f: Failure| {
-        resolved
-            .explain_auth(f)
-            .map_message(|m| resolved.secrets.redact(m))
-    };
-    session
-        .configure(&resolved.connector)
-        .await?
-        .map_err(|e| redact(connector_failure(e, &session, &spec)))?;
-    let report = session
-        .check()
-        .await?
-        .map_err(|e| redact(connector_failure(e, &session, &spec)))?;
-    for line in report.messages.iter().take(100) {
-        println!(
-            "{}",
-            printable(&resolved.secrets.redact(line), MAX_MESSAGE_CHARS)
-        );
-    }
-    // The quota the connector reported, when its messages did not already say it.
-    let said = report.messages.join("\n");
-    let quota = match (report.quota_remaining, report.quota_max) {
-        (Some(left), Some(max)) => Some(format!("quota: {left} of {max} left")),
-        (Some(left), None) => Some(format!("quota: {left} left")),
-        (None, Some(max)) => Some(format!("quota: {max} per window")),
-        (None, None) => None,
-    };
-    let left_said = report
-        .quota_remaining
-        .is_some_and(|left| said.contains(&left.to_string()));
-    if let Some(line) = quota.filter(|_| !left_said) {
+    let outcome = job::check(&connector, &config, &network(&a.settings), sources).await?;
+    for line in outcome.lines() {
         println!("{line}");
-    }
-    if let Some(refresh) = report.quota_refresh.filter(|r| !said.contains(r.as_str())) {
-        println!(
-            "quota window refreshes: {}",
-            printable(&resolved.secrets.redact(&refresh), 100)
-        );
     }
     Ok(0)
 }
@@ -458,7 +438,7 @@ async fn describe_cmd(a: DescribeArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
-fn load(a: &ComponentArgs) -> Result<Connector, Failure> {
+fn load(a: &ComponentArgs) -> Result<Component, Failure> {
     let connector = runtime(a.no_cache, a.cache_dir.clone())?.load(&a.component)?;
     tracing::debug!(
         "component loaded ({:?}) in {:.1} ms",
@@ -515,7 +495,10 @@ async fn trust_cmd(a: TrustArgs) -> Result<i32, Failure> {
 
 impl LimitArgs {
     fn read(&self) -> Result<Limits, Failure> {
-        settings::limits(&config(self.config.as_deref(), &self.set, &[])?.settings)
+        settings::limits(
+            &config(self.config.as_deref(), &self.set, &[])?.settings,
+            true,
+        )
     }
 }
 

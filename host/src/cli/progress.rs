@@ -105,7 +105,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Counts;
+    use crate::output::Counts;
 
     #[test]
     fn the_status_line_fits_an_80_column_terminal_and_counts_records() {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Sink;
+use super::{Batch, Sink, Summary};
 
 /// How a run writes its output file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -182,18 +182,12 @@ fn read_tail(path: &Path, len: u64) -> io::Result<Vec<u8>> {
 }
 
 impl Sink for FileSink {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
-        if bytes.len() >= TAIL {
-            self.tail.clear();
-            self.tail.extend_from_slice(&bytes[bytes.len() - TAIL..]);
-        } else {
-            self.tail.extend_from_slice(bytes);
-            let excess = self.tail.len().saturating_sub(TAIL);
-            self.tail.drain(..excess);
-        }
-        Ok(())
+    fn write(&mut self, batch: &Batch<'_>) -> io::Result<()> {
+        self.append(batch.text())
+    }
+
+    fn summary(&mut self, _summary: &Summary, line: &[u8]) -> io::Result<()> {
+        self.append(line)
     }
 
     fn commit(&mut self) -> io::Result<Option<u64>> {
@@ -223,9 +217,33 @@ impl Sink for FileSink {
     }
 }
 
-/// The ids of the findings (NDJSON `issue` / `finding` lines, or OCSF events) between `start`
-/// and `offset` of the file at `path`: what a resumed run has written already.
-pub fn written_finding_ids(path: &Path, start: u64, offset: u64) -> io::Result<HashSet<u128>> {
+impl FileSink {
+    /// Writes whole lines at the end, keeping the tail the checkpoint's digest reads.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        if bytes.len() >= TAIL {
+            self.tail.clear();
+            self.tail.extend_from_slice(&bytes[bytes.len() - TAIL..]);
+        } else {
+            self.tail.extend_from_slice(bytes);
+            let excess = self.tail.len().saturating_sub(TAIL);
+            self.tail.drain(..excess);
+        }
+        Ok(())
+    }
+}
+
+impl OutputMark {
+    /// The ids of the findings (NDJSON `issue` / `finding` lines, or OCSF events) this run wrote
+    /// into the file before `offset`: what a resumed run has written already. The reader of what
+    /// [`FileSink`] wrote, so it sits beside it.
+    pub fn finding_ids(&self, offset: u64) -> io::Result<HashSet<u128>> {
+        finding_ids(&self.path, self.start, offset)
+    }
+}
+
+fn finding_ids(path: &Path, start: u64, offset: u64) -> io::Result<HashSet<u128>> {
     #[derive(Deserialize)]
     struct Line {
         kind: Option<String>,
@@ -290,10 +308,10 @@ mod tests {
         let out = dir.join("out.ndjson");
         std::fs::write(&out, "previous\n").unwrap();
         let mut sink = FileSink::create(&out, WriteMode::Snapshot).unwrap();
-        sink.write(b"{\"kind\":\"a\"}\n").unwrap();
+        sink.append(b"{\"kind\":\"a\"}\n").unwrap();
         let offset = sink.commit().unwrap().unwrap();
         let mark = sink.mark().unwrap();
-        sink.write(b"{\"kind\":\"b\"}\n{\"kin").unwrap();
+        sink.append(b"{\"kind\":\"b\"}\n{\"kin").unwrap();
         sink.finish(false).unwrap();
         drop(sink);
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous\n");
@@ -306,7 +324,7 @@ mod tests {
         assert!(continues(&out, WriteMode::Snapshot, offset, None).is_err());
 
         let mut resumed = FileSink::resume(&out, WriteMode::Snapshot, offset, mark.start).unwrap();
-        resumed.write(b"{\"kind\":\"c\"}\n").unwrap();
+        resumed.append(b"{\"kind\":\"c\"}\n").unwrap();
         resumed.commit().unwrap();
         resumed.finish(true).unwrap();
         assert_eq!(
@@ -323,7 +341,7 @@ mod tests {
         let dir = scratch("changed");
         let out = dir.join("out.ndjson");
         let mut sink = FileSink::create(&out, WriteMode::Snapshot).unwrap();
-        sink.write(&vec![b'x'; 10_000]).unwrap();
+        sink.append(&vec![b'x'; 10_000]).unwrap();
         let offset = sink.commit().unwrap().unwrap();
         let mark = sink.mark().unwrap();
         drop(sink);
@@ -345,13 +363,13 @@ mod tests {
         let out = dir.join("out.ndjson");
         std::fs::write(&out, "{\"kind\":\"finding\",\"id\":\"old\"}\n").unwrap();
         let mut sink = FileSink::create(&out, WriteMode::Append).unwrap();
-        sink.write(b"{\"kind\":\"finding\",\"id\":\"new\"}\n")
+        sink.append(b"{\"kind\":\"finding\",\"id\":\"new\"}\n")
             .unwrap();
         let offset = sink.commit().unwrap().unwrap();
         let mark = sink.mark().unwrap();
         sink.finish(true).unwrap();
         assert!(continues(&out, WriteMode::Append, offset, Some(&mark)).is_ok());
-        let ids = written_finding_ids(&out, mark.start, offset).unwrap();
+        let ids = mark.finding_ids(offset).unwrap();
         assert_eq!(ids, HashSet::from([id_key("new")]));
         assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     }

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::engine::wit::{Finding, Severity, State};
 use crate::time::epoch_ms;
+use crate::wit::{Finding, Severity, State};
 
 pub const OCSF_VERSION: &str = "1.5.0";
 
@@ -150,7 +150,7 @@ fn vulnerability(f: &Finding, package: Option<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::wit::{Analytic, FindingType, IssueType};
+    use crate::wit::{Analytic, FindingType, IssueType};
 
     fn finding(severity: Severity, label: Option<&str>) -> Finding {
         Finding {

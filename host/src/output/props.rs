@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::engine::wit::{AffectedCode, AffectedPackage, Analytic, SkippedRecord, Vulnerability};
 use crate::sync::admit;
+use crate::wit::{AffectedCode, AffectedPackage, Analytic, SkippedRecord, Vulnerability};
 
 /// Text as a hostile component would send it: any characters, controls and separators
 /// included, now and then far past the text limit.
@@ -104,6 +104,31 @@ fn finding() -> impl Strategy<Value = Finding> {
     )
 }
 
+/// The columns a database files a line by, read back out of the line as JSON: what the typed
+/// columns the renderer hands over must equal.
+fn columns_in(v: &serde_json::Value) -> Columns<'_> {
+    let text = |key: &str| v.get(key).and_then(serde_json::Value::as_str);
+    let package = text("package_name").or_else(|| {
+        v.pointer("/resource_related/affected_package/name")?
+            .as_str()
+    });
+    Columns {
+        id: text("id").unwrap_or_default(),
+        type_: text("type"),
+        // Only a resource's name is a column: an issue's `name` is its title.
+        name: (text("kind") == Some("resource"))
+            .then(|| text("name"))
+            .flatten(),
+        severity: text("severity"),
+        state: text("state"),
+        resource_id: text("resource_id"),
+        package,
+        first_seen: text("first_seen"),
+        last_seen: text("last_seen"),
+        state_updated_at: text("state_updated_at"),
+    }
+}
+
 fn renderer(format: Format) -> Renderer {
     Renderer {
         vendor: "prop".into(),
@@ -127,20 +152,27 @@ proptest! {
         admit::findings(&mut kept, &mut skipped);
         prop_assert_eq!(kept.len() + skipped.len(), total);
         let format = if ocsf { Format::Ocsf } else { Format::Ndjson };
-        let mut out = Vec::new();
+        let renderer = renderer(format);
+        let mut batch = Batch::default();
         for f in &kept {
-            renderer(format).finding(f, &mut out);
+            renderer.finding(f, &mut batch);
         }
-        let text = std::str::from_utf8(&out).expect("output is UTF-8");
+        let out = batch.text();
+        let text = std::str::from_utf8(out).expect("output is UTF-8");
         let lines: Vec<&str> = text.split_terminator('\n').collect();
         let per_record = if ocsf { 1 } else { 2 };
         prop_assert_eq!(lines.len(), kept.len() * per_record);
+        prop_assert_eq!(batch.len(), lines.len());
         prop_assert!(out.is_empty() || out.ends_with(b"\n"));
-        for line in lines {
+        for (line, (record, own)) in lines.iter().zip(batch.records()) {
+            prop_assert_eq!(*line, own);
             prop_assert!(!line.contains('\r'));
             let value: serde_json::Value = serde_json::from_str(line)
                 .map_err(|e| TestCaseError::fail(format!("{e}: {line:.200}")))?;
             prop_assert!(value.is_object());
+            if !ocsf {
+                prop_assert_eq!(&columns_in(&value), &record.columns);
+            }
         }
         for s in &skipped {
             prop_assert!(s.reason.contains("refused by the host"));

@@ -49,11 +49,14 @@ pub struct Budget {
 /// Asking for more than the budget has left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverBudget {
+    /// The most it may hold, in bytes.
     pub cap: u64,
+    /// What it holds now.
     pub held: u64,
 }
 
 impl Budget {
+    /// A budget of `cap` bytes.
     pub fn new(cap: u64) -> Arc<Budget> {
         Arc::new(Budget {
             cap,
@@ -61,6 +64,7 @@ impl Budget {
         })
     }
 
+    /// The most it may hold, in bytes.
     pub fn cap(&self) -> u64 {
         self.cap
     }
@@ -133,6 +137,7 @@ pub struct HeldBody {
 }
 
 impl HeldBody {
+    /// A body of `data`, its bytes charged to a budget until dropped.
     pub fn new(data: Bytes, charge: Charge) -> HeldBody {
         HeldBody {
             data: (!data.is_empty()).then_some(data),

@@ -16,9 +16,17 @@ pub enum Scheme {
     /// `Authorization: Basic base64(<secret>:)`.
     BasicUser,
     /// `Authorization: Basic base64(<user>:<secret>)`.
-    BasicPassword { user: String },
+    BasicPassword {
+        /// The user name.
+        user: String,
+    },
     /// `<name>: <prefix><secret>`.
-    Header { name: String, prefix: String },
+    Header {
+        /// The header's name.
+        name: String,
+        /// What goes before the secret (`Token `), or nothing.
+        prefix: String,
+    },
 }
 
 /// One secret as a header bound to one origin; its `Debug` never shows the value.
@@ -42,6 +50,8 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
+    /// The credential a secret setting declares, bound to `origin`; `Err` names what is wrong with
+    /// its header.
     pub fn new(
         setting: &str,
         scheme: &Scheme,

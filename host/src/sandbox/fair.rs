@@ -35,6 +35,7 @@ pub struct JobThreads {
 }
 
 impl JobThreads {
+    /// No job threads yet.
     pub fn new() -> Arc<JobThreads> {
         Arc::new(JobThreads::default())
     }
@@ -79,6 +80,7 @@ impl JobThreads {
         }
     }
 
+    /// Whether this job's threads run at a lower priority now.
     pub fn is_demoted(&self) -> bool {
         self.demoted.load(Ordering::Relaxed)
     }

@@ -98,6 +98,7 @@ fn read_index(dir: &Path) -> Result<Index, String> {
 }
 
 impl Replay {
+    /// Opens the cassette in `dir`; `Err` says what is missing or unreadable.
     pub fn open(dir: &Path) -> Result<Replay, String> {
         let responses = read_index(dir)?
             .interactions
@@ -173,6 +174,7 @@ struct Recorded {
 }
 
 impl Recorder {
+    /// A recording into `dir`, of what `inner` answers, with `secrets` removed.
     pub fn create(
         dir: &Path,
         inner: Arc<dyn Upstream>,

@@ -53,12 +53,17 @@ fn scrub(secrets: &Secrets, response: &mut Incoming) -> Result<(), TransportErro
 /// Per-store hook state; cheap to clone into each request's future.
 #[derive(Clone)]
 pub struct SandboxHttp {
+    /// Where the component may send requests.
     pub policy: Arc<Policy>,
+    /// Where admitted requests go (the network, a cassette, a recorder).
     pub upstream: Arc<dyn Upstream>,
+    /// The operator's secrets, each bound to its origin.
     pub credentials: Arc<[Credential]>,
     /// Every secret of the run, scrubbed from responses.
     pub secrets: Arc<Secrets>,
+    /// What the run's requests did.
     pub stats: Arc<Stats>,
+    /// Most requests one run may make.
     pub max_requests: u64,
     /// Response bodies this instance's requests hold in host memory, all together.
     pub buffers: Arc<Budget>,

@@ -26,8 +26,10 @@ use wasmtime::{ResourceLimiter, Result};
 
 use crate::mutants::{Duty, skips};
 
+/// How often the epoch advances: the CPU and wall-clock limits' resolution.
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// What one component instance may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest linear memory (bytes) the guest may grow to.
@@ -41,32 +43,45 @@ pub struct Limits {
     pub watch_host_memory: bool,
 }
 
+impl Limits {
+    /// 512 MiB of memory, a minute of CPU and 15 minutes of wall-clock time per call; the
+    /// process's memory not watched.
+    pub const DEFAULT: Limits = Limits {
+        memory_bytes: 512 << 20,
+        cpu_per_call: Duration::from_secs(60),
+        wall_per_call: Duration::from_secs(15 * 60),
+        watch_host_memory: false,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            memory_bytes: 512 << 20,
-            cpu_per_call: Duration::from_secs(60),
-            wall_per_call: Duration::from_secs(15 * 60),
-            watch_host_memory: false,
-        }
+        Limits::DEFAULT
     }
 }
 
 /// Which limit a guest hit, recorded by the limiter or the epoch callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitHit {
+    /// A memory grew past its cap.
     Memory {
+        /// The size it asked for, in bytes.
         desired: usize,
+        /// The cap, in bytes.
         cap: usize,
     },
+    /// One call used up its CPU time.
     Cpu {
+        /// The CPU time a call may use.
         budget: Duration,
         /// Of which the host spent on the component's behalf (decoding, scrubbing).
         host: Duration,
     },
     /// The process's resident memory passed the component's limit plus the host's budget.
     HostMemory {
+        /// The process's resident memory, in bytes.
         resident: u64,
+        /// What it may reach, in bytes.
         cap: u64,
     },
 }
@@ -124,6 +139,7 @@ pub struct HostWork {
 }
 
 impl HostWork {
+    /// A meter of host work within a CPU `budget` per call.
     pub fn new(budget: Duration) -> HostWork {
         HostWork {
             budget,
@@ -183,6 +199,7 @@ pub struct Meter {
     /// Resident bytes the process may reach, when watched: the baseline at instantiation plus
     /// the component's memory limit plus the host's budget for it.
     resident_cap: Option<u64>,
+    /// The limit the component hit, once it has.
     pub hit: Option<LimitHit>,
     /// Bytes of all the instance's linear memories together: a component composed of several
     /// modules (CPython's interpreter, an adapter, a composed stub) has several memories, and
@@ -224,6 +241,7 @@ impl Meter {
         }
     }
 
+    /// A call starts: its CPU and wall-clock budgets start afresh.
     pub fn start_call(&mut self) {
         self.ticks_this_call = 0;
     }

@@ -7,8 +7,11 @@ use std::net::IpAddr;
 /// Where a request goes: the unit the allow-list is written in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// `http` or `https`.
     pub scheme: String,
+    /// The host name or address, lower-case.
     pub host: String,
+    /// The port, the scheme's default when the URL names none.
     pub port: u16,
 }
 
@@ -22,6 +25,7 @@ impl Origin {
         Origin::of(&uri).ok_or_else(|| format!("{url:?} is not an absolute http(s) URL"))
     }
 
+    /// The origin of an absolute request URI.
     pub fn of(uri: &http::Uri) -> Option<Origin> {
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
@@ -44,6 +48,7 @@ impl Origin {
         })
     }
 
+    /// Whether it is this machine (`localhost`, 127.0.0.0/8, `::1`).
     pub fn is_loopback(&self) -> bool {
         self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
@@ -79,6 +84,7 @@ impl Policy {
         Ok(Policy { allowed })
     }
 
+    /// The origins the component may call.
     pub fn allowed(&self) -> &[Origin] {
         &self.allowed
     }

@@ -121,6 +121,7 @@ impl Secrets {
         }
     }
 
+    /// Whether any secret, in any of its forms, is in `bytes`.
     pub fn occurs_in(&self, bytes: &[u8]) -> bool {
         self.redactors.iter().any(|r| r.occurs_in(bytes))
     }

@@ -22,14 +22,19 @@ use super::limits::HostWork;
 use super::retry::{Decision, Outcome, RetryPolicy};
 use crate::error::{causes, chain};
 
+/// A boxed future that may cross threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A request as the host sends it: credentials already attached.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    /// The request method.
     pub method: Method,
+    /// The absolute URI.
     pub uri: Uri,
+    /// The headers, credentials attached.
     pub headers: HeaderMap,
+    /// The body.
     pub body: Bytes,
     /// What the response's body is charged to while the host holds it.
     pub budget: Arc<Budget>,
@@ -40,8 +45,11 @@ pub struct Outgoing {
 /// A complete response.
 #[derive(Debug)]
 pub struct Incoming {
+    /// The response status.
     pub status: StatusCode,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The whole body, decompressed.
     pub body: Bytes,
     /// The body's bytes, held against the request's budget until this is dropped.
     pub charge: Charge,
@@ -57,8 +65,11 @@ pub enum TransportError {
     /// component that fetched ahead and never reads the answer loses nothing, and one that needed
     /// it fails with its own error (the host logs this message either way).
     Fixture(String),
+    /// No connection could be made.
     Connect(String),
+    /// A timeout of [`Timeouts`] passed.
     Timeout(String),
+    /// The TLS handshake failed.
     Tls(String),
     /// The response body exceeded the cap (bytes).
     TooLarge(u64),
@@ -71,6 +82,7 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Whether a retry may succeed where this failed.
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
@@ -122,23 +134,33 @@ impl std::fmt::Display for TransportError {
 
 /// Where requests go: the network, a cassette, or a recorder around the network.
 pub trait Upstream: Send + Sync {
+    /// Sends `req` and reads the whole response.
     fn send(&self, req: Outgoing) -> BoxFuture<'_, Result<Incoming, TransportError>>;
 }
 
+/// How long one request may take, by phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// To connect (TCP and TLS).
     pub connect: Duration,
+    /// From sending the request to the response head.
     pub first_byte: Duration,
+    /// The longest silence within a body.
     pub between_bytes: Duration,
+}
+
+impl Timeouts {
+    /// 10 s to connect, a minute to the response head, 30 s of silence within a body.
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        first_byte: Duration::from_secs(60),
+        between_bytes: Duration::from_secs(30),
+    };
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            first_byte: Duration::from_secs(60),
-            between_bytes: Duration::from_secs(30),
-        }
+        Timeouts::DEFAULT
     }
 }
 
@@ -440,8 +462,11 @@ impl Upstream for Live {
 
 /// Retries an inner upstream per [`RetryPolicy`], counting retries in [`Stats`].
 pub struct Retrying {
+    /// Where each attempt goes.
     pub inner: Arc<dyn Upstream>,
+    /// When to retry, and how long to wait.
     pub policy: RetryPolicy,
+    /// Counts the retries.
     pub stats: Arc<Stats>,
 }
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::engine::wit::{Credential as Declared, HeaderCredential, SettingSpec, SettingType};
 use crate::secrets::Grants;
+use crate::wit::{Credential as Declared, HeaderCredential, SettingSpec, SettingType};
 
 fn setting(
     name: &str,
@@ -221,16 +221,21 @@ fn toml_values_of_every_kind_become_text() {
 
 #[test]
 fn limits_are_read_before_the_spec_is_known() {
-    let l = limits(&raw(&[
-        "memory-limit-mb=64",
-        "call-timeout-secs=3",
-        "account=whatever",
-    ]))
+    let l = limits(
+        &raw(&[
+            "memory-limit-mb=64",
+            "call-timeout-secs=3",
+            "account=whatever",
+        ]),
+        true,
+    )
     .unwrap();
     assert_eq!(l.memory_bytes, 64 << 20);
     assert_eq!(l.wall_per_call, Duration::from_secs(3));
     assert_eq!(l.cpu_per_call, Duration::from_secs(60));
-    let err = limits(&raw(&["cpu-limit-secs=soon"])).unwrap_err();
+    assert!(l.watch_host_memory);
+    assert!(!limits(&raw(&[]), false).unwrap().watch_host_memory);
+    let err = limits(&raw(&["cpu-limit-secs=soon"]), true).unwrap_err();
     assert!(
         err.to_string().contains("setting `cpu-limit-secs`"),
         "{err}"
@@ -445,4 +450,22 @@ fn the_operator_tenant_is_the_one_the_operator_set() {
     )
     .unwrap();
     assert_eq!(r.operator_tenant(&defaulted).as_deref(), Some("acme"));
+}
+
+/// Every number setting has its default in the table, and reading no settings gives exactly the
+/// defaults the sandbox's own types declare.
+#[test]
+fn every_default_lives_in_the_table_and_matches_the_types() {
+    for h in HOST_SETTINGS {
+        let numeric = !matches!(h.name, "allowed-hosts" | "ca-file");
+        assert_eq!(h.default.is_some(), numeric, "{}", h.name);
+        assert!(h.description().starts_with(h.help));
+    }
+    assert_eq!(limits(&raw(&[]), false).unwrap(), Limits::DEFAULT);
+    let values = BTreeMap::new();
+    let host = host_settings(&values, None).unwrap();
+    assert_eq!(host.timeouts, Timeouts::DEFAULT);
+    assert_eq!(host.retry, RetryPolicy::DEFAULT);
+    assert_eq!(host.max_requests, DEFAULT_MAX_REQUESTS);
+    assert_eq!(host.max_response_bytes, DEFAULT_MAX_RESPONSE_MB << 20);
 }

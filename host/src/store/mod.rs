@@ -13,17 +13,19 @@
 //! tenant) is bound to it, and any other build (an impostor keeping another connector's name, or
 //! an upgrade) is refused until the operator hands the rows over (`--adopt`).
 
-pub mod postgres;
-pub mod sqlite;
+// What the databases share; a build with neither (an embedder's) keeps it unused.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
 
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
-
 use crate::error::Failure;
-use crate::output::Sink;
+use crate::output::{Batch, Columns, Destination, Kind, Sink, Summary};
 use crate::state::{State, StateStore};
-use crate::sync::Destination;
 
 /// What happens, after a complete full sync, to the tenant's records the run did not see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,11 +33,14 @@ pub enum Stale {
     /// State `Closed` / `CLOSED`, `state_updated_at` the run's start (resources are kept).
     #[default]
     Close,
+    /// Delete them.
     Delete,
+    /// Leave them as they are.
     Keep,
 }
 
 impl Stale {
+    /// `close`, `delete` or `keep`.
     pub fn parse(s: &str) -> Result<Stale, String> {
         match s {
             "close" => Ok(Stale::Close),
@@ -48,7 +53,7 @@ impl Stale {
 
 /// Which records a run writes, and whether its listing is the whole picture.
 #[derive(Debug, Clone, Copy)]
-pub struct RunScope {
+pub(crate) struct RunScope {
     pub resources: bool,
     pub issues: bool,
     pub findings: bool,
@@ -58,39 +63,9 @@ pub struct RunScope {
     pub stale: Stale,
 }
 
-/// The typed columns of one NDJSON line.
-#[derive(Debug, Deserialize)]
-pub struct Line<'a> {
-    pub kind: &'a str,
-    pub id: Option<String>,
-    #[serde(rename = "type")]
-    pub type_: Option<String>,
-    pub name: Option<String>,
-    pub severity: Option<String>,
-    pub state: Option<String>,
-    pub resource_id: Option<String>,
-    pub package_name: Option<String>,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
-    pub state_updated_at: Option<String>,
-    pub resource_related: Option<Related>,
-    pub complete: Option<bool>,
-    pub mode: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Related {
-    pub affected_package: Option<Package>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Package {
-    pub name: Option<String>,
-}
-
 /// One row to upsert.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub table: Table,
     pub id: String,
     pub type_: Option<String>,
@@ -107,6 +82,26 @@ pub struct Row {
 }
 
 impl Row {
+    /// The row of a rendered record in `table`: its columns as the renderer gave them, and its
+    /// line as the record.
+    pub fn new(table: Table, columns: &Columns<'_>, line: &str) -> Row {
+        let text = |v: Option<&str>| v.map(str::to_string);
+        Row {
+            table,
+            id: columns.id.to_string(),
+            type_: text(columns.type_),
+            name: text(columns.name),
+            severity: text(columns.severity),
+            state: text(columns.state),
+            resource_id: text(columns.resource_id),
+            package: text(columns.package),
+            first_seen: text(columns.first_seen),
+            last_seen: text(columns.last_seen),
+            state_updated_at: text(columns.state_updated_at),
+            record: line.to_string(),
+        }
+    }
+
     /// The value of `column`, one of [`Table::columns`].
     pub fn column(&self, column: &str) -> Option<&str> {
         match column {
@@ -127,13 +122,24 @@ impl Row {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Table {
+pub(crate) enum Table {
     Resources,
     Issues,
     Findings,
 }
 
 impl Table {
+    /// The table a record of `kind` goes to; an OCSF event has none (a database output takes
+    /// the NDJSON format, see [`crate::sync`]).
+    pub fn of(kind: Kind) -> Option<Table> {
+        match kind {
+            Kind::Resource => Some(Table::Resources),
+            Kind::Issue => Some(Table::Issues),
+            Kind::Finding => Some(Table::Findings),
+            Kind::Event => None,
+        }
+    }
+
     /// Every table, in declaration order: `ALL[t as usize] == t`.
     pub const ALL: [Table; 3] = [Table::Resources, Table::Issues, Table::Findings];
 
@@ -174,54 +180,8 @@ impl Table {
     }
 }
 
-/// What one NDJSON line is for the database.
-pub enum Parsed {
-    Row(Box<Row>),
-    Summary {
-        complete: bool,
-        mode: String,
-        line: String,
-    },
-}
-
-/// Reads one NDJSON line the host rendered; an OCSF event (no `kind`) is refused.
-pub fn parse_line(line: &str) -> Result<Parsed, String> {
-    let l: Line<'_> = serde_json::from_str(line)
-        .map_err(|e| format!("a database takes the ndjson format: {e}"))?;
-    let table = match l.kind {
-        "resource" => Table::Resources,
-        "issue" => Table::Issues,
-        "finding" => Table::Findings,
-        "summary" => {
-            return Ok(Parsed::Summary {
-                complete: l.complete.unwrap_or(false),
-                mode: l.mode.unwrap_or_default(),
-                line: line.to_string(),
-            });
-        }
-        other => return Err(format!("unknown record kind {other:?}")),
-    };
-    let package = l
-        .package_name
-        .or_else(|| l.resource_related?.affected_package?.name);
-    Ok(Parsed::Row(Box::new(Row {
-        table,
-        id: l.id.ok_or("a record without an id")?,
-        type_: l.type_,
-        name: l.name,
-        severity: l.severity,
-        state: l.state,
-        resource_id: l.resource_id,
-        package,
-        first_seen: l.first_seen,
-        last_seen: l.last_seen,
-        state_updated_at: l.state_updated_at,
-        record: line.to_string(),
-    })))
-}
-
 /// What one database does; [`DbStore`] holds the logic common to all of them.
-pub trait Backend: Send + 'static {
+pub(crate) trait Backend: Send + 'static {
     /// `sqlite:PATH`, `postgres://host/db` (no password), for messages.
     fn location(&self) -> String;
     /// In one transaction: `key`'s owner, binding `owner` when there is none, or over another
@@ -246,14 +206,14 @@ pub trait Backend: Send + 'static {
 
 /// Whose rows: the component's name and the tenant setting's value.
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(crate) struct Key {
     pub connector: String,
     pub tenant: String,
 }
 
 /// The component build a namespace belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// SHA-256 of the component's bytes, hex.
     pub sha256: String,
     /// `name version`, for messages.
@@ -263,18 +223,18 @@ pub struct Owner {
 }
 
 /// SQL that reads a namespace's owner: $1 connector, $2 tenant.
-pub const OWNER_SQL: &str = "SELECT component_sha256, component, bound_at FROM namespaces WHERE connector = $1 AND tenant = $2";
+pub(crate) const OWNER_SQL: &str = "SELECT component_sha256, component, bound_at FROM namespaces WHERE connector = $1 AND tenant = $2";
 
 /// SQL that binds a namespace to an owner: $1 connector, $2 tenant, $3 sha256, $4 component,
 /// $5 the time.
-pub const BIND_SQL: &str =
+pub(crate) const BIND_SQL: &str =
     "INSERT INTO namespaces (connector, tenant, component_sha256, component, bound_at)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (connector, tenant) DO UPDATE SET component_sha256 = excluded.component_sha256,
          component = excluded.component, bound_at = excluded.bound_at";
 
 /// One transaction's worth of work.
-pub struct Commit<'a> {
+pub(crate) struct Commit<'a> {
     pub run: i64,
     pub rows: &'a [Row],
     /// The state as JSON; `run_id` is kept with it while the run is unfinished.
@@ -286,7 +246,7 @@ pub struct Commit<'a> {
 
 /// A database as a run's destination and state store at once, so a page's rows and its
 /// checkpoint commit together. Cheap to clone.
-pub struct DbStore<B> {
+pub(crate) struct DbStore<B> {
     inner: Arc<Mutex<Inner<B>>>,
 }
 
@@ -456,27 +416,30 @@ struct DbSink<B> {
 }
 
 impl<B: Backend> Sink for DbSink<B> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let text = std::str::from_utf8(bytes).map_err(std::io::Error::other)?;
+    /// Each record as its row, by the columns the renderer gave: no line is parsed.
+    fn write(&mut self, batch: &Batch<'_>) -> std::io::Result<()> {
         let mut inner = self.store.lock();
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            match parse_line(line).map_err(std::io::Error::other)? {
-                Parsed::Row(row) => inner.pending.push(*row),
-                Parsed::Summary {
-                    complete,
-                    mode,
-                    line,
-                } => {
-                    if let Some((run, _)) = inner.run.clone() {
-                        inner
-                            .backend
-                            .finish_run(run, &mode, complete, line.trim_end())
-                            .map_err(std::io::Error::other)?;
-                    }
-                }
-            }
+        inner.pending.reserve(batch.len());
+        for (record, line) in batch.records() {
+            let table = Table::of(record.kind).ok_or_else(|| {
+                std::io::Error::other("a database takes the ndjson format, not OCSF events")
+            })?;
+            inner.pending.push(Row::new(table, &record.columns, line));
         }
         Ok(())
+    }
+
+    /// Ends the run's row in `sync_runs` with its summary.
+    fn summary(&mut self, summary: &Summary, line: &[u8]) -> std::io::Result<()> {
+        let mut inner = self.store.lock();
+        let Some((run, _)) = inner.run.clone() else {
+            return Ok(());
+        };
+        let line = std::str::from_utf8(line).map_err(std::io::Error::other)?;
+        inner
+            .backend
+            .finish_run(run, summary.mode, summary.complete, line.trim_end())
+            .map_err(std::io::Error::other)
     }
 
     /// Rows commit with their checkpoint (see [`StateStore::save`]); there is no offset.
@@ -489,7 +452,7 @@ impl<B: Backend> Sink for DbSink<B> {
 /// `None` when there is nothing to do. Parameters: $1 connector, $2 tenant, $3 run, then for a
 /// close $4 the closed state and $5 the run's start; `json_set(expr, key, value)` is the
 /// database's way to set a top-level key of a record.
-pub fn settle_sql(
+pub(crate) fn settle_sql(
     table: Table,
     stale: Stale,
     json_set: impl Fn(&str, &str, &str) -> String,
@@ -524,7 +487,7 @@ pub fn settle_sql(
 }
 
 /// The tables a run wrote, each with its closed state.
-pub fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
+pub(crate) fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
     [
         (Table::Resources, scope.resources),
         (Table::Issues, scope.issues),
@@ -537,7 +500,7 @@ pub fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + '_ {
 
 /// The upsert of one row into `table` (SQLite's; PostgreSQL upserts a page per statement), with
 /// `$n` placeholders: 1 connector, 2 tenant, then [`Table::columns`], then the run.
-pub fn upsert_sql(table: Table) -> String {
+pub(crate) fn upsert_sql(table: Table) -> String {
     let columns = table.columns();
     let values: Vec<String> = (0..columns.len()).map(|i| format!("${}", i + 3)).collect();
     format!(
@@ -552,7 +515,7 @@ pub fn upsert_sql(table: Table) -> String {
 }
 
 /// What an upsert into `table` does to a row already there: takes every column of the new one.
-pub fn on_conflict(table: Table) -> String {
+pub(crate) fn on_conflict(table: Table) -> String {
     let set: Vec<String> = table.columns()[1..]
         .iter()
         .chain(["last_run"].iter())
@@ -565,7 +528,7 @@ pub fn on_conflict(table: Table) -> String {
 }
 
 /// A database's names for the schema's types.
-pub struct Dialect {
+pub(crate) struct Dialect {
     pub json: &'static str,
     pub big_int: &'static str,
     /// An auto-incrementing primary key.
@@ -574,7 +537,7 @@ pub struct Dialect {
 }
 
 /// The schema's versions, in order, in `d`'s types (one migration each).
-pub fn migrations(d: &Dialect) -> Vec<String> {
+pub(crate) fn migrations(d: &Dialect) -> Vec<String> {
     let finding_table = |name: &str| {
         format!(
             "CREATE TABLE {name} (

@@ -31,7 +31,7 @@ const DIALECT: Dialect = Dialect {
     boolean: "BOOLEAN",
 };
 
-pub struct Postgres {
+pub(crate) struct Postgres {
     client: Client,
     runtime: Handle,
     /// The URL without its password, for messages.
@@ -65,7 +65,7 @@ fn shown(url: &str) -> String {
 
 /// Connects, brings the schema up to date, and takes the (connector, tenant) lock: a second
 /// sync of the same tenant fails at once, saying so.
-pub fn open(
+pub(crate) fn open(
     url: &str,
     key: Key,
     scope: RunScope,

@@ -19,14 +19,14 @@ const DIALECT: Dialect = Dialect {
     boolean: "INTEGER",
 };
 
-pub struct Sqlite {
+pub(crate) struct Sqlite {
     conn: Connection,
     path: PathBuf,
 }
 
 /// Opens (creating) the database at `path`, brings its schema up to date, and binds it to
 /// one connector and tenant.
-pub fn open(path: &Path, key: Key, scope: RunScope) -> Result<DbStore<Sqlite>, Failure> {
+pub(crate) fn open(path: &Path, key: Key, scope: RunScope) -> Result<DbStore<Sqlite>, Failure> {
     let fail =
         |e: rusqlite::Error| Failure::Host(format!("database sqlite:{}: {e}", path.display()));
     let mut conn = Connection::open(path).map_err(fail)?;

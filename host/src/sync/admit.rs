@@ -3,9 +3,9 @@
 //! could not read (counted in `skipped_records`, its reason in the summary), so one hostile or
 //! broken record neither sinks the run nor reaches a reader that cannot parse it.
 
-use crate::engine::wit::{Asset, Finding, SkippedRecord};
 use crate::mutants::{Duty, skips};
 use crate::text::printable;
+use crate::wit::{Asset, Finding, SkippedRecord};
 
 /// Longest text field of a record (a title, a description, an id), in bytes.
 pub const MAX_TEXT_BYTES: usize = 256 << 10;

@@ -1,13 +1,16 @@
 //! The paging contract a component must keep (`wit/connector.wit`, Paging): bounded cursors
 //! that never repeat within a listing, bounded pages, and listings that end. The sync loop and
-//! the connector check-up both hold a listing to it, page by page.
+//! the connector check-up both hold a listing to it, page by page. And the high-water mark a
+//! findings listing leaves for the next incremental run.
 
 use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
 
 use crate::error::Failure;
 use crate::mutants::{Duty, skips};
 use crate::output::id_key;
 use crate::text::printable;
+use crate::time;
 
 /// Longest cursor a component may hand back: it is stored in the state file and sent back on
 /// every call, so it must stay small.
@@ -67,5 +70,64 @@ impl PageLimits {
             )));
         }
         Ok(())
+    }
+}
+
+/// The high-water mark a listing leaves, and whether it is the host's clock: the server time the
+/// component reported, if it is a plausible RFC 3339 instant (after 2000, at most a day ahead of
+/// this host), else this host's clock when the listing started. Either way the next run asks for
+/// what changed since then (less the overlap), and never stays a full sync by accident.
+pub(crate) fn high_water_mark(
+    reported: Option<&str>,
+    listing_started: SystemTime,
+) -> (String, bool) {
+    let host_clock = || time::format_seconds(listing_started);
+    let Some(reported) = reported else {
+        tracing::warn!(
+            "the connector reported no server time for the findings listing; the next \
+             incremental sync starts from this host's clock at the listing's start ({})",
+            host_clock()
+        );
+        return (host_clock(), true);
+    };
+    let earliest = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
+    let latest = listing_started + Duration::from_secs(86_400);
+    match time::parse(reported) {
+        Some(t) if (earliest..=latest).contains(&t) => (reported.to_string(), false),
+        _ => {
+            tracing::warn!(
+                "the connector reported an implausible server time {:?} for the findings \
+                 listing; using this host's clock at the listing's start ({})",
+                printable(reported, 64),
+                host_clock()
+            );
+            (host_clock(), true)
+        }
+    }
+}
+
+/// `mark - overlap`, as RFC 3339 UTC.
+pub(crate) fn minus(mark: &str, overlap: Duration) -> Result<String, Failure> {
+    let t = time::parse(mark).ok_or_else(|| {
+        Failure::Config(format!(
+            "state: high-water mark {:?} is not an RFC 3339 UTC time; pass --full",
+            printable(mark, 64)
+        ))
+    })?;
+    let since = t.checked_sub(overlap).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(time::format_seconds(since))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_is_subtracted_from_the_mark() {
+        assert_eq!(
+            minus("2026-08-11T09:20:02.113Z", Duration::from_secs(3600)).unwrap(),
+            "2026-08-11T08:20:02Z"
+        );
+        assert!(minus("last tuesday", Duration::ZERO).is_err());
     }
 }

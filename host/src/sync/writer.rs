@@ -12,15 +12,16 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use crate::engine::wit::{Asset, Finding};
 use crate::error::Failure;
-use crate::output::{Renderer, Sink, Summary, summary_line};
+use crate::output::Counts;
+use crate::output::{Batch, Renderer, Sink, Summary, summary_line};
 use crate::sandbox::Stats;
 use crate::sandbox::redact::Secrets;
-use crate::state::{Checkpoint, Counts, MAX_SKIP_REASONS, State, StateStore};
+use crate::state::{Checkpoint, MAX_SKIP_REASONS, State, StateStore};
+use crate::wit::{Asset, Finding};
 
-/// Rendered output is handed to the sink in pieces of about this size, so the host never holds
-/// a whole page of text (two records per finding, each carrying its `vendor_data`).
+/// Rendered records are handed to the sink in batches of about this many bytes, so the host
+/// never holds a whole page of text (two records per finding, each carrying its `vendor_data`).
 pub const CHUNK: usize = 1 << 20;
 
 /// One page of records and the checkpoint that covers it.
@@ -55,29 +56,31 @@ pub struct PageWriter {
     pub skipped: Vec<String>,
     /// What the run's completion settled (see [`crate::output::Summary::stale_records`]).
     pub stale_records: Option<u64>,
+    /// The text buffer batches are rendered into, kept from page to page.
     pub buf: Vec<u8>,
 }
 
 impl PageWriter {
     /// Renders, writes and commits `page`, then saves its checkpoint.
     pub fn commit(&mut self, page: Page) -> Result<(), Failure> {
-        self.buf.clear();
+        let mut batch = Batch::with_buffer(std::mem::take(&mut self.buf));
         match &page.records {
             Records::Resources(items) => {
                 for asset in items {
-                    self.renderer.resource(asset, &mut self.buf);
-                    self.flush_if_full()?;
+                    self.renderer.resource(asset, &mut batch);
+                    self.flush_if_full(&mut batch)?;
                 }
             }
             Records::Findings(items) => {
                 for finding in items {
-                    self.renderer.finding(finding, &mut self.buf);
-                    self.flush_if_full()?;
+                    self.renderer.finding(finding, &mut batch);
+                    self.flush_if_full(&mut batch)?;
                 }
             }
         }
+        self.flush(&mut batch)?;
+        self.buf = batch.into_buffer();
         drop(page.records);
-        self.flush()?;
         let mut cp = page.checkpoint;
         cp.output_offset = self.sink.commit().map_err(write_failed)?;
         cp.output = self.sink.mark();
@@ -119,28 +122,29 @@ impl PageWriter {
             p.done();
         }
         self.sink
-            .write(&summary_line(summary))
+            .summary(summary, &summary_line(summary))
             .map_err(write_failed)?;
         self.sink.commit().map_err(write_failed)?;
         self.sink.finish(summary.complete).map_err(write_failed)
     }
 
-    fn flush_if_full(&mut self) -> Result<(), Failure> {
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
+    fn flush_if_full(&mut self, batch: &mut Batch<'_>) -> Result<(), Failure> {
+        if batch.text().len() >= CHUNK {
+            self.flush(batch)?;
         }
         Ok(())
     }
 
-    /// Hands the rendered records (whole lines only) to the sink.
-    fn flush(&mut self) -> Result<(), Failure> {
-        if let Some(scrubbed) = self.secrets.redact_bytes(&self.buf) {
+    /// Hands the rendered records to the sink.
+    fn flush(&mut self, batch: &mut Batch<'_>) -> Result<(), Failure> {
+        if batch.redact(&self.secrets) {
             // Unreachable by design (the guest never holds a secret); kept as the last line.
             tracing::error!("a record carried a secret; it was redacted");
-            self.buf = scrubbed;
         }
-        self.sink.write(&self.buf).map_err(write_failed)?;
-        self.buf.clear();
+        if !batch.is_empty() {
+            self.sink.write(batch).map_err(write_failed)?;
+        }
+        batch.clear();
         Ok(())
     }
 }
@@ -226,16 +230,23 @@ impl Progress {
 
 /// Where a run reports how far it got: after every committed page, and once at the end.
 pub trait ProgressSink: Send + Sync {
+    /// A page and everything before it is durable.
     fn page(&self, progress: &PageProgress);
+    /// The run has ended.
     fn finished(&self) {}
 }
 
 /// What is durable after a page.
 #[derive(Debug, Clone, Copy)]
 pub struct PageProgress {
+    /// Pages committed so far.
     pub pages: u64,
+    /// Records durable so far.
     pub counts: Counts,
+    /// HTTP requests so far.
     pub requests: u64,
+    /// Retries so far.
     pub retries: u64,
+    /// Time since the run started.
     pub elapsed: std::time::Duration,
 }

@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use connector_host::engine::Runtime;
-use connector_host::engine::wit::{FindingQuery, Setting};
 use connector_host::sandbox::Stats;
 use connector_host::sandbox::budget::Budget;
 use connector_host::sandbox::credential::{Credential, Scheme};
@@ -32,6 +31,7 @@ use connector_host::sandbox::redact::Secrets;
 use connector_host::sandbox::transport::{
     BoxFuture, Incoming, Live, Outgoing, Timeouts, TransportError, Upstream,
 };
+use connector_host::wit::{FindingQuery, Setting};
 use connector_tests::PeakRss;
 use connector_tests::org::{Org, wide_alert};
 use connector_tests::server::{Behaviour, SocketSim};
