@@ -65,8 +65,9 @@ struct Entry {
     format: Option<String>,
     /// `snapshot` or `append`, as `--write`.
     write: Option<String>,
-    /// Replay this cassette directory instead of the network.
-    fixtures: Option<PathBuf>,
+    /// Replay this cassette directory instead of the network (`fixtures` is its old name).
+    #[serde(alias = "fixtures")]
+    cassette: Option<PathBuf>,
     #[serde(default)]
     full: bool,
     /// With a database output: hand the rows to this component build (after an upgrade).
@@ -169,7 +170,7 @@ fn entry(e: Entry, dir: &Path) -> Result<JobSpec, String> {
         .map(|s| Arc::new(StateFile(dir.join(s))) as Arc<dyn StateStore>);
     options.full = e.full;
     options.adopt = e.adopt;
-    if let Some(cassette) = e.fixtures {
+    if let Some(cassette) = e.cassette {
         options.network = Network::Replay(dir.join(cassette));
     }
     Ok(JobSpec {
@@ -192,7 +193,7 @@ pub struct Outcome {
 /// Runs `jobs` at most `parallel` at a time on `runtime`, calling `finished` as each ends (in
 /// the order they end). `stop` stops every job at its next page boundary. Returns the highest
 /// exit code.
-pub async fn run(
+pub async fn run_all(
     runtime: &Runtime,
     jobs: Vec<JobSpec>,
     parallel: usize,
@@ -336,12 +337,14 @@ component = "c.wasm"
 config = "acme.toml"
 out = "out/acme.ndjson"
 state = "acme.state"
+cassette = "rec/acme"
 [job.settings]
 account = "acme"
 [[job]]
 name = "beta"
 component = "/abs/c.wasm"
 out = "-"
+fixtures = "rec/beta"
 [job.secrets]
 api-token = "env:BETA_TOKEN"
 "#,
@@ -360,8 +363,16 @@ api-token = "env:BETA_TOKEN"
         assert!(
             matches!(&acme.options.output, Output::File(p) if *p == dir.join("out/acme.ndjson"))
         );
+        assert!(matches!(&acme.options.network, Network::Replay(p) if *p == dir.join("rec/acme")));
+        assert_eq!(
+            acme.options.overlap.as_secs(),
+            crate::sync::DEFAULT_OVERLAP_SECS
+        );
         assert_eq!(jobs[1].component, PathBuf::from("/abs/c.wasm"));
         assert!(matches!(jobs[1].options.output, Output::Stdout));
+        // `fixtures`, the key's old name, still names the cassette.
+        let beta = &jobs[1].options.network;
+        assert!(matches!(beta, Network::Replay(p) if *p == dir.join("rec/beta")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -60,7 +60,7 @@ pub async fn run(
 ) -> SyncReport {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let mut run = Run {
+    let mut run = Listings {
         spec,
         stop: opts.stop.clone(),
         models: opts.models,
@@ -143,7 +143,7 @@ pub async fn run(
 }
 
 /// The fetching half of a run; [`writer`] is the other.
-struct Run<'a> {
+struct Listings<'a> {
     spec: &'a ConnectorSpec,
     stop: Option<Arc<AtomicBool>>,
     models: Models,
@@ -182,7 +182,7 @@ type FindingsAnswer = Guarded<Result<FindingPage, ConnectorError>>;
 /// Skipped records logged one by one per run; the summary counts them all.
 const MAX_SKIP_LOGS: usize = 20;
 
-impl Run<'_> {
+impl Listings<'_> {
     async fn execute(
         &mut self,
         connector: &Component,
@@ -217,7 +217,7 @@ impl Run<'_> {
         } else {
             None
         };
-        self.listings(session, ahead, checkpoint, updated_since)
+        self.both_listings(session, ahead, checkpoint, updated_since)
             .await
             .map_err(|f| {
                 failure::explain_replay(f, self.mode == "incremental", &opts.network, &stats)
@@ -271,12 +271,12 @@ impl Run<'_> {
     }
 
     /// Resources, then findings, from where the checkpoint left off.
-    /// Lists the resources, then the findings. With `ahead` (see [`Run::overlaps`]), the first
+    /// Lists the resources, then the findings. With `ahead` (see [`Listings::overlaps`]), the first
     /// findings page is fetched and mapped on that instance while the resources are listed
     /// (the listings are independent, and this hides the round trip that starts the findings
     /// listing); its records wait until the resources are committed, then the findings listing
     /// carries on there. An interrupted run discards that page and lists it again on resume.
-    async fn listings(
+    async fn both_listings(
         &mut self,
         mut session: Session,
         mut ahead: Option<Session>,
@@ -395,7 +395,7 @@ impl Run<'_> {
 
     /// Pages through the findings listing. `emitted` holds the ids already in the output (of a
     /// resumed run): should the listing restart, none of them is written twice. `first`: the
-    /// first page's answer, already asked for (and when), see [`Run::listings`].
+    /// first page's answer, already asked for (and when), see [`Listings::both_listings`].
     async fn findings(
         &mut self,
         session: &mut Session,
@@ -500,7 +500,7 @@ impl Run<'_> {
     }
 }
 
-impl Run<'_> {
+impl Listings<'_> {
     /// After a page is handed to the writer: stop here when asked to.
     fn check_stop(&self) -> Result<(), Failure> {
         match &self.stop {

@@ -240,17 +240,17 @@ pub fn of_kind<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
 /// `extra` arguments and environment.
 pub async fn sync_demo(extra: &[&str], env: &[(&str, &str)]) -> HostRun {
     let wasm = component("socket_connector").display().to_string();
-    let (config, fixtures) = (
+    let (config, cassette) = (
         root().join("demo/demo.toml"),
-        root().join("tests/fixtures/demo"),
+        root().join("tests/cassettes/demo"),
     );
     let mut args = vec![
         "sync",
         wasm.as_str(),
         "--config",
         config.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
+        "--cassette",
+        cassette.to_str().unwrap(),
     ];
     args.extend(extra);
     run_host(&args, env).await

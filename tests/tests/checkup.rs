@@ -40,14 +40,14 @@ fn all_pass(stdout: &str) {
 async fn both_connectors_pass_the_checkup_against_their_recordings() {
     let socket = component("socket_connector").display().to_string();
     let demo = root().join("demo/demo.toml").display().to_string();
-    let cassette = root().join("tests/fixtures/demo").display().to_string();
+    let cassette = root().join("tests/cassettes/demo").display().to_string();
     let run = run_host(
         &[
             "checkup",
             &socket,
             "--config",
             &demo,
-            "--fixtures",
+            "--cassette",
             &cassette,
         ],
         &[],
@@ -88,7 +88,7 @@ async fn both_connectors_pass_the_checkup_against_their_recordings() {
     };
     let recorded = run_host(&args("sync", "--record"), &[]).await;
     assert_eq!(recorded.code, 0, "{}", recorded.stderr);
-    let run = run_host(&args("checkup", "--fixtures"), &[]).await;
+    let run = run_host(&args("checkup", "--cassette"), &[]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     all_pass(&run.stdout);
 }
@@ -128,7 +128,7 @@ async fn a_broken_rule_fails_by_name() {
         });
         let wasm = impostor(&spec).display().to_string();
         let run = run_host(
-            &["checkup", &wasm, "--fixtures", cassette.to_str().unwrap()],
+            &["checkup", &wasm, "--cassette", cassette.to_str().unwrap()],
             &[],
         )
         .await;

@@ -315,10 +315,10 @@ async fn a_terminal_gets_a_progress_line_redrawn_per_page() {
     let host = connector_tests::host_bin();
     let out = scratch("progress").join("out.ndjson");
     let command = format!(
-        "{} sync {wasm} --config {} --fixtures {} --out {}",
+        "{} sync {wasm} --config {} --cassette {} --out {}",
         host.display(),
         root.join("demo/demo.toml").display(),
-        root.join("tests/fixtures/demo").display(),
+        root.join("tests/cassettes/demo").display(),
         out.display()
     );
     // `script` runs the command on a pseudo-terminal, as an operator's shell would.

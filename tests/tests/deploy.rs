@@ -218,7 +218,7 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
     std::fs::copy(connector_tests::host_bin(), &host).unwrap();
     std::fs::copy(connector_tests::component("socket_connector"), &wasm).unwrap();
     std::fs::create_dir_all(cassette.join("bodies")).unwrap();
-    let recorded = root().join("tests/fixtures/demo");
+    let recorded = root().join("tests/cassettes/demo");
     for file in ["cassette.json"]
         .into_iter()
         .map(std::path::PathBuf::from)
@@ -246,7 +246,7 @@ async fn the_indexed_job_runs_as_its_user_against_secrets_mounted_as_kubernetes_
         .arg(format!("api-token=file:{}", token.display()))
         .args(["--out", "env:DATABASE_URL", "--cache-dir"])
         .arg(work.join("cache"))
-        .arg("--fixtures")
+        .arg("--cassette")
         .arg(&cassette)
         .env("DATABASE_URL", &out)
         .env("HOME", &work)

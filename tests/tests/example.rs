@@ -100,7 +100,7 @@ async fn the_guides_connector_syncs_incrementally_and_passes_the_checkup() {
             &base,
             "-s",
             "token=x",
-            "--fixtures",
+            "--cassette",
             paths[2],
         ],
         &[],

@@ -179,7 +179,7 @@ async fn the_embedding_example_runs_two_connectors_in_one_process() {
         "socket={},{},{}",
         component("socket_connector").display(),
         root().join("demo/demo.toml").display(),
-        root().join("tests/fixtures/demo").display()
+        root().join("tests/cassettes/demo").display()
     );
     let imagescan = format!("imagescan={},{}", wasm(), images.display());
     let run = connector_tests::run_program(
@@ -232,7 +232,7 @@ async fn a_replay_keeps_the_servers_clock() {
         }
     };
     let record = || vec!["--record".to_string(), cassette.display().to_string()];
-    let replay = || vec!["--fixtures".to_string(), cassette.display().to_string()];
+    let replay = || vec!["--cassette".to_string(), cassette.display().to_string()];
     let live = run("sync", record()).await;
     assert_eq!(live.code, 0, "{}", live.stderr);
     let checked = run("check", record()).await;

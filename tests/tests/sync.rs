@@ -277,7 +277,7 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
             "org-slug=acme",
             "-s",
             &base,
-            "--fixtures",
+            "--cassette",
             cassette.to_str().unwrap(),
             "-s",
             "api-token=another-token",
@@ -313,7 +313,7 @@ async fn a_recorded_run_replays_offline_to_identical_records() {
             &base,
             "-s",
             "min-severity=high",
-            "--fixtures",
+            "--cassette",
             cassette.to_str().unwrap(),
             "--secret",
             "api-token=env:SOCKET_SECURITY_API_TOKEN",
@@ -384,6 +384,7 @@ async fn a_page_fetched_ahead_on_a_wrong_guess_costs_a_replay_nothing() {
     }
     assert!(rewritten >= 3, "{rewritten} alert pages");
 
+    // `--fixtures`, the flag's old name, still replays.
     let replay = sync_acme(
         &sim.base_url(),
         TOKEN,

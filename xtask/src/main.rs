@@ -81,8 +81,8 @@ fn demo(root: &Path, extra: &[String]) -> ExitCode {
         .arg(&wasm)
         .arg("--config")
         .arg(root.join("demo/demo.toml"))
-        .arg("--fixtures")
-        .arg(root.join("tests/fixtures/demo"))
+        .arg("--cassette")
+        .arg(root.join("tests/cassettes/demo"))
         // The cassette is one full sync: the demo replays it as one, every time (a second
         // `--out sqlite:demo.db` would otherwise be an incremental run it has no answers for).
         .args((!extra.iter().any(|a| a == "--full")).then_some("--full"))

@@ -1,8 +1,8 @@
 //! The `connector-host` command line.
 
 mod describe;
+mod jobs;
 mod progress;
-mod run;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         connector-host sync vendor.wasm -s account=acme --out acme.ndjson --state acme.state\n  \
         connector-host sync vendor.wasm --config acme.toml --secret api-token=env:VENDOR_TOKEN\n  \
-        connector-host sync vendor.wasm -s account=demo -s api-token=demo --fixtures cassettes/demo")]
+        connector-host sync vendor.wasm -s account=demo -s api-token=demo --cassette cassettes/demo")]
     Sync(SyncArgs),
     /// Validate the credentials cheaply and report the remaining quota.
     #[command(
@@ -78,7 +78,7 @@ pub enum Command {
     /// and report what a runtime will hold against it, one line per rule.
     #[command(
         after_help = "Example:\n  connector-host sync vendor.wasm -s account=acme --secret api-token=env:TOKEN --record cassette\n  \
-        connector-host checkup vendor.wasm -s account=acme -s api-token=x --fixtures cassette\n\n\
+        connector-host checkup vendor.wasm -s account=acme -s api-token=x --cassette cassette\n\n\
         Exit 0 when every rule holds, 5 when one does not."
     )]
     Checkup(CheckArgs),
@@ -96,10 +96,10 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  connector-host run tenants.toml --parallel 4\n\n\
         A jobs file holds [[job]] tables: name, component, out, and optionally config, state,\n\
-        models, format, fixtures, full, [job.settings] and [job.secrets]; paths are relative to it.\n\
+        models, format, cassette, full, [job.settings] and [job.secrets]; paths are relative to it.\n\
         The run exits with the highest exit code of its jobs."
     )]
-    Run(run::RunArgs),
+    Run(jobs::RunArgs),
 }
 
 /// Which component, and how to load it.
@@ -129,9 +129,15 @@ pub struct SettingsArgs {
     /// --secret api-token=file:PATH. The host reads secrets from nowhere else.
     #[arg(long = "secret", value_name = "NAME=SOURCE")]
     pub secret: Vec<String>,
-    /// Replay recorded responses from this cassette directory; unrecorded requests fail.
-    #[arg(long, value_name = "DIR", conflicts_with = "record")]
-    pub fixtures: Option<PathBuf>,
+    /// Replay recorded responses from this cassette directory; unrecorded requests fail
+    /// (`--fixtures` is its old name).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "record",
+        alias = "fixtures"
+    )]
+    pub cassette: Option<PathBuf>,
     /// Record every response into this cassette directory (secrets stripped).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
@@ -268,7 +274,7 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => {
-            let code = rt.block_on(run(cli));
+            let code = rt.block_on(execute(cli));
             // A guest call abandoned at a limit may still hold a worker; do not wait for it.
             rt.shutdown_timeout(Duration::from_millis(200));
             code
@@ -282,14 +288,14 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs a parsed command; returns the process exit code.
-pub async fn run(cli: Cli) -> i32 {
+pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Sync(a) => sync_cmd(a, cli.quiet).await,
         Command::Check(a) => check_cmd(a).await,
         Command::Checkup(a) => checkup_cmd(a).await,
         Command::Describe(a) => describe_cmd(a).await,
         Command::Trust(a) => trust_cmd(a).await,
-        Command::Run(a) => run::jobs_cmd(a).await,
+        Command::Run(a) => jobs::jobs_cmd(a).await,
     };
     match result {
         Ok(code) => code,
@@ -308,7 +314,7 @@ async fn sync_cmd(a: SyncArgs, quiet: bool) -> Result<i32, Failure> {
         &a.settings.secret,
     )?;
     let stop = Arc::new(AtomicBool::new(false));
-    run::stop_on_signals(stop.clone());
+    jobs::stop_on_signals(stop.clone());
     let mut options = SyncOptions::new(Output::from_arg(&a.out, &|v| std::env::var(v).ok())?);
     options.models = a.models;
     options.format = a.format;
@@ -381,9 +387,9 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
 }
 
 async fn checkup_cmd(a: CheckArgs) -> Result<i32, Failure> {
-    let Some(cassette) = a.settings.fixtures.clone() else {
+    let Some(cassette) = a.settings.cassette.clone() else {
         return Err(Failure::Config(
-            "checkup replays a recorded cassette: pass --fixtures DIR (record one with `sync --record DIR`)"
+            "checkup replays a recorded cassette: pass --cassette DIR (record one with `sync --record DIR`)"
                 .to_string(),
         ));
     };
@@ -503,7 +509,7 @@ impl LimitArgs {
 }
 
 fn network(a: &SettingsArgs) -> Network {
-    match (&a.fixtures, &a.record) {
+    match (&a.cassette, &a.record) {
         (Some(dir), _) => Network::Replay(dir.clone()),
         (None, Some(dir)) => Network::Record(dir.clone()),
         (None, None) => Network::Live,

@@ -189,7 +189,7 @@ impl SandboxHttp {
             Err(e @ TransportError::OverBudget(_)) => {
                 return Err(deny(format!("response from {origin}: {e}")));
             }
-            Err(TransportError::Fixture(why)) => {
+            Err(TransportError::Cassette(why)) => {
                 let why = printable(&why, MAX_MESSAGE_CHARS);
                 tracing::warn!("the cassette cannot answer: {why}");
                 *self
@@ -197,7 +197,7 @@ impl SandboxHttp {
                     .last_unrecorded
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
-                return Err(TransportError::Fixture(why).to_wasi());
+                return Err(TransportError::Cassette(why).to_wasi());
             }
             Err(e) => {
                 // The message can hold the request's path and query, which are the component's.

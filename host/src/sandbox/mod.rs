@@ -1,9 +1,9 @@
 //! The sandbox a connector runs in: outgoing HTTP policy, credentials, transports and limits.
 
 pub mod budget;
+pub mod cassette;
 pub mod credential;
 pub mod fair;
-pub mod fixtures;
 pub mod http;
 pub mod limits;
 pub mod outgoing;

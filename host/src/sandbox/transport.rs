@@ -64,7 +64,7 @@ pub enum TransportError {
     /// recording unreadable). Like a network with nothing there, it fails only the request: a
     /// component that fetched ahead and never reads the answer loses nothing, and one that needed
     /// it fails with its own error (the host logs this message either way).
-    Fixture(String),
+    Cassette(String),
     /// No connection could be made.
     Connect(String),
     /// A timeout of [`Timeouts`] passed.
@@ -87,7 +87,7 @@ impl TransportError {
         !matches!(
             self,
             TransportError::Denied(_)
-                | TransportError::Fixture(_)
+                | TransportError::Cassette(_)
                 | TransportError::TooLarge(_)
                 | TransportError::Encoding(_)
                 | TransportError::OverBudget(_)
@@ -99,7 +99,7 @@ impl TransportError {
         use wasmtime_wasi_http::Error as E;
         match self {
             TransportError::Denied(_)
-            | TransportError::Fixture(_)
+            | TransportError::Cassette(_)
             | TransportError::OverBudget(_) => E::HttpRequestDenied,
             TransportError::Connect(_) => E::ConnectionRefused,
             TransportError::Timeout(_) => E::ConnectionTimeout,
@@ -114,7 +114,7 @@ impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TransportError::Denied(m) => write!(f, "denied: {m}"),
-            TransportError::Fixture(m) => write!(f, "fixtures: {m}"),
+            TransportError::Cassette(m) => write!(f, "cassette: {m}"),
             TransportError::Connect(m) => write!(f, "connect failed: {m}"),
             TransportError::Timeout(m) => write!(f, "timed out: {m}"),
             TransportError::Tls(m) => write!(f, "TLS failed: {m}"),

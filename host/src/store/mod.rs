@@ -63,59 +63,32 @@ pub(crate) struct RunScope {
     pub stale: Stale,
 }
 
-/// One row to upsert.
-#[derive(Debug, Clone)]
-pub(crate) struct Row {
+/// One row to upsert: a rendered record's columns and line, borrowed from the batch that
+/// carries them (a row is written into the open transaction, never held).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row<'a> {
     pub table: Table,
-    pub id: String,
-    pub type_: Option<String>,
-    pub name: Option<String>,
-    pub severity: Option<String>,
-    pub state: Option<String>,
-    pub resource_id: Option<String>,
-    pub package: Option<String>,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
-    pub state_updated_at: Option<String>,
+    pub columns: Columns<'a>,
     /// The NDJSON line, exactly.
-    pub record: String,
+    pub record: &'a str,
 }
 
-impl Row {
-    /// The row of a rendered record in `table`: its columns as the renderer gave them, and its
-    /// line as the record.
-    pub fn new(table: Table, columns: &Columns<'_>, line: &str) -> Row {
-        let text = |v: Option<&str>| v.map(str::to_string);
-        Row {
-            table,
-            id: columns.id.to_string(),
-            type_: text(columns.type_),
-            name: text(columns.name),
-            severity: text(columns.severity),
-            state: text(columns.state),
-            resource_id: text(columns.resource_id),
-            package: text(columns.package),
-            first_seen: text(columns.first_seen),
-            last_seen: text(columns.last_seen),
-            state_updated_at: text(columns.state_updated_at),
-            record: line.to_string(),
-        }
-    }
-
+impl<'a> Row<'a> {
     /// The value of `column`, one of [`Table::columns`].
-    pub fn column(&self, column: &str) -> Option<&str> {
+    pub fn column(&self, column: &str) -> Option<&'a str> {
+        let c = &self.columns;
         match column {
-            "id" => Some(&self.id),
-            "type" => self.type_.as_deref(),
-            "name" => self.name.as_deref(),
-            "severity" => self.severity.as_deref(),
-            "state" => self.state.as_deref(),
-            "resource_id" => self.resource_id.as_deref(),
-            "package" => self.package.as_deref(),
-            "first_seen" => self.first_seen.as_deref(),
-            "last_seen" => self.last_seen.as_deref(),
-            "state_updated_at" => self.state_updated_at.as_deref(),
-            "record" => Some(&self.record),
+            "id" => Some(c.id),
+            "type" => c.type_,
+            "name" => c.name,
+            "severity" => c.severity,
+            "state" => c.state,
+            "resource_id" => c.resource_id,
+            "package" => c.package,
+            "first_seen" => c.first_seen,
+            "last_seen" => c.last_seen,
+            "state_updated_at" => c.state_updated_at,
+            "record" => Some(self.record),
             _ => None,
         }
     }
@@ -191,10 +164,13 @@ pub(crate) trait Backend: Send + 'static {
     fn load(&mut self, key: &Key) -> Result<Option<String>, String>;
     /// The interrupted run's id and start (when `resuming` and there is one), else a new run.
     fn begin_run(&mut self, key: &Key, resuming: bool) -> Result<(i64, String), String>;
-    /// In one transaction: upsert the rows, settle unseen records (when asked), save the state.
-    /// Returns how many records the settling closed or deleted.
+    /// Upserts `rows` (of run `run`) in the open transaction, beginning one when none is open:
+    /// they become visible, and durable, with the checkpoint that [`Backend::commit`] saves.
+    fn upsert(&mut self, key: &Key, run: i64, rows: &[Row<'_>]) -> Result<(), String>;
+    /// In the open transaction (or one of its own): settle unseen records (when asked), save
+    /// the state, commit. Returns how many records the settling closed or deleted.
     fn commit(&mut self, key: &Key, commit: &Commit<'_>) -> Result<u64, String>;
-    /// Records the run's end in `sync_runs`.
+    /// Records the run's end in `sync_runs`, after rolling back rows no checkpoint covers.
     fn finish_run(
         &mut self,
         run: i64,
@@ -236,7 +212,6 @@ pub(crate) const BIND_SQL: &str =
 /// One transaction's worth of work.
 pub(crate) struct Commit<'a> {
     pub run: i64,
-    pub rows: &'a [Row],
     /// The state as JSON; `run_id` is kept with it while the run is unfinished.
     pub state: String,
     pub unfinished: bool,
@@ -266,8 +241,6 @@ struct Inner<B> {
     run: Option<(i64, String)>,
     /// Whether the run lists everything (no `updated_since`), from its checkpoints.
     full: Option<bool>,
-    /// Rows written since the last checkpoint: they commit with the next one.
-    pending: Vec<Row>,
     /// Records the run's settling closed or deleted, once it has settled.
     settled: Option<u64>,
 }
@@ -281,7 +254,6 @@ impl<B: Backend> DbStore<B> {
                 scope,
                 run: None,
                 full: None,
-                pending: Vec::new(),
                 settled: None,
             })),
         }
@@ -356,13 +328,11 @@ impl<B: Backend> StateStore for DbStore<B> {
         if let Some(cp) = &state.checkpoint {
             inner.full = Some(cp.updated_since.is_none());
         }
-        let rows = std::mem::take(&mut inner.pending);
         let (run, started) = inner.run.clone().unwrap_or((0, String::new()));
         let finished_full = state.checkpoint.is_none() && inner.full == Some(true);
         let scope = inner.scope;
         let commit = Commit {
             run,
-            rows: &rows,
             state: serde_json::to_string(state).expect("state serializes"),
             unfinished: state.checkpoint.is_some(),
             settle: (finished_full && !scope.filtered).then_some((started.as_str(), &scope)),
@@ -416,17 +386,30 @@ struct DbSink<B> {
 }
 
 impl<B: Backend> Sink for DbSink<B> {
-    /// Each record as its row, by the columns the renderer gave: no line is parsed.
+    /// Each record as its row, by the columns the renderer gave (no line is parsed), into the
+    /// transaction the page's checkpoint commits.
     fn write(&mut self, batch: &Batch<'_>) -> std::io::Result<()> {
+        let rows = batch
+            .records()
+            .map(|(record, line)| {
+                let table = Table::of(record.kind).ok_or_else(|| {
+                    std::io::Error::other("a database takes the ndjson format, not OCSF events")
+                })?;
+                Ok(Row {
+                    table,
+                    columns: record.columns,
+                    record: line,
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
         let mut inner = self.store.lock();
-        inner.pending.reserve(batch.len());
-        for (record, line) in batch.records() {
-            let table = Table::of(record.kind).ok_or_else(|| {
-                std::io::Error::other("a database takes the ndjson format, not OCSF events")
-            })?;
-            inner.pending.push(Row::new(table, &record.columns, line));
-        }
-        Ok(())
+        let Some((run, _)) = inner.run else {
+            return Err(std::io::Error::other("the database output is not open"));
+        };
+        let key = inner.key.clone();
+        inner.backend.upsert(&key, run, &rows).map_err(|e| {
+            std::io::Error::other(format!("database {}: {e}", inner.backend.location()))
+        })
     }
 
     /// Ends the run's row in `sync_runs` with its summary.
@@ -436,10 +419,11 @@ impl<B: Backend> Sink for DbSink<B> {
             return Ok(());
         };
         let line = std::str::from_utf8(line).map_err(std::io::Error::other)?;
+        let location = inner.backend.location();
         inner
             .backend
             .finish_run(run, summary.mode, summary.complete, line.trim_end())
-            .map_err(std::io::Error::other)
+            .map_err(|e| std::io::Error::other(format!("database {location}: {e}")))
     }
 
     /// Rows commit with their checkpoint (see [`StateStore::save`]); there is no offset.
@@ -598,17 +582,19 @@ mod tests {
     fn every_column_of_every_table_reads_its_own_field() {
         let row = Row {
             table: Table::Findings,
-            id: "id".into(),
-            type_: Some("type".into()),
-            name: Some("name".into()),
-            severity: Some("severity".into()),
-            state: Some("state".into()),
-            resource_id: Some("resource_id".into()),
-            package: Some("package".into()),
-            first_seen: Some("first_seen".into()),
-            last_seen: Some("last_seen".into()),
-            state_updated_at: Some("state_updated_at".into()),
-            record: "record".into(),
+            columns: Columns {
+                id: "id",
+                type_: Some("type"),
+                name: Some("name"),
+                severity: Some("severity"),
+                state: Some("state"),
+                resource_id: Some("resource_id"),
+                package: Some("package"),
+                first_seen: Some("first_seen"),
+                last_seen: Some("last_seen"),
+                state_updated_at: Some("state_updated_at"),
+            },
+            record: "record",
         };
         for table in [Table::Resources, Table::Issues, Table::Findings] {
             for column in table.columns() {

@@ -36,6 +36,8 @@ pub(crate) struct Postgres {
     runtime: Handle,
     /// The URL without its password, for messages.
     shown: String,
+    /// A transaction is open: rows written since the last checkpoint are in it.
+    open: bool,
 }
 
 /// What went wrong, with its causes (tokio-postgres prints none), printable and bounded: the
@@ -117,6 +119,7 @@ pub(crate) fn open(
         client,
         runtime,
         shown: where_.clone(),
+        open: false,
     };
     Ok(DbStore::new(backend, key, scope))
 }
@@ -245,9 +248,16 @@ impl Backend for Postgres {
         .map_err(|e: tokio_postgres::Error| why(&e))
     }
 
+    fn upsert(&mut self, key: &Key, run: i64, rows: &[Row<'_>]) -> Result<(), String> {
+        let begin = !std::mem::replace(&mut self.open, true);
+        let result = block(&self.runtime, upsert(&self.client, begin, key, run, rows));
+        result.map_err(|e| self.abandon(&e))
+    }
+
     fn commit(&mut self, key: &Key, c: &Commit<'_>) -> Result<u64, String> {
-        let runtime = self.runtime.clone();
-        block(&runtime, transaction(&mut self.client, key, c)).map_err(|e| why(&e))
+        let begin = !std::mem::take(&mut self.open);
+        let result = block(&self.runtime, settle_and_save(&self.client, begin, key, c));
+        result.map_err(|e| self.abandon(&e))
     }
 
     fn finish_run(
@@ -257,6 +267,7 @@ impl Backend for Postgres {
         complete: bool,
         summary: &str,
     ) -> Result<(), String> {
+        self.rollback();
         block(
             &self.runtime,
             self.client.execute(
@@ -270,19 +281,40 @@ impl Backend for Postgres {
     }
 }
 
-async fn transaction(
-    client: &mut Client,
+impl Postgres {
+    /// Rolls back the open transaction, if any: rows no checkpoint covers are dropped.
+    fn rollback(&mut self) {
+        if std::mem::take(&mut self.open) {
+            let _ = block(&self.runtime, self.client.batch_execute("ROLLBACK"));
+        }
+    }
+
+    /// A failed statement aborts the transaction: it is rolled back, and the error said.
+    fn abandon(&mut self, e: &tokio_postgres::Error) -> String {
+        self.open = false;
+        let _ = block(&self.runtime, self.client.batch_execute("ROLLBACK"));
+        why(e)
+    }
+}
+
+/// Upserts a batch's rows, one statement per table (`begin`: opening the page's transaction).
+async fn upsert(
+    client: &Client,
+    begin: bool,
     key: &Key,
-    c: &Commit<'_>,
-) -> Result<u64, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
+    run: i64,
+    rows: &[Row<'_>],
+) -> Result<(), tokio_postgres::Error> {
+    if begin {
+        client.batch_execute("BEGIN").await?;
+    }
     let (k, t) = (&key.connector, &key.tenant);
     for table in Table::ALL {
-        let rows = last_of_each_id(c.rows, table);
+        let rows = last_of_each_id(rows, table);
         if rows.is_empty() {
             continue;
         }
-        // One array per column, so the page is one statement per table.
+        // One array per column, so the batch is one statement per table.
         let columns: Vec<Vec<Option<Cow<str>>>> = table
             .columns()
             .iter()
@@ -294,9 +326,23 @@ async fn transaction(
             .collect();
         let mut values: Vec<&(dyn ToSql + Sync)> = vec![k, t];
         values.extend(columns.iter().map(|v| v as &(dyn ToSql + Sync)));
-        values.push(&c.run);
-        tx.execute(&bulk_upsert_sql(table), &values).await?;
+        values.push(&run);
+        client.execute(&bulk_upsert_sql(table), &values).await?;
     }
+    Ok(())
+}
+
+/// Settles unseen records (when asked), saves the state and commits the page's transaction.
+async fn settle_and_save(
+    client: &Client,
+    begin: bool,
+    key: &Key,
+    c: &Commit<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    if begin {
+        client.batch_execute("BEGIN").await?;
+    }
+    let (k, t) = (&key.connector, &key.tenant);
     let mut settled = 0;
     if let Some((started, scope)) = c.settle {
         let json_set = |e: &str, key: &str, v: &str| {
@@ -306,18 +352,18 @@ async fn transaction(
             if let Some((sql, n)) = settle_sql(table, scope.stale, json_set) {
                 let closed = table.closed();
                 let all: [&(dyn ToSql + Sync); 5] = [k, t, &c.run, &closed, &started];
-                settled += tx.execute(&sql, &all[..n]).await?;
+                settled += client.execute(&sql, &all[..n]).await?;
             }
         }
     }
     let run = c.unfinished.then_some(c.run);
-    tx.execute(
+    client.execute(
         "INSERT INTO sync_state (connector, tenant, state, run_id) VALUES ($1, $2, $3::text::json, $4)
          ON CONFLICT (connector, tenant) DO UPDATE SET state = excluded.state, run_id = excluded.run_id",
         &[k, t, &c.state, &run],
     )
     .await?;
-    tx.commit().await?;
+    client.batch_execute("COMMIT").await?;
     Ok(settled)
 }
 
@@ -391,12 +437,12 @@ fn json_without_nul(json: &str) -> Cow<'_, str> {
 /// `rows` of `table`, the last of each id only, in their order: one statement may not upsert
 /// a row twice, and row by row the last one written is the one that stays. Ids compare as
 /// they are stored ([`storable`]), so two that only the store makes equal are one row too.
-fn last_of_each_id(rows: &[Row], table: Table) -> Vec<&Row> {
+fn last_of_each_id<'r, 'a>(rows: &'r [Row<'a>], table: Table) -> Vec<&'r Row<'a>> {
     let mut seen = std::collections::HashSet::new();
     let mut kept: Vec<&Row> = rows
         .iter()
         .rev()
-        .filter(|r| r.table == table && seen.insert(storable("id", &r.id)))
+        .filter(|r| r.table == table && seen.insert(storable("id", r.columns.id)))
         .collect();
     kept.reverse();
     kept
@@ -405,21 +451,16 @@ fn last_of_each_id(rows: &[Row], table: Table) -> Vec<&Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::Columns;
 
-    fn row(table: Table, id: &str, record: &str) -> Row {
+    fn row<'a>(table: Table, id: &'a str, record: &'a str) -> Row<'a> {
         Row {
             table,
-            id: id.into(),
-            type_: None,
-            name: None,
-            severity: None,
-            state: None,
-            resource_id: None,
-            package: None,
-            first_seen: None,
-            last_seen: None,
-            state_updated_at: None,
-            record: record.into(),
+            columns: Columns {
+                id,
+                ..Columns::default()
+            },
+            record,
         }
     }
 
@@ -434,7 +475,7 @@ mod tests {
         ];
         let kept: Vec<&str> = last_of_each_id(&rows, Table::Issues)
             .iter()
-            .map(|r| r.record.as_str())
+            .map(|r| r.record)
             .collect();
         assert_eq!(kept, ["b1", "a2", "c1"]);
         assert_eq!(last_of_each_id(&rows, Table::Findings).len(), 1);

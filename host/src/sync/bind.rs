@@ -14,7 +14,7 @@ use crate::output::{
     Database, FileSink, Format, Output, Sink, StreamSink, WriteMode, partial_path,
 };
 use crate::sandbox::Stats;
-use crate::sandbox::fixtures::{Recorder, Replay};
+use crate::sandbox::cassette::{Recorder, Replay};
 use crate::sandbox::http::SandboxHttp;
 use crate::sandbox::transport::{Live, Retrying, Upstream};
 use crate::settings::{HostSettings, Resolved};

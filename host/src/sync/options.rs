@@ -15,7 +15,7 @@ use crate::store::Stale;
 pub enum Network {
     /// The network, through the sandbox's allow-list.
     Live,
-    /// Replay a cassette; a request with nothing recorded fails (see `TransportError::Fixture`).
+    /// Replay a cassette; a request with nothing recorded fails (see `TransportError::Cassette`).
     Replay(PathBuf),
     /// Live, and write what came back into a cassette.
     Record(PathBuf),

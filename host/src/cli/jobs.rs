@@ -36,7 +36,7 @@ pub async fn jobs_cmd(a: RunArgs) -> Result<i32, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signals(stop.clone());
     let trust = trust_store()?;
-    let highest = jobs::run(&runtime, specs, parallel, trust, stop, print_outcome).await;
+    let highest = jobs::run_all(&runtime, specs, parallel, trust, stop, print_outcome).await;
     Ok(highest)
 }
 

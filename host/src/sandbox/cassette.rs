@@ -88,10 +88,10 @@ pub struct Replay {
 fn read_index(dir: &Path) -> Result<Index, String> {
     let index_path = dir.join(INDEX);
     let text = std::fs::read_to_string(&index_path)
-        .map_err(|e| format!("fixtures: cannot read {}: {e}", index_path.display()))?;
+        .map_err(|e| format!("cassette: cannot read {}: {e}", index_path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
         format!(
-            "fixtures: {} is not a cassette index: {e}",
+            "cassette: {} is not a cassette index: {e}",
             index_path.display()
         )
     })
@@ -113,7 +113,7 @@ impl Replay {
 
     fn respond(&self, req: &Outgoing) -> Result<Incoming, TransportError> {
         let found = self.responses.get(&Key::of(req)).ok_or_else(|| {
-            TransportError::Fixture(format!(
+            TransportError::Cassette(format!(
                 "no recorded response for {} {} in {}",
                 req.method,
                 req.uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -122,7 +122,7 @@ impl Replay {
         })?;
         let body_path = self.dir.join(&found.body_file);
         let unreadable = |e: std::io::Error| {
-            TransportError::Fixture(format!("cannot read {}: {e}", body_path.display()))
+            TransportError::Cassette(format!("cannot read {}: {e}", body_path.display()))
         };
         let mut charge = req.budget.start();
         let len = std::fs::metadata(&body_path).map_err(unreadable)?.len();
@@ -135,7 +135,7 @@ impl Replay {
             }
         }
         let status = StatusCode::from_u16(found.status).map_err(|_| {
-            TransportError::Fixture(format!("bad status {} recorded", found.status))
+            TransportError::Cassette(format!("bad status {} recorded", found.status))
         })?;
         charge
             .resize(body.len() as u64 + super::transport::headers_size(&headers))
