@@ -379,43 +379,41 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// A severity as V1 and V2 spell it. Both end at Info: what the vendor did not say, or said
+/// otherwise, is Info there.
+fn severity_names(s: Severity) -> (&'static str, &'static str) {
+    match s {
+        Severity::Critical => ("Critical", "CRITICAL"),
+        Severity::High => ("High", "HIGH"),
+        Severity::Medium => ("Medium", "MEDIUM"),
+        Severity::Low => ("Low", "LOW"),
+        Severity::Info | Severity::Unknown | Severity::Other => ("Info", "INFO"),
+    }
+}
+
 fn severity_v1(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "Critical",
-        Severity::High => "High",
-        Severity::Medium => "Medium",
-        Severity::Low => "Low",
-        // V1 / V2 end at Info: what the vendor did not say, or said otherwise, is Info there.
-        Severity::Info | Severity::Unknown | Severity::Other => "Info",
-    }
+    severity_names(s).0
 }
 
-/// V2 spells severities in capitals, and ends at `INFO` as V1 does.
 fn severity_v2(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "CRITICAL",
-        Severity::High => "HIGH",
-        Severity::Medium => "MEDIUM",
-        Severity::Low => "LOW",
-        Severity::Info | Severity::Unknown | Severity::Other => "INFO",
-    }
+    severity_names(s).1
 }
 
-/// V2 spells states in capitals.
-fn state_v2(s: FindingState) -> &'static str {
+/// A state as V1 and V2 spell it.
+fn state_names(s: FindingState) -> (&'static str, &'static str) {
     match s {
-        FindingState::Open => "OPEN",
-        FindingState::Closed => "CLOSED",
-        FindingState::Ignored => "IGNORED",
+        FindingState::Open => ("Open", "OPEN"),
+        FindingState::Closed => ("Closed", "CLOSED"),
+        FindingState::Ignored => ("Ignored", "IGNORED"),
     }
 }
 
 fn state_v1(s: FindingState) -> &'static str {
-    match s {
-        FindingState::Open => "Open",
-        FindingState::Closed => "Closed",
-        FindingState::Ignored => "Ignored",
-    }
+    state_names(s).0
+}
+
+fn state_v2(s: FindingState) -> &'static str {
+    state_names(s).1
 }
 
 fn issue_type(t: IssueType) -> &'static str {

@@ -484,6 +484,7 @@ pub(crate) fn written_tables(scope: &RunScope) -> impl Iterator<Item = Table> + 
 
 /// The upsert of one row into `table` (SQLite's; PostgreSQL upserts a page per statement), with
 /// `$n` placeholders: 1 connector, 2 tenant, then [`Table::columns`], then the run.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn upsert_sql(table: Table) -> String {
     let columns = table.columns();
     let values: Vec<String> = (0..columns.len()).map(|i| format!("${}", i + 3)).collect();

@@ -150,25 +150,40 @@ fn bind_output(
         component: format!("{} {}", spec.name, spec.version),
         bound_at: String::new(),
     };
+    let rows = Namespace {
+        key,
+        scope,
+        owner,
+        adopt: opts.adopt,
+    };
     match database {
-        Database::Sqlite(path) => sqlite(path, key, scope, &owner, opts.adopt, locks),
-        Database::Postgres(url) => postgres(url, key, scope, &owner, opts.adopt, resolved),
+        Database::Sqlite(path) => sqlite(path, rows, locks),
+        Database::Postgres(url) => postgres(url, rows, resolved),
     }
 }
 
 /// What a database output returns: the destination and the state store it serves as.
 type Opened = (Output, Option<Arc<dyn StateStore>>);
 
-/// Opens the SQLite database at `path` for `key`'s rows, locked against a second run on them.
-#[cfg(feature = "sqlite")]
-fn sqlite(
-    path: &Path,
+/// The rows a database run may touch: whose, which, and the component build they belong to.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+struct Namespace {
     key: Key,
     scope: RunScope,
-    owner: &Owner,
+    owner: Owner,
+    /// The operator hands rows another build wrote to this one.
     adopt: bool,
-    locks: &mut Vec<RunLock>,
-) -> Result<Opened, Failure> {
+}
+
+/// Opens the SQLite database at `path` for `key`'s rows, locked against a second run on them.
+#[cfg(feature = "sqlite")]
+fn sqlite(path: &Path, rows: Namespace, locks: &mut Vec<RunLock>) -> Result<Opened, Failure> {
+    let Namespace {
+        key,
+        scope,
+        owner,
+        adopt,
+    } = rows;
     let what = format!(
         "{} / {} in sqlite:{}",
         key.connector,
@@ -178,48 +193,27 @@ fn sqlite(
     let lock = lock::for_namespace(path, &key.connector, &key.tenant);
     locks.push(lock::take(&lock, &what)?);
     let db = store::sqlite::open(path, key, scope)?;
-    db.bind(owner, adopt)?;
+    db.bind(&owner, adopt)?;
     Ok(both(db))
 }
 
 /// Connects to PostgreSQL at `url` (TLS with the `ca-file` roots when the URL asks for it).
 #[cfg(feature = "postgres")]
-fn postgres(
-    url: &str,
-    key: Key,
-    scope: RunScope,
-    owner: &Owner,
-    adopt: bool,
-    resolved: &Resolved,
-) -> Result<Opened, Failure> {
+fn postgres(url: &str, rows: Namespace, resolved: &Resolved) -> Result<Opened, Failure> {
     let tls = crate::sandbox::transport::tls_client_config(ca_pem(&resolved.host)?.as_deref())
         .map_err(|e| Failure::Config(format!("setting `ca-file`: {e}")))?;
-    let db = store::postgres::open(url, key, scope, tls)?;
-    db.bind(owner, adopt)?;
+    let db = store::postgres::open(url, rows.key, rows.scope, tls)?;
+    db.bind(&rows.owner, rows.adopt)?;
     Ok(both(db))
 }
 
 #[cfg(not(feature = "sqlite"))]
-fn sqlite(
-    _: &Path,
-    _: Key,
-    _: RunScope,
-    _: &Owner,
-    _: bool,
-    _: &mut Vec<RunLock>,
-) -> Result<Opened, Failure> {
+fn sqlite(_: &Path, _: Namespace, _: &mut Vec<RunLock>) -> Result<Opened, Failure> {
     Err(left_out("sqlite"))
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(
-    _: &str,
-    _: Key,
-    _: RunScope,
-    _: &Owner,
-    _: bool,
-    _: &Resolved,
-) -> Result<Opened, Failure> {
+fn postgres(_: &str, _: Namespace, _: &Resolved) -> Result<Opened, Failure> {
     Err(left_out("postgres"))
 }
 
