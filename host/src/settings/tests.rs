@@ -469,3 +469,41 @@ fn every_default_lives_in_the_table_and_matches_the_types() {
     assert_eq!(host.max_requests, DEFAULT_MAX_REQUESTS);
     assert_eq!(host.max_response_bytes, DEFAULT_MAX_RESPONSE_MB << 20);
 }
+
+/// docs/reference.md's table of host settings names every one with the default the table here
+/// gives it, so the operator's reference cannot drift from the code.
+#[test]
+fn the_reference_lists_every_host_setting_with_its_default() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rows: Vec<(Vec<String>, Vec<String>)> = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let names = cells.get(1)?;
+            let split = |c: &str| -> Vec<String> {
+                c.split(" / ")
+                    .map(|x| x.trim_matches('`').to_string())
+                    .collect()
+            };
+            names
+                .starts_with('`')
+                .then(|| (split(names), split(cells[2])))
+        })
+        .collect();
+    for h in HOST_SETTINGS {
+        let (names, defaults) = rows
+            .iter()
+            .find(|(names, _)| names.iter().any(|n| n == h.name))
+            .unwrap_or_else(|| panic!("docs/reference.md does not list `{}`", h.name));
+        if let Some(default) = h.default {
+            let at = names.iter().position(|n| n == h.name).unwrap();
+            assert_eq!(
+                defaults.get(at).map(String::as_str),
+                Some(default.to_string().as_str()),
+                "docs/reference.md: the default of `{}`",
+                h.name
+            );
+        }
+    }
+}
