@@ -37,7 +37,8 @@ pub enum Duty {
 }
 
 impl Duty {
-    /// The name `CONNECTOR_HOST_SKIP_DUTY` takes.
+    /// The name `CONNECTOR_HOST_SKIP_DUTY` takes (read only by builds with debug assertions).
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     pub fn name(self) -> &'static str {
         match self {
             Duty::AllowList => "allow-list",

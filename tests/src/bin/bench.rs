@@ -360,8 +360,15 @@ async fn stores(alerts: usize, repos: usize, runs: usize) {
         let (mut times, mut peaks) = (Vec::new(), Vec::new());
         // The first run warms the component cache and is not counted.
         for run in 0..=runs {
-            let _ = std::fs::remove_file(dir.join("out.ndjson"));
-            let _ = std::fs::remove_file(dir.join("out.db"));
+            // Each destination starts empty; the others' last outputs stay for the floors below.
+            if name == "NDJSON file" {
+                let _ = std::fs::remove_file(dir.join("out.ndjson"));
+            }
+            if name == "SQLite" {
+                for file in ["out.db", "out.db-wal", "out.db-shm"] {
+                    let _ = std::fs::remove_file(dir.join(file));
+                }
+            }
             if let (true, Some(admin)) = (is_pg, &pg_admin) {
                 for sql in [
                     format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"),
@@ -385,9 +392,220 @@ async fn stores(alerts: usize, repos: usize, runs: usize) {
             median(peaks)
         );
     }
+    let rows = floor::rows(&dir.join("out.ndjson"));
+    println!(
+        "the databases alone, writing the same {} rows (one transaction per {} rows, as a page):",
+        rows.len(),
+        floor::PAGE_ROWS
+    );
+    let secs = floor::sqlite(&dir.join("out.db"), &dir.join("floor.db"), &rows);
+    println!("  SQLite       {secs:8.3} s   (the sink's upsert per row, WAL, synchronous=FULL)");
     if let Some(admin) = pg_admin {
+        let url = format!("postgres://postgres@127.0.0.1:5432/{pg_db}");
+        let secs = floor::postgres(&url, &dir, &rows);
+        println!("  PostgreSQL   {secs:8.3} s   (COPY into tables LIKE the sink's, psql \\copy)");
         let sql = format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)");
         admin.batch_execute(&sql).await.unwrap();
+    }
+}
+
+/// What the databases take to write a sync's rows by themselves: the floor under a database sink.
+mod floor {
+    use std::path::Path;
+    use std::process::Command;
+    use std::time::Instant;
+
+    /// Rows per transaction: about what one page of 5,000 alerts gives (an issue and a finding
+    /// each).
+    pub const PAGE_ROWS: usize = 10_000;
+
+    /// One row: its table and its columns in the sink's order (`id` first, `record` last).
+    pub struct Row {
+        table: &'static str,
+        values: Vec<Option<String>>,
+    }
+
+    const RESOURCE: &[&str] = &["id", "type", "name", "record"];
+    const FINDING: &[&str] = &[
+        "id",
+        "severity",
+        "state",
+        "type",
+        "resource_id",
+        "package",
+        "first_seen",
+        "last_seen",
+        "state_updated_at",
+        "record",
+    ];
+
+    fn columns(table: &str) -> &'static [&'static str] {
+        if table == "resources" {
+            RESOURCE
+        } else {
+            FINDING
+        }
+    }
+
+    /// The rows of an NDJSON output, as the sink files them (read before any timing).
+    pub fn rows(ndjson: &Path) -> Vec<Row> {
+        let text = std::fs::read_to_string(ndjson).expect("the NDJSON run's output");
+        let mut rows = Vec::new();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let table = match v["kind"].as_str() {
+                Some("resource") => "resources",
+                Some("issue") => "issues",
+                Some("finding") => "findings",
+                _ => continue,
+            };
+            let text = |key: &str| v.get(key).and_then(|x| x.as_str()).map(str::to_string);
+            let package = text("package_name").or_else(|| {
+                let p = v.pointer("/resource_related/affected_package/name")?;
+                p.as_str().map(str::to_string)
+            });
+            let values = columns(table)
+                .iter()
+                .map(|c| match *c {
+                    "package" => package.clone(),
+                    "record" => Some(line.to_string()),
+                    c => text(c),
+                })
+                .collect();
+            rows.push(Row { table, values });
+        }
+        rows
+    }
+
+    /// Inserts `rows` into a new SQLite database with `like`'s schema and the sink's pragmas and
+    /// statement; the seconds it took.
+    pub fn sqlite(like: &Path, path: &Path, rows: &[Row]) -> f64 {
+        for file in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{file}", path.display()));
+        }
+        let source = rusqlite::Connection::open(like).unwrap();
+        let schema: Vec<String> = source
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut db = rusqlite::Connection::open(path).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+        db.pragma_update(None, "synchronous", "FULL").unwrap();
+        for sql in schema {
+            db.execute_batch(&sql).unwrap();
+        }
+        let t0 = Instant::now();
+        for page in rows.chunks(PAGE_ROWS) {
+            let tx = db.transaction().unwrap();
+            for row in page {
+                let cols = columns(row.table);
+                let marks: Vec<String> = (0..cols.len()).map(|i| format!("?{}", i + 3)).collect();
+                let set: Vec<String> = cols[1..]
+                    .iter()
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {} (connector, tenant, {}, last_run) VALUES (?1, ?2, {}, 1)
+                     ON CONFLICT (connector, tenant, id) DO UPDATE SET {}",
+                    row.table,
+                    cols.join(", "),
+                    marks.join(", "),
+                    set.join(", ")
+                );
+                let mut stmt = tx.prepare_cached(&sql).unwrap();
+                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&"bench", &"floor"];
+                values.extend(row.values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                stmt.execute(&values[..]).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        t0.elapsed().as_secs_f64()
+    }
+
+    /// `COPY`s `rows` into tables made `LIKE` the sink's in the database at `url`, one
+    /// transaction per page, through psql; the seconds it took (the files are written first).
+    pub fn postgres(url: &str, dir: &Path, rows: &[Row]) -> f64 {
+        let mut script = String::new();
+        for table in ["resources", "issues", "findings"] {
+            script.push_str(&format!(
+                "CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL);\n"
+            ));
+        }
+        let psql = |script: &str| {
+            let out = Command::new("psql")
+                .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", script])
+                .output()
+                .expect("psql");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        psql(&script);
+        let mut copies = Vec::new();
+        for (i, page) in rows.chunks(PAGE_ROWS).enumerate() {
+            for table in ["resources", "issues", "findings"] {
+                let file = dir.join(format!("floor-{i}-{table}.tsv"));
+                let mut text = String::new();
+                for row in page.iter().filter(|r| r.table == table) {
+                    let fields: Vec<String> = ["bench", "floor"]
+                        .iter()
+                        .map(|v| v.to_string())
+                        .chain(row.values.iter().map(|v| match v {
+                            Some(v) => escape(v),
+                            None => "\\N".to_string(),
+                        }))
+                        .chain(["1".to_string()])
+                        .collect();
+                    text.push_str(&fields.join("\t"));
+                    text.push('\n');
+                }
+                if text.is_empty() {
+                    continue;
+                }
+                std::fs::write(&file, text).unwrap();
+                let cols = columns(table).join(", ");
+                copies.push(format!(
+                    "\\copy floor_{table} (connector, tenant, {cols}, last_run) FROM '{}'",
+                    file.display()
+                ));
+            }
+            copies.push("COMMIT;".to_string());
+            copies.push("BEGIN;".to_string());
+        }
+        let script = dir.join("floor.sql");
+        let script_text = format!(
+            "SET default_toast_compression = lz4;\nBEGIN;\n{}\n",
+            copies.join("\n")
+        );
+        std::fs::write(&script, script_text).unwrap();
+        let t0 = Instant::now();
+        let out = Command::new("psql")
+            .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(&script)
+            .output()
+            .expect("psql");
+        let secs = t0.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        secs
+    }
+
+    /// A value in COPY's text format.
+    fn escape(v: &str) -> String {
+        v.replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
     }
 }
 
