@@ -3,7 +3,7 @@
 //! the host's own.
 //!
 //! Host and connector settings are two namespaces, and the host's names are reserved: a
-//! connector may not declare one (see [`crate::contract`]), so `-s max-requests=50` always
+//! connector may not declare one (see `contract.rs`), so `-s max-requests=50` always
 //! reaches the host; `host.NAME` (or `[host]` in a config file) names the host's too.
 //!
 //! A secret's value goes only into its credential: it is never passed to `configure`, and every

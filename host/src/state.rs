@@ -78,7 +78,7 @@ pub trait StateStore: Send + Sync {
     fn settled(&self) -> Option<u64> {
         None
     }
-    /// Takes this state for one run ([`crate::lock`]); `None` where the store needs no lock of
+    /// Takes this state for one run (a lock file); `None` where the store needs no lock of
     /// the host's (a database locks itself).
     fn lock(&self) -> Result<Option<crate::lock::RunLock>, Failure> {
         Ok(None)

@@ -4,6 +4,15 @@
 //! Ordering is what makes a run safe to kill: a page's records are written and fsynced before the
 //! checkpoint that covers them is saved, and a resumed run truncates the output back to the last
 //! checkpoint. So a page is in the output once, or not at all.
+//!
+//! This file is the page loop alone. Around it, one module per decision:
+//! - [`options`](SyncOptions): what a sync is asked to do, and every default of it;
+//! - `bind`: what a run touches before its first page (the request path, the output and state
+//!   store, the locks, the checkpoint it may resume);
+//! - `paging`: the paging contract a listing must keep, and the high-water mark it leaves;
+//! - `admit`: the records a page may carry into the output;
+//! - `writer`: the output half (render, write, commit, checkpoint), on a thread of its own;
+//! - `failure`: a failed call as the exit-code family it belongs to, its text made safe.
 
 use std::collections::HashSet;
 use std::sync::Arc;

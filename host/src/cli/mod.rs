@@ -118,7 +118,7 @@ pub struct ComponentArgs {
 /// Settings, secrets and the network of a run.
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
-    /// TOML file with [settings], [host] and [secrets] (sources) tables.
+    /// TOML file with `[settings]`, `[host]` and `[secrets]` (sources) tables.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Set or override one setting (repeatable): -s account=acme; a host setting whose name the

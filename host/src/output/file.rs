@@ -51,7 +51,7 @@ pub struct OutputMark {
     pub path: PathBuf,
     /// Where this run's records begin in it.
     pub start: u64,
-    /// SHA-256 (hex) of the last [`TAIL`] bytes (fewer near the start) before the offset.
+    /// SHA-256 (hex) of the last `TAIL` (4,096) bytes (fewer near the start) before the offset.
     pub tail: String,
 }
 
@@ -146,7 +146,7 @@ impl FileSink {
         Ok(sink)
     }
 
-    /// A resumed run's output: the file the checkpoint covers (see [`continues`]), cut back to
+    /// A resumed run's output: the file the checkpoint covers (see `continues`), cut back to
     /// `offset`, this run's records beginning at `start`.
     pub fn resume(out: &Path, mode: WriteMode, offset: u64, start: u64) -> io::Result<FileSink> {
         let path = written_path(out, mode);

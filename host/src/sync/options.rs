@@ -44,7 +44,7 @@ pub struct SyncOptions {
     /// How a file output is written: a snapshot replaced when the run is complete, or appended
     /// to (see [`crate::output::WriteMode`]).
     pub write: WriteMode,
-    /// Where the high-water mark and checkpoint live between runs (e.g. a [`StateFile`]); a
+    /// Where the high-water mark and checkpoint live between runs (e.g. a [`crate::StateFile`]); a
     /// database output keeps them itself.
     pub state: Option<Arc<dyn StateStore>>,
     /// What a database output does with records a complete full sync did not see.
