@@ -13,8 +13,7 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 
 use crate::error::Failure;
-use crate::output::Counts;
-use crate::output::{Batch, Renderer, Sink, Summary, summary_line};
+use crate::output::{Batch, Counts, Renderer, Sink, Summary, summary_line};
 use crate::sandbox::Stats;
 use crate::sandbox::redact::Secrets;
 use crate::state::{Checkpoint, MAX_SKIP_REASONS, State, StateStore};
