@@ -380,7 +380,8 @@ impl<B: Backend> Destination for DbStore<B> {
     }
 }
 
-/// The run's records as rows, held until the checkpoint that covers them commits.
+/// The run's records as rows, upserted batch by batch into the transaction that the checkpoint
+/// covering them commits (a failed page is rolled back).
 struct DbSink<B> {
     store: DbStore<B>,
 }
