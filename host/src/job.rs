@@ -10,7 +10,7 @@ use crate::output::Summary;
 use crate::sandbox::Stats;
 use crate::secrets::TrustStore;
 use crate::settings::{self, Config, Resolved, resolve};
-use crate::sync::{self, Network, SyncOptions, connector_failure, sandbox_http};
+use crate::sync::{self, SyncOptions, connector_failure, sandbox_http};
 use crate::text::{MAX_MESSAGE_CHARS, printable};
 use crate::wit::ConnectorSpec;
 
@@ -139,16 +139,17 @@ impl CheckOutcome {
     }
 }
 
-/// Configures the component and asks the vendor, through `network`, whether the settings and
-/// credentials work, without listing anything. A refusal is the [`Failure`] it maps to.
-pub async fn check(
-    component: &Component,
-    config: &Config,
-    network: &Network,
-    sources: SecretSources<'_>,
-) -> Result<CheckOutcome, Failure> {
-    let (spec, resolved) = prepare(component, config, sources, true).await?;
-    let hooks = sandbox_http(&resolved, network, std::sync::Arc::new(Stats::default()))?;
+/// Configures the job's component and asks the vendor, through the job's network, whether its
+/// settings and credentials work, without listing anything. A refusal is the [`Failure`] it
+/// maps to. Like [`run`], it takes the job's word on whether it is the process's only instance.
+pub async fn check(job: &Job, sources: SecretSources<'_>) -> Result<CheckOutcome, Failure> {
+    let component = &job.component;
+    let (spec, resolved) = prepare(component, &job.config, sources, job.sole_instance).await?;
+    let hooks = sandbox_http(
+        &resolved,
+        &job.options.network,
+        std::sync::Arc::new(Stats::default()),
+    )?;
     let mut session = component.instantiate(hooks, resolved.host.limits).await?;
     let redact = |f: Failure| {
         resolved

@@ -379,7 +379,15 @@ async fn check_cmd(a: CheckArgs) -> Result<i32, Failure> {
         trust: trust.as_ref(),
         ..SecretSources::process_env()
     };
-    let outcome = job::check(&connector, &config, &network(&a.settings), sources).await?;
+    let mut options = SyncOptions::new(Output::Stdout);
+    options.network = network(&a.settings);
+    let job = Job {
+        component: connector,
+        config,
+        options,
+        sole_instance: true,
+    };
+    let outcome = job::check(&job, sources).await?;
     for line in outcome.lines() {
         println!("{line}");
     }
